@@ -1,0 +1,62 @@
+// The rows of one (table, symbol): one contiguous Block per column.
+//
+// Writers (serialized by the owning Table) append into spare capacity past the
+// published row count and then publish the new count; a column that must grow
+// moves to a larger Block while readers keep the old one alive. Readers take
+// a PartitionSnapshot (blocks + row count) under a short lock and read it
+// without further synchronization. Rows are kept in timestamp order when the
+// table has a timestamp column.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+#include <vector>
+
+#include "zeptodb/storage/block.h"
+
+namespace zepto {
+
+// An immutable view of a partition's first `rows` rows. Holding it keeps the
+// column memory alive.
+struct PartitionSnapshot {
+  int64_t key = 0;
+  size_t rows = 0;
+  std::vector<BlockPtr> columns;
+
+  // Column values; nullptr while the partition has no storage yet (rows == 0).
+  template <typename T>
+  const T* data(size_t column) const {
+    return columns[column] ? reinterpret_cast<const T*>(columns[column]->data()) : nullptr;
+  }
+};
+
+class Partition {
+ public:
+  Partition(int64_t key, size_t num_columns) : key_(key), cols_(num_columns) {}
+
+  int64_t key() const { return key_; }
+  // Published row count (may be stale the moment it returns).
+  size_t rows() const { return rows_pub_.load(std::memory_order_acquire); }
+
+  PartitionSnapshot snapshot() const;
+  // One column's block and the published row count, consistent with each other.
+  std::pair<BlockPtr, size_t> column(size_t index) const;
+
+ private:
+  friend class Table;
+
+  const int64_t key_;
+  mutable std::mutex mu_;       // guards cols_ and rows_ against readers
+  std::vector<BlockPtr> cols_;  // swapped only under mu_
+  size_t rows_ = 0;             // published count, changed only under mu_
+  std::atomic<size_t> rows_pub_{0};
+
+  // Writer-only state (protected by Table::write_mu_).
+  size_t capacity_ = 0;
+  int64_t last_ts_ = 0;
+  uint64_t batch_epoch_ = 0;
+  uint32_t batch_slot_ = 0;
+};
+
+}  // namespace zepto

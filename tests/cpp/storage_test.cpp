@@ -1,0 +1,179 @@
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <random>
+#include <thread>
+
+#include "zeptodb/common/error.h"
+#include "zeptodb/database.h"
+
+namespace zepto {
+namespace {
+
+std::vector<ColumnInput> trades_cols(const std::vector<int64_t>& s, const std::vector<int64_t>& t,
+                                     const std::vector<int64_t>& p, const std::vector<int64_t>& v) {
+  return {{"symbol", ColumnType::INT64, s.data()},
+          {"timestamp", ColumnType::INT64, t.data()},
+          {"price", ColumnType::INT64, p.data()},
+          {"volume", ColumnType::INT64, v.data()}};
+}
+
+std::vector<int64_t> column_values(Database& db, int64_t sym, const char* name) {
+  auto ref = db.column("trades", sym, name);
+  if (ref.rows == 0) return {};
+  auto* d = reinterpret_cast<const int64_t*>(ref.block->data());
+  return {d, d + ref.rows};
+}
+
+TEST(Storage, BatchAppendGroupsBySymbolInTimestampOrder) {
+  Database db;
+  std::vector<int64_t> s{1, 2, 1, 2, 1}, t{10, 20, 5, 15, 30}, p{100, 200, 101, 201, 102},
+      v{1, 2, 3, 4, 5};
+  EXPECT_EQ(db.ingest_columns("trades", trades_cols(s, t, p, v), 5), 5u);
+  EXPECT_EQ(column_values(db, 1, "timestamp"), (std::vector<int64_t>{5, 10, 30}));
+  EXPECT_EQ(column_values(db, 1, "price"), (std::vector<int64_t>{101, 100, 102}));
+  EXPECT_EQ(column_values(db, 2, "volume"), (std::vector<int64_t>{4, 2}));
+  EXPECT_EQ(db.count("trades", 1, INT64_MIN, INT64_MAX), 3u);
+  EXPECT_EQ(db.count("trades", 1, 6, 30), 2u);
+  EXPECT_EQ(db.count("trades", 3, INT64_MIN, INT64_MAX), 0u);
+  EXPECT_EQ(std::get<int64_t>(db.sum("trades", 1, "volume", INT64_MIN, INT64_MAX)), 9);
+  EXPECT_DOUBLE_EQ(db.vwap("trades", 2, INT64_MIN, INT64_MAX), (200.0 * 2 + 201.0 * 4) / 6.0);
+  EXPECT_TRUE(std::isnan(db.vwap("trades", 99, INT64_MIN, INT64_MAX)));
+  EXPECT_EQ(db.stats().partitions_created, 2u);
+}
+
+TEST(Storage, OldBlocksSurviveGrowthAndLateRows) {
+  Database db;
+  std::vector<int64_t> s{7}, t{100}, p{1}, v{1};
+  db.ingest_columns("trades", trades_cols(s, t, p, v), 1);
+  auto held = db.column("trades", 7, "timestamp");
+  ASSERT_EQ(held.rows, 1u);
+  // Grow far past the first block and insert rows earlier than the held one.
+  std::vector<int64_t> s2(10000, 7), t2(10000), p2(10000, 2), v2(10000, 1);
+  for (size_t i = 0; i < t2.size(); ++i) t2[i] = static_cast<int64_t>(i);
+  db.ingest_columns("trades", trades_cols(s2, t2, p2, v2), t2.size());
+  EXPECT_EQ(reinterpret_cast<const int64_t*>(held.block->data())[0], 100);
+  auto ts = column_values(db, 7, "timestamp");
+  ASSERT_EQ(ts.size(), 10001u);
+  EXPECT_TRUE(std::is_sorted(ts.begin(), ts.end()));
+  EXPECT_EQ(std::count(ts.begin(), ts.end(), 100), 2);
+}
+
+TEST(Storage, LateRowsWhileViewHeldCopyOnWrite) {
+  Database db;
+  std::vector<int64_t> s{1, 1, 1}, t{10, 20, 30}, p{1, 2, 3}, v{1, 1, 1};
+  db.ingest_columns("trades", trades_cols(s, t, p, v), 3);
+  auto held = db.column("trades", 1, "price");
+  std::vector<int64_t> s2{1}, t2{15}, p2{9}, v2{1};
+  db.ingest_columns("trades", trades_cols(s2, t2, p2, v2), 1);
+  const int64_t* old = reinterpret_cast<const int64_t*>(held.block->data());
+  EXPECT_EQ((std::vector<int64_t>{old, old + held.rows}), (std::vector<int64_t>{1, 2, 3}));
+  EXPECT_EQ(column_values(db, 1, "price"), (std::vector<int64_t>{1, 9, 2, 3}));
+}
+
+TEST(Storage, MemoryLimitRejectsWholeBatch) {
+  DatabaseConfig cfg;
+  cfg.max_memory = 64 * 1024;
+  cfg.arena_size = 32 * 1024;
+  Database db(cfg);
+  std::vector<int64_t> s(100000), t(100000), p(100000, 1), v(100000, 1);
+  for (size_t i = 0; i < s.size(); ++i) s[i] = static_cast<int64_t>(i % 10), t[i] = static_cast<int64_t>(i);
+  try {
+    db.ingest_columns("trades", trades_cols(s, t, p, v), s.size());
+    FAIL() << "expected out of memory";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kOutOfMemory);
+  }
+  EXPECT_EQ(db.catalog().require("trades")->row_count(), 0u);
+  EXPECT_EQ(db.stats().ticks_stored, 0u);
+}
+
+TEST(Storage, ValidationNamesColumnAndRow) {
+  Database db;
+  auto t = db.catalog().create("quotes", Schema({{"sym", ColumnType::SYMBOL},
+                                                  {"ts", ColumnType::TIMESTAMP},
+                                                  {"bid", ColumnType::DOUBLE}}));
+  std::vector<int64_t> s{1, 1}, ts{1, 2};
+  std::vector<double> bid{1.0, std::nan("")};
+  try {
+    db.ingest_columns("quotes", {{"sym", ColumnType::SYMBOL, s.data()},
+                                 {"ts", ColumnType::TIMESTAMP, ts.data()},
+                                 {"bid", ColumnType::DOUBLE, bid.data()}},
+                      2);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("'bid' row 1"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(db.ingest_columns("quotes", {{"sym", ColumnType::SYMBOL, s.data()}}, 2), Error);
+  EXPECT_THROW(db.ingest_columns("nope", {}, 0), Error);
+  EXPECT_EQ(t->row_count(), 0u);
+}
+
+TEST(Ingest, QueueDrainStoresEverything) {
+  DatabaseConfig cfg;
+  cfg.queue_capacity = 1024;
+  Database db(cfg);
+  for (int i = 0; i < 5000; ++i) ASSERT_TRUE(db.ingest(i % 3, 100 + i, 1, i));
+  db.drain();
+  EXPECT_EQ(db.stats().ticks_stored, 5000u);
+  EXPECT_EQ(db.count("trades", 0, INT64_MIN, INT64_MAX), 1667u);
+}
+
+TEST(Ingest, ConcurrentProducersReadersAndDrainThread) {
+  DatabaseConfig cfg;
+  cfg.queue_capacity = 4096;
+  Database db(cfg);
+  db.start();
+  constexpr int kProducers = 2, kPerProducer = 20000;
+  std::atomic<bool> done{false};
+  std::thread reader([&] {
+    while (!done.load()) {
+      auto ref = db.column("trades", 1, "timestamp");
+      if (ref.rows > 1) {
+        auto* d = reinterpret_cast<const int64_t*>(ref.block->data());
+        ASSERT_TRUE(std::is_sorted(d, d + ref.rows));
+      }
+      db.vwap("trades", 1, INT64_MIN, INT64_MAX);
+    }
+  });
+  std::thread batcher([&] {
+    std::mt19937_64 rng(1);
+    for (int b = 0; b < 50; ++b) {
+      std::vector<int64_t> s(100), t(100), p(100, 5), v(100, 1);
+      for (int i = 0; i < 100; ++i) s[i] = 1 + (i % 2), t[i] = static_cast<int64_t>(rng() % 1000000);
+      db.ingest_columns("trades", trades_cols(s, t, p, v), 100);
+    }
+  });
+  std::vector<std::thread> producers;
+  std::atomic<uint64_t> accepted{0};
+  for (int w = 0; w < kProducers; ++w)
+    producers.emplace_back([&, w] {
+      for (int i = 0; i < kPerProducer; ++i)
+        if (db.ingest(1 + (i % 2), 100, 1, static_cast<int64_t>(w) * 1000000 + i)) accepted++;
+    });
+  for (auto& th : producers) th.join();
+  batcher.join();
+  db.stop();
+  done = true;
+  reader.join();
+  auto st = db.stats();
+  EXPECT_EQ(st.ticks_stored, accepted.load() + 5000);
+  EXPECT_EQ(st.ticks_stored + st.ticks_dropped, uint64_t{kProducers * kPerProducer} + 5000);
+  EXPECT_EQ(db.count("trades", 1, INT64_MIN, INT64_MAX) + db.count("trades", 2, INT64_MIN, INT64_MAX),
+            st.ticks_stored);
+}
+
+TEST(Database, NonMemoryModesAreNotAvailableYet) {
+  DatabaseConfig cfg;
+  cfg.storage_mode = StorageMode::TIERED;
+  try {
+    Database db(cfg);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kNotAvailable);
+    EXPECT_NE(std::string(e.what()).find("not available yet"), std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace zepto
