@@ -1,0 +1,197 @@
+"""ZeptoDB: an in-memory columnar tick database with a zero-copy NumPy API.
+
+>>> import zeptodb
+>>> p = zeptodb.Pipeline()
+>>> p.ingest_batch([1, 1, 2], [100, 101, 200], [10, 20, 30])
+3
+>>> p.count(symbol=1)
+2
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Optional
+
+from . import _core
+from ._core import NotAvailableError, PipelineConfig, Stats, StorageMode
+
+__all__ = ["Pipeline", "PipelineConfig", "StorageMode", "Stats", "NotAvailableError", "__version__"]
+__version__ = "0.1.0"
+
+_INT64_MAX = 2**63 - 1
+_INT64_MIN = -(2**63)
+_NS_PER_UNIT = {"ns": 1, "us": 1_000, "ms": 1_000_000, "s": 1_000_000_000, "m": 60_000_000_000,
+                "h": 3_600_000_000_000, "D": 86_400_000_000_000}
+
+
+def _numpy() -> Any:
+    try:
+        import numpy
+    except ImportError as e:  # pragma: no cover - exercised by hiding numpy
+        raise ImportError("batch ingest and column access need NumPy: pip install numpy") from e
+    return numpy
+
+
+class Pipeline(_core.Pipeline):
+    """An in-memory tick database.
+
+    Single ticks go through a lock-free queue (``ingest``) that a background
+    thread drains once ``start()`` is called, or that ``drain()`` empties
+    synchronously. Batches (``ingest_batch``, ``ingest_float_batch``,
+    ``ingest_columns``) are validated whole and then stored whole, in one C++
+    call with the GIL released.
+    """
+
+    def __init__(self, config: Optional[PipelineConfig] = None) -> None:
+        super().__init__(config)
+
+    # ----------------------------------------------------------------- batches
+    def ingest_batch(self, symbols: Any, prices: Any, volumes: Any, timestamps: Any = None, *,
+                     table: str = "trades") -> int:
+        """Store a batch of trades from integer arrays (or sequences).
+
+        ``symbols`` may hold integer ids or str names; ``timestamps`` are ns
+        since the epoch (int64 or datetime64 of any unit) and default to the
+        ingest time. All rows are stored or none. Returns the row count.
+        """
+        cols = self._trade_columns(table, symbols, prices, volumes, timestamps)
+        return self.ingest_columns(table, cols)
+
+    def ingest_float_batch(self, symbols: Any, prices: Any, volumes: Any, timestamps: Any = None, *,
+                           price_scale: float = 1.0, volume_scale: float = 1.0,
+                           table: str = "trades") -> int:
+        """Store float prices and volumes as integers: ``round(x * scale)``.
+
+        Rounding is half away from zero (0.29 with price_scale=100 stores 29).
+        NaN, infinity and values that overflow int64 after scaling are
+        rejected with the index of the first bad value; nothing is stored.
+        """
+        np = _numpy()
+        p = _float64("prices", prices, np)
+        v = _float64("volumes", volumes, np)
+        if len(p) != len(v):
+            raise ValueError(f"length mismatch: prices has {len(p)} values but volumes has {len(v)}")
+        return self.ingest_batch(symbols, self._scale_to_int64(p, float(price_scale), "prices"),
+                                 self._scale_to_int64(v, float(volume_scale), "volumes"),
+                                 timestamps, table=table)
+
+    def ingest_columns(self, table: str, columns: Mapping[str, Any]) -> int:
+        """Store a batch given as ``{column name: array}`` for any table.
+
+        Every column of the table must be present except its timestamp column
+        (missing: the ingest time). Values are converted to the column's type
+        where that is lossless; anything else raises TypeError/ValueError
+        naming the column. Returns the row count.
+        """
+        np = _numpy()
+        types = {name.lower(): (name, t) for name, t in self.schema(table)}
+        sym_col, ts_col = self._key_columns(table)
+        names, arrays = [], []
+        for key, values in columns.items():
+            entry = types.get(str(key).lower())
+            if entry is None:
+                valid = ", ".join(n for n, _ in self.schema(table))
+                raise KeyError(f"unknown column '{key}' in table '{table}'; valid columns: {valid}")
+            name, ctype = entry
+            is_sym = ctype == "SYMBOL" or (sym_col is not None and name.lower() == sym_col.lower())
+            is_ts = ctype == "TIMESTAMP" or (ts_col is not None and name.lower() == ts_col.lower())
+            names.append(name)
+            arrays.append(self._coerce(name, values, ctype, is_sym, is_ts, np))
+        return self._ingest_columns(table, names, arrays)
+
+    # ------------------------------------------------------------------ helpers
+    def _trade_columns(self, table: str, symbols: Any, prices: Any, volumes: Any,
+                       timestamps: Any) -> dict:
+        sym_col, ts_col = self._key_columns(table)
+        cols = {sym_col or "symbol": symbols, "price": prices, "volume": volumes}
+        if timestamps is not None:
+            cols[ts_col or "timestamp"] = timestamps
+        return cols
+
+    def _coerce(self, name: str, values: Any, ctype: str, is_symbol: bool, is_ts: bool,
+                np: Any) -> Any:
+        arr = values if isinstance(values, np.ndarray) else _asarray(name, values, np)
+        if arr.ndim != 1:
+            raise ValueError(f"column '{name}' must be one-dimensional, got shape {arr.shape}")
+        kind = arr.dtype.kind
+        if arr.size == 0:
+            return np.empty(0, dtype=_DTYPES[ctype])
+        if is_symbol and kind in "UOT":
+            return self._intern_symbols(arr.tolist())
+        if kind == "O":
+            arr = _asarray(name, arr.tolist(), np)
+            kind = arr.dtype.kind
+            if kind == "O":
+                raise TypeError(f"column '{name}' holds mixed or non-numeric objects")
+        if ctype in ("BIGINT", "TIMESTAMP", "SYMBOL"):
+            if kind == "M" and is_ts:
+                return _datetime_to_ns(name, arr, np)
+            if kind in "iu":
+                return _int_array(name, arr, np, _INT64_MIN, _INT64_MAX, np.int64)
+            hint = " (float prices: use ingest_float_batch with a price_scale)" if kind == "f" else ""
+            raise TypeError(f"column '{name}' needs integers, got dtype {arr.dtype}{hint}")
+        if ctype == "INTEGER":
+            if kind in "iu":
+                return _int_array(name, arr, np, -(2**31), 2**31 - 1, np.int32)
+            raise TypeError(f"column '{name}' needs integers, got dtype {arr.dtype}")
+        if ctype == "DOUBLE":
+            if kind == "f":
+                return np.ascontiguousarray(arr, dtype=np.float64)
+            if kind in "iu":
+                big = np.flatnonzero(np.abs(arr.astype(np.float64)) > 2.0**53)
+                if big.size:
+                    raise ValueError(f"column '{name}' row {big[0]}: {arr[big[0]]} is not exact as a DOUBLE")
+                return np.ascontiguousarray(arr, dtype=np.float64)
+            raise TypeError(f"column '{name}' needs numbers, got dtype {arr.dtype}")
+        if ctype == "BOOLEAN":
+            if kind == "b":
+                return np.ascontiguousarray(arr, dtype=np.bool_)
+            raise TypeError(f"column '{name}' needs booleans, got dtype {arr.dtype}")
+        raise TypeError(f"column '{name}' has unsupported type {ctype}")  # pragma: no cover
+
+
+_DTYPES = {"BIGINT": "int64", "TIMESTAMP": "int64", "SYMBOL": "int64", "INTEGER": "int32",
+           "DOUBLE": "float64", "BOOLEAN": "bool"}
+
+
+def _asarray(name: str, values: Any, np: Any) -> Any:
+    try:
+        return np.asarray(values)
+    except (TypeError, ValueError, OverflowError) as e:
+        raise TypeError(f"column '{name}': cannot convert {type(values).__name__} to an array: {e}") from e
+
+
+def _int_array(name: str, arr: Any, np: Any, lo: int, hi: int, dtype: Any) -> Any:
+    info = np.iinfo(arr.dtype)
+    if info.min < lo or info.max > hi:
+        bad = np.flatnonzero((arr < lo) | (arr > hi))
+        if bad.size:
+            raise ValueError(f"column '{name}' row {bad[0]}: {arr[bad[0]]} does not fit in {np.dtype(dtype).name}")
+    return np.ascontiguousarray(arr, dtype=dtype)
+
+
+def _float64(name: str, values: Any, np: Any) -> Any:
+    arr = values if isinstance(values, np.ndarray) else _asarray(name, values, np)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be one-dimensional, got shape {arr.shape}")
+    if arr.size and arr.dtype.kind not in "fiu":
+        raise TypeError(f"{name} must hold numbers, got dtype {arr.dtype}")
+    return np.ascontiguousarray(arr, dtype=np.float64)
+
+
+def _datetime_to_ns(name: str, arr: Any, np: Any) -> Any:
+    unit, count = np.datetime_data(arr.dtype)
+    if unit not in _NS_PER_UNIT:
+        raise TypeError(f"column '{name}': unsupported datetime64 unit '{unit}'")
+    raw = arr.view(np.int64)
+    nat = np.flatnonzero(np.isnat(arr))
+    if nat.size:
+        raise ValueError(f"column '{name}' row {nat[0]} is NaT (missing timestamp)")
+    factor = _NS_PER_UNIT[unit] * count
+    if factor == 1:
+        return np.ascontiguousarray(raw)
+    limit = _INT64_MAX // factor
+    bad = np.flatnonzero(np.abs(raw) > limit)
+    if bad.size:
+        raise ValueError(f"column '{name}' row {bad[0]} overflows int64 nanoseconds")
+    return raw * factor

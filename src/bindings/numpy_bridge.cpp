@@ -1,0 +1,85 @@
+#define PY_ARRAY_UNIQUE_SYMBOL zeptodb_ARRAY_API
+#define NPY_NO_DEPRECATED_API NPY_1_7_API_VERSION
+#include "numpy_bridge.h"
+
+#include <numpy/arrayobject.h>
+
+#include <memory>
+
+namespace zepto::py {
+
+namespace {
+
+bool ensure_numpy() {
+  static bool ready = false;
+  if (!ready) {
+    if (_import_array() < 0) return false;
+    ready = true;
+  }
+  return true;
+}
+
+PyArray_Descr* datetime_ns_descr() {
+  static PyArray_Descr* descr = nullptr;
+  if (descr == nullptr) {
+    PyObject* s = PyUnicode_FromString("M8[ns]");
+    if (s == nullptr) return nullptr;
+    PyArray_DescrConverter(s, &descr);
+    Py_DECREF(s);
+  }
+  return descr;
+}
+
+void release_block(PyObject* capsule) {
+  delete static_cast<BlockPtr*>(PyCapsule_GetPointer(capsule, "zeptodb.block"));
+}
+
+PyArray_Descr* descr_for(ColumnType t) {
+  switch (t) {
+    case ColumnType::INT32: return PyArray_DescrFromType(NPY_INT32);
+    case ColumnType::DOUBLE: return PyArray_DescrFromType(NPY_FLOAT64);
+    case ColumnType::BOOL: return PyArray_DescrFromType(NPY_BOOL);
+    case ColumnType::TIMESTAMP: {
+      PyArray_Descr* d = datetime_ns_descr();
+      Py_XINCREF(d);
+      return d;
+    }
+    default: return PyArray_DescrFromType(NPY_INT64);
+  }
+}
+
+}  // namespace
+
+PyObject* make_view(const ColumnRef& ref) {
+  if (!ensure_numpy()) return nullptr;
+  PyArray_Descr* descr = descr_for(ref.type);
+  if (descr == nullptr) return nullptr;
+  npy_intp dims[1] = {static_cast<npy_intp>(ref.rows)};
+  if (!ref.block) {  // unknown symbol: an empty array of the column's dtype
+    return PyArray_NewFromDescr(&PyArray_Type, descr, 1, dims, nullptr, nullptr, 0, nullptr);
+  }
+  PyObject* arr = PyArray_NewFromDescr(&PyArray_Type, descr, 1, dims, nullptr,
+                                       const_cast<std::byte*>(ref.block->data()),
+                                       NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED, nullptr);
+  if (arr == nullptr) return nullptr;
+  PyObject* owner = PyCapsule_New(new BlockPtr(ref.block), "zeptodb.block", release_block);
+  if (owner == nullptr) {
+    Py_DECREF(arr);
+    return nullptr;
+  }
+  if (PyArray_SetBaseObject(reinterpret_cast<PyArrayObject*>(arr), owner) < 0) {
+    Py_DECREF(arr);
+    return nullptr;
+  }
+  return arr;
+}
+
+PyObject* new_int64_array(size_t n, int64_t** data) {
+  if (!ensure_numpy()) return nullptr;
+  npy_intp dims[1] = {static_cast<npy_intp>(n)};
+  PyObject* arr = PyArray_SimpleNew(1, dims, NPY_INT64);
+  if (arr != nullptr) *data = static_cast<int64_t*>(PyArray_DATA(reinterpret_cast<PyArrayObject*>(arr)));
+  return arr;
+}
+
+}  // namespace zepto::py
