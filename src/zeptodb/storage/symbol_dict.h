@@ -1,8 +1,10 @@
 // Per-database dictionary of symbol names ('AAPL') and their int64 ids.
 //
-// Ids given to names never collide with integer ids that were used before the
-// name was added: a new name gets max(every id seen so far) + 1. An integer
-// id used after a name owns it refers to that name's symbol.
+// Names get ids from kNameIdBase (2^32) upward, so they never collide with
+// the integer ids applications use directly (below 2^32). A new name gets
+// max(kNameIdBase - 1, every id seen so far) + 1, so it also avoids large
+// integer ids already used. An integer id equal to a name's id refers to that
+// name's symbol.
 #pragma once
 
 #include <cstdint>
@@ -17,6 +19,8 @@ namespace zepto {
 
 class SymbolDictionary {
  public:
+  static constexpr int64_t kNameIdBase = int64_t{1} << 32;
+
   // Id of `name`, adding it if new.
   int64_t intern(std::string_view name);
   // Id of `name` if it is known.
@@ -31,7 +35,7 @@ class SymbolDictionary {
   mutable std::shared_mutex mu_;
   std::unordered_map<std::string, int64_t> ids_;
   std::unordered_map<int64_t, std::string> names_;
-  int64_t max_id_ = 0;
+  int64_t max_id_ = kNameIdBase - 1;
 };
 
 }  // namespace zepto

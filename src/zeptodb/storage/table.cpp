@@ -6,12 +6,22 @@
 #include <numeric>
 
 #include "zeptodb/common/error.h"
+#include "zeptodb/storage/symbol_dict.h"
 
 namespace zepto {
 
 namespace {
 
-constexpr int64_t kDenseKeyLimit = 1 << 16;
+// Writer-side direct index for the common keys: small integer ids, and the
+// first ids the symbol dictionary gives to names.
+constexpr int64_t kDenseRange = 1 << 16;
+constexpr int64_t kNameBase = SymbolDictionary::kNameIdBase;
+
+int64_t dense_slot(int64_t key) {
+  if (key >= 0 && key < kDenseRange) return key;
+  if (key >= kNameBase && key < kNameBase + kDenseRange) return kDenseRange + (key - kNameBase);
+  return -1;
+}
 
 template <size_t W>
 void scatter_fixed(const std::byte* src, size_t n, const uint32_t* slot, std::byte* const* dst,
@@ -82,8 +92,8 @@ size_t Table::row_count() const {
 }
 
 Partition* Table::get_or_create(int64_t key, size_t* created) {
-  if (key >= 0 && key < static_cast<int64_t>(dense_.size()) && dense_[key] != nullptr)
-    return dense_[key];
+  const int64_t d = dense_slot(key);
+  if (d >= 0 && d < static_cast<int64_t>(dense_.size()) && dense_[d] != nullptr) return dense_[d];
   {
     std::shared_lock lock(parts_mu_);
     auto it = parts_.find(key);
@@ -93,11 +103,10 @@ Partition* Table::get_or_create(int64_t key, size_t* created) {
   Partition* raw = part.get();
   std::unique_lock lock(parts_mu_);
   order_.reserve(order_.size() + 1);
-  if (key >= 0 && key < kDenseKeyLimit && key >= static_cast<int64_t>(dense_.size()))
-    dense_.resize(static_cast<size_t>(key) + 1, nullptr);
+  if (d >= static_cast<int64_t>(dense_.size())) dense_.resize(static_cast<size_t>(d) + 1, nullptr);
   parts_.emplace(key, std::move(part));
   order_.push_back(raw);
-  if (key >= 0 && key < static_cast<int64_t>(dense_.size())) dense_[key] = raw;
+  if (d >= 0) dense_[d] = raw;
   ++*created;
   return raw;
 }

@@ -51,7 +51,7 @@ class Table {
   mutable std::shared_mutex parts_mu_;  // guards parts_, order_, dense_ growth
   std::unordered_map<int64_t, std::unique_ptr<Partition>> parts_;
   std::vector<Partition*> order_;
-  std::vector<Partition*> dense_;  // keys in [0, dense_.size()) (writer-side cache)
+  std::vector<Partition*> dense_;  // writer-side direct index, see dense_slot() in table.cpp
 
   std::mutex write_mu_;  // one writer at a time
   uint64_t epoch_ = 0;
