@@ -51,6 +51,7 @@ struct ColumnInput {
   std::string name;
   ColumnType type;
   const void* data;
+  const uint8_t* valid = nullptr;  // one byte per row, 0 = NULL; nullptr = no NULLs
 };
 
 // A column's values as stored: the block (keeps the memory alive), the row

@@ -23,6 +23,15 @@ struct PartitionSnapshot {
   int64_t key = 0;
   size_t rows = 0;
   std::vector<BlockPtr> columns;
+  // Per column: one byte per row (1 = valid, 0 = NULL), or nullptr when the
+  // column has no NULLs in this partition. Same size as `columns`.
+  std::vector<BlockPtr> validity;
+
+  const uint8_t* valid(size_t column) const {
+    return column < validity.size() && validity[column]
+               ? reinterpret_cast<const uint8_t*>(validity[column]->data())
+               : nullptr;
+  }
 
   // Column values; nullptr while the partition has no storage yet (rows == 0).
   template <typename T>
