@@ -116,8 +116,10 @@ class Pipeline(_core.Pipeline):
         kind = arr.dtype.kind
         if arr.size == 0:
             return np.empty(0, dtype=_DTYPES[ctype])
-        if is_symbol and kind in "UOT":
+        if is_symbol and (kind in "UT" or (kind == "O" and isinstance(arr[0], str))):
             return self._intern_symbols(arr.tolist())
+        if kind in "fO" and ctype in _INT_RANGES and not (isinstance(values, np.ndarray) and kind == "f"):
+            _check_python_ints(name, values.tolist() if isinstance(values, np.ndarray) else list(values), ctype)
         if kind == "O":
             arr = _asarray(name, arr.tolist(), np)
             kind = arr.dtype.kind
@@ -128,7 +130,8 @@ class Pipeline(_core.Pipeline):
                 return _datetime_to_ns(name, arr, np)
             if kind in "iu":
                 return _int_array(name, arr, np, _INT64_MIN, _INT64_MAX, np.int64)
-            hint = " (float prices: use ingest_float_batch with a price_scale)" if kind == "f" else ""
+            hint = (" (float prices: use ingest_float_batch with a price_scale)"
+                    if kind == "f" and not (is_symbol or is_ts) else "")
             raise TypeError(f"column '{name}' needs integers, got dtype {arr.dtype}{hint}")
         if ctype == "INTEGER":
             if kind in "iu":
@@ -138,7 +141,7 @@ class Pipeline(_core.Pipeline):
             if kind == "f":
                 return np.ascontiguousarray(arr, dtype=np.float64)
             if kind in "iu":
-                big = np.flatnonzero(np.abs(arr.astype(np.float64)) > 2.0**53)
+                big = np.flatnonzero((arr > 2**53) | (arr < -(2**53)))  # compared as integers
                 if big.size:
                     raise ValueError(f"column '{name}' row {big[0]}: {arr[big[0]]} is not exact as a DOUBLE")
                 return np.ascontiguousarray(arr, dtype=np.float64)
@@ -152,6 +155,20 @@ class Pipeline(_core.Pipeline):
 
 _DTYPES = {"BIGINT": "int64", "TIMESTAMP": "int64", "SYMBOL": "int64", "INTEGER": "int32",
            "DOUBLE": "float64", "BOOLEAN": "bool"}
+
+
+_INT_RANGES = {"BIGINT": (_INT64_MIN, _INT64_MAX, "int64"), "TIMESTAMP": (_INT64_MIN, _INT64_MAX, "int64"),
+               "SYMBOL": (_INT64_MIN, _INT64_MAX, "int64"), "INTEGER": (-(2**31), 2**31 - 1, "int32")}
+
+
+def _check_python_ints(name: str, items: list, ctype: str) -> None:
+    """Raise ValueError at the first int that does not fit the column if all items are ints."""
+    if not all(isinstance(x, int) and not isinstance(x, bool) for x in items):
+        return
+    lo, hi, tname = _INT_RANGES[ctype]
+    for i, x in enumerate(items):
+        if not lo <= x <= hi:
+            raise ValueError(f"column '{name}' row {i}: {x} does not fit in {tname}")
 
 
 def _asarray(name: str, values: Any, np: Any) -> Any:
