@@ -78,8 +78,9 @@ class Pipeline(_core.Pipeline):
     def ingest_columns(self, table: str, columns: Mapping[str, Any]) -> int:
         """Store a batch given as ``{column name: array}`` for any table.
 
-        Every column of the table must be present except its timestamp column
-        (missing: the ingest time). Values are converted to the column's type
+        The table's symbol (partition key) column is required; a missing
+        timestamp column means the ingest time; any other missing column is
+        stored as NULL. Values are converted to the column's type
         where that is lossless; anything else raises TypeError/ValueError
         naming the column. Returns the row count.
         """

@@ -147,7 +147,7 @@ void Database::store_ticks(const Tick* ticks, size_t n) {
   auto t0 = std::chrono::steady_clock::now();
   try {
     auto table = catalog_.require(kTrades);
-    partitions_.fetch_add(table->append(cols, n), std::memory_order_relaxed);
+    partitions_.fetch_add(table->append(cols, nullptr, n), std::memory_order_relaxed);
     stored_.fetch_add(n, std::memory_order_relaxed);
   } catch (const std::exception& e) {
     dropped_.fetch_add(n, std::memory_order_relaxed);
@@ -196,6 +196,7 @@ size_t Database::ingest_columns(std::string_view table_name, const std::vector<C
   auto table = catalog_.require(table_name);
   const Schema& schema = table->schema();
   std::vector<const void*> ptrs(schema.size(), nullptr);
+  std::vector<const uint8_t*> valid(schema.size(), nullptr);
   for (const auto& in : columns) {
     size_t idx = schema.require(in.name, table->name());
     const ColumnDef& def = schema.column(idx);
@@ -207,33 +208,52 @@ size_t Database::ingest_columns(std::string_view table_name, const std::vector<C
                                                 ", got " + std::string(type_name(in.type)) + " values");
     if (n > 0 && in.data == nullptr)
       throw_error(ErrorCode::kInvalidArgument, "column '" + def.name + "' has no data");
-    ptrs[idx] = in.data;
+    ptrs[idx] = in.data == nullptr ? &n : in.data;  // any non-null pointer for n == 0
+    if (in.valid != nullptr && std::find(in.valid, in.valid + n, 0) != in.valid + n)
+      valid[idx] = in.valid;
   }
+  // Columns not given: the timestamp defaults to the ingest time, the
+  // partition key is required, every other column is NULL.
   std::vector<int64_t> now_ts;
+  std::vector<std::unique_ptr<uint8_t[]>> filler;
   for (size_t i = 0; i < schema.size(); ++i) {
     if (ptrs[i] != nullptr) continue;
+    const ColumnDef& def = schema.column(i);
     if (static_cast<int>(i) == schema.timestamp_index()) {
       now_ts.assign(n, now_ns());
       ptrs[i] = now_ts.data();
-      continue;
+    } else if (static_cast<int>(i) == schema.symbol_index()) {
+      throw_error(ErrorCode::kInvalidArgument, "missing column '" + def.name + "' for table '" +
+                                                   table->name() + "' (it is the partition key)");
+    } else {
+      filler.emplace_back(new uint8_t[n * type_width(def.type) + 1]());
+      ptrs[i] = filler.back().get();
+      filler.emplace_back(new uint8_t[n + 1]());
+      valid[i] = filler.back().get();
     }
-    throw_error(ErrorCode::kInvalidArgument, "missing column '" + schema.column(i).name +
-                                                 "' for table '" + table->name() +
-                                                 "' (columns: " + schema.column_list() + ")");
+  }
+  for (int key : {schema.symbol_index(), schema.timestamp_index()}) {
+    if (key < 0 || valid[key] == nullptr) continue;
+    size_t r = static_cast<size_t>(std::find(valid[key], valid[key] + n, 0) - valid[key]);
+    throw_error(ErrorCode::kInvalidArgument, "column '" + schema.column(key).name + "' row " +
+                                                 std::to_string(r) + " is NULL; " +
+                                                 (key == schema.symbol_index() ? "the partition key" : "the timestamp") +
+                                                 " cannot be NULL");
   }
   for (size_t i = 0; i < schema.size(); ++i) {
     const ColumnDef& def = schema.column(i);
+    const uint8_t* ok = valid[i];
     if (def.type == ColumnType::DOUBLE) {
       const double* v = static_cast<const double*>(ptrs[i]);
       for (size_t r = 0; r < n; ++r)
-        if (!std::isfinite(v[r]))
+        if (!std::isfinite(v[r]) && (ok == nullptr || ok[r]))
           throw_error(ErrorCode::kInvalidArgument,
                       "column '" + def.name + "' row " + std::to_string(r) + " is " +
-                          (std::isnan(v[r]) ? "NaN" : "infinite") + "; NULL/NaN values are not accepted");
+                          (std::isnan(v[r]) ? "NaN" : "infinite") + "; NaN/infinite values are not accepted");
     } else if (def.type == ColumnType::BOOL) {
       const uint8_t* v = static_cast<const uint8_t*>(ptrs[i]);
       for (size_t r = 0; r < n; ++r)
-        if (v[r] > 1)
+        if (v[r] > 1 && (ok == nullptr || ok[r]))
           throw_error(ErrorCode::kInvalidArgument,
                       "column '" + def.name + "' row " + std::to_string(r) + " is not a boolean");
     }
@@ -245,7 +265,7 @@ size_t Database::ingest_columns(std::string_view table_name, const std::vector<C
     symbols_.note_ids(*lo, *hi);
   }
   auto t0 = std::chrono::steady_clock::now();
-  partitions_.fetch_add(table->append(ptrs.data(), n), std::memory_order_relaxed);
+  partitions_.fetch_add(table->append(ptrs.data(), valid.data(), n), std::memory_order_relaxed);
   batch_rows_.fetch_add(n, std::memory_order_relaxed);
   stored_.fetch_add(n, std::memory_order_relaxed);
   last_latency_.store(std::chrono::duration_cast<std::chrono::nanoseconds>(

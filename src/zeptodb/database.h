@@ -89,10 +89,11 @@ class Database {
   void drain();
 
   // --- batches: validated whole, then stored whole ---
-  // `columns` must name every column of the table except, optionally, its
-  // timestamp column (missing: the ingest time). Each `data` holds `n` values
-  // of the column's physical type. Throws Error on unknown/missing/duplicate
-  // columns, type mismatches or NaN/infinite doubles (naming column and row).
+  // Each `data` holds `n` values of the column's physical type, `valid` marks
+  // NULLs. Columns not given are NULL, except the timestamp (default: the
+  // ingest time) and the partition key (required). Throws Error on unknown,
+  // duplicate or missing key columns, type mismatches, NULL keys, or
+  // NaN/infinite doubles (naming column and row).
   size_t ingest_columns(std::string_view table, const std::vector<ColumnInput>& columns, size_t n);
 
   // --- direct queries over [from_ns, to_ns] (inclusive) ---

@@ -104,7 +104,7 @@ TEST(Storage, ValidationNamesColumnAndRow) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("'bid' row 1"), std::string::npos) << e.what();
   }
-  EXPECT_THROW(db.ingest_columns("quotes", {{"sym", ColumnType::SYMBOL, s.data()}}, 2), Error);
+  EXPECT_THROW(db.ingest_columns("quotes", {{"ts", ColumnType::TIMESTAMP, ts.data()}}, 2), Error);
   EXPECT_THROW(db.ingest_columns("nope", {}, 0), Error);
   EXPECT_EQ(t->row_count(), 0u);
 }
@@ -173,6 +173,64 @@ TEST(Database, NonMemoryModesAreNotAvailableYet) {
     EXPECT_EQ(e.code(), ErrorCode::kNotAvailable);
     EXPECT_NE(std::string(e.what()).find("not available yet"), std::string::npos);
   }
+}
+
+}  // namespace
+}  // namespace zepto
+
+namespace zepto {
+namespace {
+
+TEST(Storage, NullsAreStoredPerColumnAndSurviveReordering) {
+  Database db;
+  db.catalog().create("q", Schema({{"sym", ColumnType::SYMBOL},
+                                   {"ts", ColumnType::TIMESTAMP},
+                                   {"bid", ColumnType::DOUBLE},
+                                   {"size", ColumnType::INT32}}));
+  std::vector<int64_t> s{1, 1, 2}, ts{30, 10, 20};
+  std::vector<double> bid{1.5, 0.0, 2.5};
+  std::vector<uint8_t> bid_ok{1, 0, 1};
+  std::vector<int32_t> size{7, 8, 9};
+  db.ingest_columns("q", {{"sym", ColumnType::SYMBOL, s.data()},
+                          {"ts", ColumnType::TIMESTAMP, ts.data()},
+                          {"bid", ColumnType::DOUBLE, bid.data(), bid_ok.data()},
+                          {"size", ColumnType::INT32, size.data()}},
+                    3);
+  auto t = db.catalog().require("q");
+  auto snap = t->find_partition(1)->snapshot();
+  ASSERT_EQ(snap.rows, 2u);
+  // Rows of symbol 1 were reordered by ts: (10, NULL, 8), (30, 1.5, 7).
+  ASSERT_NE(snap.valid(2), nullptr);
+  EXPECT_EQ(snap.valid(2)[0], 0);
+  EXPECT_EQ(snap.valid(2)[1], 1);
+  EXPECT_EQ(snap.data<double>(2)[1], 1.5);
+  EXPECT_EQ(snap.valid(3), nullptr);
+  EXPECT_EQ(snap.data<int32_t>(3)[0], 8);
+  // A later batch without NULLs and without the `size` column: size is NULL.
+  std::vector<int64_t> s2{1}, ts2{5};
+  std::vector<double> bid2{3.5};
+  db.ingest_columns("q", {{"sym", ColumnType::SYMBOL, s2.data()},
+                          {"ts", ColumnType::TIMESTAMP, ts2.data()},
+                          {"bid", ColumnType::DOUBLE, bid2.data()}},
+                    1);
+  snap = t->find_partition(1)->snapshot();
+  ASSERT_EQ(snap.rows, 3u);
+  EXPECT_EQ(snap.data<int64_t>(1)[0], 5);
+  EXPECT_EQ((std::vector<uint8_t>{snap.valid(2), snap.valid(2) + 3}), (std::vector<uint8_t>{1, 0, 1}));
+  EXPECT_EQ((std::vector<uint8_t>{snap.valid(3), snap.valid(3) + 3}), (std::vector<uint8_t>{0, 1, 1}));
+}
+
+TEST(Storage, NullKeysAreRejected) {
+  Database db;
+  std::vector<int64_t> s{1, 2}, t{1, 2}, p{1, 1}, v{1, 1};
+  std::vector<uint8_t> ok{1, 0};
+  EXPECT_THROW(db.ingest_columns("trades", {{"symbol", ColumnType::INT64, s.data(), ok.data()},
+                                            {"timestamp", ColumnType::INT64, t.data()},
+                                            {"price", ColumnType::INT64, p.data()},
+                                            {"volume", ColumnType::INT64, v.data()}},
+                                 2),
+               Error);
+  EXPECT_EQ(db.catalog().require("trades")->row_count(), 0u);
 }
 
 }  // namespace

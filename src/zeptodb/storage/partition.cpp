@@ -8,6 +8,7 @@ PartitionSnapshot Partition::snapshot() const {
   std::lock_guard lock(mu_);
   s.rows = rows_;
   s.columns = cols_;
+  s.validity = valid_;
   return s;
 }
 

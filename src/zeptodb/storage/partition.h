@@ -42,7 +42,7 @@ struct PartitionSnapshot {
 
 class Partition {
  public:
-  Partition(int64_t key, size_t num_columns) : key_(key), cols_(num_columns) {}
+  Partition(int64_t key, size_t num_columns) : key_(key), cols_(num_columns), valid_(num_columns) {}
 
   int64_t key() const { return key_; }
   // Published row count (may be stale the moment it returns).
@@ -58,6 +58,7 @@ class Partition {
   const int64_t key_;
   mutable std::mutex mu_;       // guards cols_ and rows_ against readers
   std::vector<BlockPtr> cols_;  // swapped only under mu_
+  std::vector<BlockPtr> valid_;  // per column: validity bytes, or null (no NULLs); under mu_
   size_t rows_ = 0;             // published count, changed only under mu_
   std::atomic<size_t> rows_pub_{0};
 

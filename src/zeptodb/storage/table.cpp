@@ -50,7 +50,7 @@ void scatter(size_t width, const std::byte* src, size_t n, const uint32_t* slot,
 
 bool exclusively_owned(const std::vector<BlockPtr>& cols) {
   for (const auto& b : cols)
-    if (b.use_count() != 1) return false;
+    if (b && b.use_count() != 1) return false;
   std::atomic_thread_fence(std::memory_order_acquire);
   return true;
 }
@@ -111,20 +111,36 @@ Partition* Table::get_or_create(int64_t key, size_t* created) {
   return raw;
 }
 
-// Makes room for `needed_rows` rows. New blocks hold a copy of the published
-// rows and replace the old ones under the partition lock; the visible content
-// is unchanged, so a later failure leaves nothing half-written.
-void Table::grow(Partition* p, size_t needed_rows) {
-  if (needed_rows <= p->capacity_) return;
-  size_t cap = std::max({needed_rows, p->capacity_ + p->capacity_ / 2, initial_rows_});
-  std::vector<BlockPtr> fresh(schema_.size());
+// Makes room for `needed_rows` rows, and adds validity columns (all rows
+// valid so far) for the columns flagged in `add_validity`. New blocks hold a
+// copy of the published rows and replace the old ones under the partition
+// lock; the visible content is unchanged, so a later failure leaves nothing
+// half-written.
+void Table::grow(Partition* p, size_t needed_rows, const std::vector<uint8_t>& add_validity) {
+  const bool more_rows = needed_rows > p->capacity_;
+  bool more_valid = false;
+  for (size_t c = 0; c < schema_.size(); ++c) more_valid |= add_validity[c] && !p->valid_[c];
+  if (!more_rows && !more_valid) return;
+  size_t cap = more_rows ? std::max({needed_rows, p->capacity_ + p->capacity_ / 2, initial_rows_})
+                         : p->capacity_;
+  std::vector<BlockPtr> cols = p->cols_, valid = p->valid_;
   for (size_t c = 0; c < schema_.size(); ++c) {
     size_t w = type_width(schema_.column(c).type);
-    fresh[c] = Block::allocate(cap * w, tracker_);
-    if (p->rows_ > 0) std::memcpy(fresh[c]->data(), p->cols_[c]->data(), p->rows_ * w);
+    if (more_rows) {
+      cols[c] = Block::allocate(cap * w, tracker_);
+      if (p->rows_ > 0) std::memcpy(cols[c]->data(), p->cols_[c]->data(), p->rows_ * w);
+    }
+    if (valid[c] && more_rows) {
+      valid[c] = Block::allocate(cap, tracker_);
+      std::memcpy(valid[c]->data(), p->valid_[c]->data(), p->rows_);
+    } else if (!valid[c] && add_validity[c]) {
+      valid[c] = Block::allocate(cap, tracker_);
+      std::memset(valid[c]->data(), 1, p->rows_);
+    }
   }
   std::lock_guard lock(p->mu_);
-  p->cols_.swap(fresh);
+  p->cols_.swap(cols);
+  p->valid_.swap(valid);
   p->capacity_ = cap;
 }
 
@@ -142,13 +158,21 @@ void Table::merge_tail(Partition* p, size_t old_rows, size_t new_rows, int64_t m
   std::stable_sort(perm.begin(), perm.end(),
                    [&](uint32_t a, uint32_t b) { return ts[k + a] < ts[k + b]; });
 
+  // Physical columns: the data columns, then the validity columns that exist.
+  std::vector<std::pair<std::vector<BlockPtr>*, size_t>> phys;  // (vector, index)
+  for (size_t c = 0; c < schema_.size(); ++c) phys.emplace_back(&p->cols_, c);
+  for (size_t c = 0; c < schema_.size(); ++c)
+    if (p->valid_[c]) phys.emplace_back(&p->valid_, c);
+
   std::vector<std::byte> tmp;
   std::lock_guard lock(p->mu_);
-  bool in_place = exclusively_owned(p->cols_);
-  std::vector<BlockPtr> target = p->cols_;
-  for (size_t c = 0; c < schema_.size(); ++c) {
-    size_t w = type_width(schema_.column(c).type);
-    const std::byte* src = p->cols_[c]->data();
+  const bool in_place = exclusively_owned(p->cols_) && exclusively_owned(p->valid_);
+  std::vector<BlockPtr> cols = p->cols_, valid = p->valid_;
+  for (auto [vec, c] : phys) {
+    const bool is_data = vec == &p->cols_;
+    const size_t w = is_data ? type_width(schema_.column(c).type) : 1;
+    BlockPtr& target = is_data ? cols[c] : valid[c];
+    const std::byte* src = (*vec)[c]->data();
     if (in_place) {
       tmp.assign(src + k * w, src + new_rows * w);
       src = tmp.data() - k * w;
@@ -156,18 +180,19 @@ void Table::merge_tail(Partition* p, size_t old_rows, size_t new_rows, int64_t m
       // A reader holds these blocks: build the merged column in a new block.
       // The memory was accounted for when the partition grew, so this
       // allocation does not re-check the limit.
-      target[c] = Block::allocate(p->capacity_ * w, tracker_);
-      std::memcpy(target[c]->data(), src, k * w);
+      target = Block::allocate(p->capacity_ * w, tracker_);
+      std::memcpy(target->data(), (*vec)[c]->data(), k * w);
     }
-    std::byte* dst = target[c]->data();
+    std::byte* dst = target->data();
     for (size_t j = 0; j < len; ++j) std::memcpy(dst + (k + j) * w, src + (k + perm[j]) * w, w);
   }
-  p->cols_.swap(target);
+  p->cols_.swap(cols);
+  p->valid_.swap(valid);
   p->rows_ = new_rows;
   p->rows_pub_.store(new_rows, std::memory_order_release);
 }
 
-size_t Table::append(const void* const* columns, size_t n) {
+size_t Table::append(const void* const* columns, const uint8_t* const* validity, size_t n) {
   if (n == 0) return 0;
   std::lock_guard write_lock(write_mu_);
   const uint64_t epoch = ++epoch_;
@@ -211,8 +236,11 @@ size_t Table::append(const void* const* columns, size_t n) {
     }
   }
 
-  // Phase A: reserve capacity everywhere. May throw; nothing is visible yet.
-  for (Slot& sl : slots) grow(sl.p, sl.p->rows_ + sl.count);
+  // Phase A: reserve capacity (and validity columns for columns that bring
+  // NULLs) everywhere. May throw; nothing is visible yet.
+  std::vector<uint8_t> add_validity(schema_.size(), 0);
+  for (size_t c = 0; c < schema_.size(); ++c) add_validity[c] = validity && validity[c];
+  for (Slot& sl : slots) grow(sl.p, sl.p->rows_ + sl.count, add_validity);
 
   // Phase B: write the new rows past each partition's published count.
   std::vector<std::byte*> dst(slots.size());
@@ -230,6 +258,24 @@ size_t Table::append(const void* const* columns, size_t n) {
       cursor[s] = slots[s].p->rows_;
     }
     scatter(w, src, n, slot_of.get(), dst.data(), cursor.data());
+  }
+  for (size_t c = 0; c < schema_.size(); ++c) {
+    if (add_validity[c]) {  // every touched partition has a validity column now
+      const std::byte* src = reinterpret_cast<const std::byte*>(validity[c]);
+      if (slots.size() == 1) {
+        Partition* p = slots[0].p;
+        std::memcpy(p->valid_[c]->data() + p->rows_, src, n);
+        continue;
+      }
+      for (size_t s = 0; s < slots.size(); ++s) {
+        dst[s] = slots[s].p->valid_[c]->data();
+        cursor[s] = slots[s].p->rows_;
+      }
+      scatter(1, src, n, slot_of.get(), dst.data(), cursor.data());
+    } else {  // no NULLs in this batch: mark the new rows valid where needed
+      for (Slot& sl : slots)
+        if (sl.p->valid_[c]) std::memset(sl.p->valid_[c]->data() + sl.p->rows_, 1, sl.count);
+    }
   }
 
   // Phase C: publish, restoring timestamp order where the new rows break it.

@@ -24,11 +24,12 @@ class Table {
   const Schema& schema() const { return schema_; }
 
   // Appends `n` rows. `columns[i]` points at n values of schema column i, of
-  // that column's physical type. All rows are stored or none: on error
+  // that column's physical type. `validity` is null (no NULLs) or holds per
+  // column null or n bytes (1 = valid, 0 = NULL). All rows are stored or none: on error
   // (Error(kOutOfMemory)) nothing is visible to readers. Within a partition,
   // rows end up ordered by timestamp (ties keep arrival order). Returns the
   // number of partitions this call created.
-  size_t append(const void* const* columns, size_t n);
+  size_t append(const void* const* columns, const uint8_t* const* validity, size_t n);
 
   // The partition for `key`, or nullptr. Partitions live as long as the table.
   const Partition* find_partition(int64_t key) const;
@@ -40,7 +41,7 @@ class Table {
  private:
   struct Slot;
   Partition* get_or_create(int64_t key, size_t* created);
-  void grow(Partition* p, size_t needed_rows);
+  void grow(Partition* p, size_t needed_rows, const std::vector<uint8_t>& add_validity);
   void merge_tail(Partition* p, size_t old_rows, size_t new_rows, int64_t min_new_ts);
 
   const std::string name_;
