@@ -26,7 +26,9 @@
 
 namespace zepto::sql {
 
-// Position of a node's first character in the source text.
+// Where a node is in the source text: its first character, except for
+// operators (binary, comparison, IS, IN, BETWEEN, LIKE, ::), which point at
+// the operator so that type errors can name it.
 struct SourcePos {
   uint32_t line = 1;
   uint32_t column = 1;
@@ -231,7 +233,9 @@ struct CommonTableExpr {
 // `having`), or, when `union_all` is non-empty, the UNION ALL of those
 // branches (then the block fields are empty). ORDER BY / LIMIT / OFFSET
 // apply to the result of the block or of the whole union; a branch has its
-// own only if it was written in parentheses.
+// own only if it was written in parentheses. `union_all` has a single
+// branch when a parenthesized query with its own ORDER BY / LIMIT gets
+// another one outside: (SELECT ... LIMIT 10) ORDER BY x.
 struct SelectStmt {
   SourcePos pos;
   std::vector<CommonTableExpr> ctes;  // WITH ...
