@@ -17,8 +17,9 @@ namespace zepto::exec {
 
 // xbar(x, bucket) = floor(x / bucket) * bucket: the start of x's bucket,
 // rounding toward minus infinity for negative x too (xbar(-1, 5) = -5,
-// not 0). Throws Error(kInvalidArgument) if bucket <= 0 (or is NaN), and for
-// integers if the result would fall below INT64_MIN.
+// not 0). Throws Error(kInvalidArgument) if bucket <= 0 (or is NaN or
+// infinite), and for integers if the result would fall below the type's
+// minimum.
 int64_t xbar_value(int64_t x, int64_t bucket);
 double xbar_value(double x, double bucket);
 
@@ -54,7 +55,9 @@ enum class TimeUnit {
 std::optional<TimeUnit> parse_time_unit(std::string_view name);
 
 // The start (ns since the epoch, UTC) of the unit containing ts_ns. Correct
-// for negative timestamps (before 1970) too; floors, never truncates.
+// for negative timestamps (before 1970) too; floors, never truncates. A
+// bucket that starts before INT64_MIN ns (1677-09-21) gives INT64_MIN, so
+// garbage in NULL slots never raises.
 int64_t date_trunc_value(TimeUnit unit, int64_t ts_ns);
 
 // Column form of date_trunc_value; NULL slots as in xbar(). Fast on sorted

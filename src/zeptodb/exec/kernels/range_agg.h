@@ -13,8 +13,8 @@
 // Cost: sum/avg/count use prefix sums, O(m + r) for m rows and r ranges.
 // min/max run a monotonic deque in O(m + r) when begin and end are both
 // non-decreasing (always true for window joins of sorted data and for
-// sorted runs); otherwise they fall back to a sparse table,
-// O(m log m + r).
+// sorted runs); otherwise they fall back to a segment tree,
+// O(m + r log m).
 #pragma once
 
 #include <cstdint>

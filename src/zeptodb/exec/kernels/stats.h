@@ -28,7 +28,10 @@ std::optional<double> quantile_cont(std::span<const T> x, const uint8_t* valid, 
 
 // Discrete quantile, as SQL percentile_disc (and DuckDB's quantile_disc):
 // the smallest value v[k] whose cumulative fraction (k + 1) / n is >= p,
-// i.e. k = max(0, ceil(n * p) - 1). Always one of the input values.
+// i.e. k = max(0, ceil(n * p) - 1). Always one of the input values. A
+// product n * p within 1e-9 (relative) of an integer is taken as that
+// integer, so p = 0.28 with n = 25 selects k = 6 as the exact decimal does
+// (DuckDB's result for a DECIMAL literal), not k = 7 from binary rounding.
 template <class T>
 std::optional<T> quantile_disc(std::span<const T> x, const uint8_t* valid, double p);
 
@@ -54,6 +57,9 @@ struct VarianceState {
   double mean = 0.0;
   double m2 = 0.0;  // sum of (x - mean)^2
 
+  // Adds one value (Welford). For columns prefer variance_add(), which is
+  // faster and keeps more digits when the mean is far from zero relative to
+  // the spread.
   void add(double x);
   void merge(const VarianceState& other);
 
