@@ -548,6 +548,19 @@ TEST(SqlSelect, Joins) {
   EXPECT_NE(error_of("SELECT * FROM a JOIN b").find("expected ON or USING"), std::string::npos);
 }
 
+TEST(SqlSelect, LongQueries) {
+  // Lookahead far into a long token stream (t.* after hundreds of tokens).
+  std::string sql = "SELECT ";
+  for (int i = 0; i < 500; ++i) sql += "c" + std::to_string(i) + " + 1 AS a" + std::to_string(i) + ", ";
+  sql += "t.*, db.t.* FROM db.t";
+  const SelectStmt s = query(sql);
+  ASSERT_EQ(s.select_list.size(), 502u);
+  EXPECT_EQ(s.select_list[500].expr->kind, ExprKind::kStar);
+  EXPECT_EQ(s.select_list[500].expr->qualifier, "t");
+  EXPECT_EQ(s.select_list[501].expr->qualifier, "db.t");
+  EXPECT_EQ(s.select_list[499].alias, "a499");
+}
+
 TEST(SqlSelect, ExplainSemicolonComments) {
   Statement st = parse_ok(
       "-- leading comment\nEXPLAIN /* inline */ SELECT count(*) -- trailing\nFROM trades ;  -- end");

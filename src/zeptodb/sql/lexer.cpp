@@ -1,6 +1,5 @@
 #include "zeptodb/sql/lexer.h"
 
-#include <algorithm>
 #include <array>
 #include <string>
 
@@ -105,26 +104,43 @@ static_assert(keywords_sorted(), "kKeywords must be sorted by name");
 
 constexpr size_t kMaxKeywordLength = 10;
 
-// Table indexed by Keyword for the reverse lookups.
-struct KeywordIndex {
+// Open-addressing hash table over kKeywords, built at compile time, so that
+// a word costs one hash and usually one comparison.
+constexpr size_t kHashSlots = 256;
+
+constexpr size_t keyword_hash(const char* up, size_t n) {
+  size_t h = n;
+  for (size_t i = 0; i < n; ++i) h = h * 31 + static_cast<unsigned char>(up[i]);
+  return h & (kHashSlots - 1);
+}
+
+struct KeywordTables {
   std::array<const KeywordEntry*, 128> by_kw{};
-  constexpr KeywordIndex() {
-    for (const auto& e : kKeywords) by_kw[static_cast<size_t>(e.kw)] = &e;
+  std::array<const KeywordEntry*, kHashSlots> by_hash{};
+  constexpr KeywordTables() {
+    for (const auto& e : kKeywords) {
+      by_kw[static_cast<size_t>(e.kw)] = &e;
+      size_t h = keyword_hash(e.name.data(), e.name.size());
+      while (by_hash[h] != nullptr) h = (h + 1) & (kHashSlots - 1);
+      by_hash[h] = &e;
+    }
   }
 };
-constexpr KeywordIndex kIndex;
+constexpr KeywordTables kTables;
 
 Keyword lookup_keyword(std::string_view word) {
   if (word.size() < 2 || word.size() > kMaxKeywordLength) return Keyword::kNone;
-  char buf[kMaxKeywordLength];
+  char up[kMaxKeywordLength];
   for (size_t i = 0; i < word.size(); ++i) {
     char c = word[i];
-    buf[i] = (c >= 'a' && c <= 'z') ? static_cast<char>(c - 32) : c;
+    up[i] = (c >= 'a' && c <= 'z') ? static_cast<char>(c - 32) : c;
   }
-  std::string_view up(buf, word.size());
-  auto it = std::lower_bound(kKeywords.begin(), kKeywords.end(), up,
-                             [](const KeywordEntry& e, std::string_view s) { return e.name < s; });
-  return (it != kKeywords.end() && it->name == up) ? it->kw : Keyword::kNone;
+  for (size_t h = keyword_hash(up, word.size());; h = (h + 1) & (kHashSlots - 1)) {
+    const KeywordEntry* e = kTables.by_hash[h];
+    if (e == nullptr) return Keyword::kNone;
+    if (e->name.size() == word.size() && std::char_traits<char>::compare(e->name.data(), up, word.size()) == 0)
+      return e->kw;
+  }
 }
 
 inline bool is_ident_start(unsigned char c) {
@@ -138,12 +154,12 @@ inline bool is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
 }  // namespace
 
 bool is_reserved(Keyword kw) {
-  const KeywordEntry* e = kIndex.by_kw[static_cast<size_t>(kw)];
+  const KeywordEntry* e = kTables.by_kw[static_cast<size_t>(kw)];
   return e != nullptr && e->reserved;
 }
 
 std::string_view keyword_name(Keyword kw) {
-  const KeywordEntry* e = kIndex.by_kw[static_cast<size_t>(kw)];
+  const KeywordEntry* e = kTables.by_kw[static_cast<size_t>(kw)];
   return e != nullptr ? e->name : std::string_view();
 }
 
@@ -209,8 +225,15 @@ Token Lexer::next() {
 
   if (is_ident_start(c)) {
     size_t end = pos_ + 1;
-    while (end < src_.size() && is_ident_char(static_cast<unsigned char>(src_[end]))) ++end;
-    advance(end - pos_);
+    bool ascii = c < 0x80;
+    for (; end < src_.size() && is_ident_char(static_cast<unsigned char>(src_[end])); ++end)
+      ascii = ascii && static_cast<unsigned char>(src_[end]) < 0x80;
+    if (ascii) {
+      column_ += static_cast<uint32_t>(end - pos_);
+      pos_ = end;
+    } else {
+      advance(end - pos_);
+    }
     Token t = make(TokenKind::kIdent, start, line, column);
     t.keyword = lookup_keyword(src_.substr(start, end - start));
     return t;

@@ -94,6 +94,12 @@ class Parser {
 
   // ---- tokens
   const Token& peek(size_t k = 0) {
+    if (cur_ + k < toks_.size()) [[likely]]
+      return toks_[cur_ + k];
+    return fill(k);
+  }
+  // Tokenizes up to the k-th token ahead (or the end).
+  [[gnu::noinline]] const Token& fill(size_t k) {
     while (toks_.size() <= cur_ + k) {
       if (!toks_.empty() && toks_.back().kind == TokenKind::kEnd) return toks_.back();
       toks_.push_back(lex_.next());
@@ -107,7 +113,7 @@ class Parser {
   }
   bool at(TokenKind k, size_t ahead = 0) { return peek(ahead).kind == k; }
   bool at_kw(Keyword kw, size_t ahead = 0) {
-    const Token& t = peek(ahead);
+    const Token t = peek(ahead);
     return t.kind == TokenKind::kIdent && t.keyword == kw;
   }
   bool accept(TokenKind k) {
@@ -133,7 +139,7 @@ class Parser {
   }
   // A name: a non-reserved word or a quoted identifier.
   bool at_name(size_t ahead = 0) {
-    const Token& t = peek(ahead);
+    const Token t = peek(ahead);
     return t.kind == TokenKind::kQuotedIdent ||
            (t.kind == TokenKind::kIdent && !is_reserved(t.keyword));
   }
@@ -310,7 +316,7 @@ std::string Parser::optional_alias() {
     if (at(TokenKind::kString)) return string_value(advance());
     return name("an alias after AS");
   }
-  const Token& t = peek();
+  const Token t = peek();
   if (t.kind == TokenKind::kQuotedIdent ||
       (t.kind == TokenKind::kIdent && !is_reserved(t.keyword) && t.keyword != Keyword::kFormat &&
        t.keyword != Keyword::kSettings && t.keyword != Keyword::kWindow)) {
@@ -333,7 +339,7 @@ std::vector<std::string> Parser::parse_name_list(std::string_view what) {
 // ------------------------------------------------------------- statements
 
 Statement Parser::parse_statement_top() {
-  const Token& first = peek();
+  const Token first = peek();
   if (first.kind == TokenKind::kEnd || first.kind == TokenKind::kSemicolon)
     fail(first, "empty query");
   Statement st;
@@ -342,7 +348,7 @@ Statement Parser::parse_statement_top() {
     st.explain = true;
     st.explain_analyze = accept_kw(Keyword::kAnalyze);
   }
-  const Token& t = peek();
+  const Token t = peek();
   if (t.kind == TokenKind::kLParen || at_query_start()) {
     st.body = std::move(*parse_query());
   } else if (t.kind == TokenKind::kIdent) {
@@ -421,7 +427,7 @@ void Parser::parse_settings(Statement& st) {
 Literal Parser::parse_setting_value() {
   Literal v;
   const bool negative = accept(TokenKind::kMinus);
-  const Token& t = peek();
+  const Token t = peek();
   if (t.kind == TokenKind::kInteger || t.kind == TokenKind::kFloat) {
     ExprPtr e = parse_number(advance(), negative);
     return std::move(e->value);
@@ -466,7 +472,7 @@ InsertStmt Parser::parse_insert(Statement& st) {
   if (at_kw(Keyword::kSettings)) parse_settings(st);
   if (!at_kw(Keyword::kFormat)) fail_expected("VALUES, SELECT or FORMAT");
   advance();
-  const Token& f = peek();
+  const Token f = peek();
   if (f.kind != TokenKind::kIdent && f.kind != TokenKind::kQuotedIdent)
     fail_expected("a format name after FORMAT");
   ins.source = InsertStmt::Source::kFormat;
@@ -678,7 +684,7 @@ std::unique_ptr<SelectStmt> Parser::parse_select_core() {
 
 SelectItem Parser::parse_select_item() {
   SelectItem item;
-  const Token& t = peek();
+  const Token t = peek();
   item.pos = pos(t);
   if (t.kind == TokenKind::kStar) {
     item.expr = make(ExprKind::kStar, advance());
@@ -801,7 +807,7 @@ std::unique_ptr<TableRef> Parser::parse_join_chain() {
 
 std::unique_ptr<TableRef> Parser::parse_table_primary() {
   auto ref = std::make_unique<TableRef>();
-  const Token& t = peek();
+  const Token t = peek();
   ref->pos = pos(t);
   if (t.kind == TokenKind::kLParen) {
     if (!at_query_start(1) && !at(TokenKind::kLParen, 1)) {
@@ -844,7 +850,7 @@ std::vector<OrderItem> Parser::parse_order_list() {
 }
 
 int64_t Parser::parse_count(std::string_view clause) {
-  const Token& t = peek();
+  const Token t = peek();
   int64_t v = 0;
   if (t.kind == TokenKind::kInteger) {
     std::string_view s = text(t);
@@ -1017,10 +1023,10 @@ ExprPtr Parser::parse_multiplicative() {
 }
 
 ExprPtr Parser::parse_unary() {
-  const Token& t = peek();
+  const Token t = peek();
   if (t.kind == TokenKind::kMinus) {
     const Token minus = advance();
-    const Token& num = peek();
+    const Token num = peek();
     if (num.kind == TokenKind::kInteger || num.kind == TokenKind::kFloat) {
       ExprPtr lit = parse_number(advance(), true);
       lit->pos = pos(minus);
@@ -1298,7 +1304,7 @@ ExprPtr Parser::parse_interval_literal() {
   e->value.kind = LiteralKind::kInterval;
   const Token v = peek();
   auto unit_after = [&]() -> int64_t {
-    const Token& u = peek();
+    const Token u = peek();
     if (u.kind != TokenKind::kIdent) return 0;
     int64_t ns = interval_unit_ns(text(u));
     if (ns < 0) fail(u, "INTERVAL unit " + describe(u) + " has no fixed length in nanoseconds");
