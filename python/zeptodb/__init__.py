@@ -201,6 +201,8 @@ def _datetime_to_ns(name: str, arr: Any, np: Any) -> Any:
     unit, count = np.datetime_data(arr.dtype)
     if unit not in _NS_PER_UNIT:
         raise TypeError(f"column '{name}': unsupported datetime64 unit '{unit}'")
+    if not arr.dtype.isnative:  # e.g. '>M8[ns]' read from a file: view native bytes, not swapped ones
+        arr = arr.astype(arr.dtype.newbyteorder("="))
     raw = arr.view(np.int64)
     nat = np.flatnonzero(np.isnat(arr))
     if nat.size:

@@ -78,6 +78,16 @@ def test_non_contiguous_float_and_datetime_arrays(pipeline):
     assert column(pipeline, 1, "timestamp") == ts.astype("datetime64[ns]").astype(np.int64).tolist()
 
 
+@pytest.mark.parametrize("unit", ["s", "ns"])
+def test_big_endian_arrays(pipeline, unit):
+    ts = np.array(["2024-03-21T05:46:41", "2024-03-21T05:46:40"], dtype=f">M8[{unit}]")
+    pipeline.ingest_batch(np.array([1, 1], ">i8"), np.array([300, -5], ">i4"), np.array([1, 2], ">u8"), ts)
+    assert column(pipeline, 1, "timestamp") == [T0, T0 + 1_000_000_000]
+    assert column(pipeline, 1, "price") == [-5, 300]
+    pipeline.ingest_float_batch([2], np.array([1.25], ">f8"), np.array([2.0], ">f4"), [T0], price_scale=4)
+    assert trades(pipeline, 2) == [(T0, 5, 2)]
+
+
 def test_object_array_of_ints(pipeline):
     pipeline.ingest_batch(np.array([1, 1], dtype=object), np.array([7, 8], dtype=object), [1, 1])
     assert column(pipeline, 1, "price") == [7, 8]
