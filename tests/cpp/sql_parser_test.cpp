@@ -775,11 +775,28 @@ TEST(SqlErrors, DeepNestingIsAnErrorNotACrash) {
   EXPECT_NE(error_of(subq).find("nested too deeply"), std::string::npos);
   std::string chain = "SELECT 1";
   for (int i = 0; i < 20000; ++i) chain += " + 1";
-  EXPECT_NE(error_of(chain).find("expression too long"), std::string::npos);
+  EXPECT_NE(error_of(chain).find("expression too deep"), std::string::npos);
+  // Chains nested in the first operand add up.
+  std::string nested = "SELECT ";
+  for (int k = 0; k < 10; ++k) nested += "(";
+  nested += "1";
+  for (int k = 0; k < 10; ++k) {
+    for (int i = 0; i < 150; ++i) nested += " + 1";
+    nested += ")";
+  }
+  EXPECT_NE(error_of(nested).find("expression too deep"), std::string::npos);
+  std::string in_call = "SELECT f(";
+  for (int i = 0; i < 2000; ++i) in_call += "1 + ";
+  EXPECT_NE(error_of(in_call + "1)").find("expression too deep"), std::string::npos);
   // A long flat list is fine.
   std::string in = "SELECT * FROM t WHERE s IN (0";
   for (int i = 1; i < 50000; ++i) in += "," + std::to_string(i);
   EXPECT_EQ(error_of(in + ")"), "");
+  // Long chains below the limit parse, print and free without trouble.
+  std::string ors = "SELECT * FROM t WHERE s = 0";
+  for (int i = 1; i < 900; ++i) ors += " OR s = " + std::to_string(i);
+  EXPECT_EQ(round_trip(ors), ors);
+  EXPECT_EQ(query(ors).where->height, 901u);
   // Reasonable nesting is fine.
   EXPECT_EQ(error_of("SELECT " + std::string(50, '(') + "1" + std::string(50, ')')), "");
 }

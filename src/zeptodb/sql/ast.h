@@ -168,7 +168,14 @@ struct Expr {
   ExprList children;
   std::unique_ptr<SelectStmt> subquery;  // kSubquery, kInSubquery
   std::unique_ptr<WindowSpec> window;    // kFunction with OVER (...)
+
+  // Levels of this expression tree (1 for a leaf; children and window
+  // expressions count, subqueries do not). The parser rejects expressions
+  // higher than kMaxExprHeight, so recursive walks of parsed trees are safe.
+  uint32_t height = 1;
 };
+
+inline constexpr uint32_t kMaxExprHeight = 1000;
 
 // ------------------------------------------------------------------ FROM
 

@@ -12,11 +12,11 @@
 namespace zepto::sql {
 namespace {
 
-// Nesting limit for parentheses, subqueries and unary chains, and length
-// limit for operator chains (a OR b OR ...): the tree is walked
-// recursively, so its depth must stay far below what a thread stack holds.
+// Nesting limit for the parser's own recursion (parentheses, subqueries,
+// unary chains). The height of the trees it builds is limited separately
+// (kMaxExprHeight, ast.h), since a chain such as a OR b OR ... nests
+// without recursion.
 constexpr int kMaxDepth = 200;
-constexpr int kMaxChain = 10000;
 
 char to_upper(char c) { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 32) : c; }
 char to_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
@@ -75,6 +75,10 @@ std::optional<ColumnType> extra_type(std::string_view up) {
   if (up == "DATE" || up == "TIMESTAMPTZ") return ColumnType::TIMESTAMP;
   return std::nullopt;
 }
+
+// Left-associative binary operator levels, loosest first.
+enum class Level : uint8_t { kOr, kAnd, kAdditive, kMultiplicative };
+bool level_op(const Token& t, Level level, BinaryOp* op);
 
 class Parser {
  public:
@@ -205,12 +209,9 @@ class Parser {
 
   // ---- expressions
   ExprPtr parse_expr();
-  ExprPtr parse_or();
-  ExprPtr parse_and();
+  ExprPtr parse_level(Level level);
   ExprPtr parse_not();
   ExprPtr parse_comparison();
-  ExprPtr parse_additive();
-  ExprPtr parse_multiplicative();
   ExprPtr parse_unary();
   ExprPtr parse_postfix(ExprPtr e);
   ExprPtr parse_primary();
@@ -232,16 +233,29 @@ class Parser {
     e->pos = pos(t);
     return e;
   }
-  static ExprPtr binary(BinaryOp op, const Token& t, ExprPtr l, ExprPtr r) {
+  ExprPtr binary(BinaryOp op, const Token& t, ExprPtr l, ExprPtr r) {
     auto e = make(ExprKind::kBinary, t);
     e->binary_op = op;
     e->children.reserve(2);
     e->children.push_back(std::move(l));
     e->children.push_back(std::move(r));
-    return e;
+    return seal(std::move(e));
   }
-  void count_chain(int* n) {
-    if (++*n > kMaxChain) fail(peek(), "expression too long");
+  // Sets the height of a node whose children are complete, and rejects
+  // trees higher than kMaxExprHeight.
+  ExprPtr seal(ExprPtr e) {
+    uint32_t h = 0;
+    for (const ExprPtr& c : e->children) h = std::max(h, c->height);
+    if (e->window) {
+      for (const ExprPtr& c : e->window->partition_by) h = std::max(h, c->height);
+      for (const OrderItem& o : e->window->order_by) h = std::max(h, o.expr->height);
+    }
+    e->height = h + 1;
+    if (e->height > kMaxExprHeight)
+      throw ParseError(e->pos.line, e->pos.column,
+                       "expression too deep: more than " + std::to_string(kMaxExprHeight) +
+                           " nested operations (write long lists of values as IN (...))");
+    return e;
   }
 
   Lexer lex_;
@@ -867,7 +881,7 @@ int64_t Parser::parse_count(std::string_view clause) {
 
 ExprPtr Parser::parse_expr() {
   DepthGuard guard(this);
-  return parse_or();
+  return parse_level(Level::kOr);
 }
 
 ExprList Parser::parse_expr_list() {
@@ -878,24 +892,49 @@ ExprList Parser::parse_expr_list() {
   return list;
 }
 
-ExprPtr Parser::parse_or() {
-  ExprPtr left = parse_and();
-  int n = 0;
-  while (at_kw(Keyword::kOr)) {
-    count_chain(&n);
-    const Token op = advance();
-    left = binary(BinaryOp::kOr, op, std::move(left), parse_and());
+// The binary operator `t` stands for at `level`, if any.
+bool level_op(const Token& t, Level level, BinaryOp* op) {
+  switch (level) {
+    case Level::kOr:
+      *op = BinaryOp::kOr;
+      return t.kind == TokenKind::kIdent && t.keyword == Keyword::kOr;
+    case Level::kAnd:
+      *op = BinaryOp::kAnd;
+      return t.kind == TokenKind::kIdent && t.keyword == Keyword::kAnd;
+    case Level::kAdditive:
+      switch (t.kind) {
+        case TokenKind::kPlus: *op = BinaryOp::kAdd; return true;
+        case TokenKind::kMinus: *op = BinaryOp::kSub; return true;
+        case TokenKind::kConcat: *op = BinaryOp::kConcat; return true;
+        default: return false;
+      }
+    case Level::kMultiplicative:
+      switch (t.kind) {
+        case TokenKind::kStar: *op = BinaryOp::kMul; return true;
+        case TokenKind::kSlash: *op = BinaryOp::kDiv; return true;
+        case TokenKind::kPercent: *op = BinaryOp::kMod; return true;
+        default: return false;
+      }
   }
-  return left;
+  return false;
 }
 
-ExprPtr Parser::parse_and() {
-  ExprPtr left = parse_not();
-  int n = 0;
-  while (at_kw(Keyword::kAnd)) {
-    count_chain(&n);
-    const Token op = advance();
-    left = binary(BinaryOp::kAnd, op, std::move(left), parse_not());
+// operand (op operand)*, left-associative, for the levels above.
+ExprPtr Parser::parse_level(Level level) {
+  auto operand = [&]() -> ExprPtr {
+    switch (level) {
+      case Level::kOr: return parse_level(Level::kAnd);
+      case Level::kAnd: return parse_not();
+      case Level::kAdditive: return parse_level(Level::kMultiplicative);
+      case Level::kMultiplicative: return parse_unary();
+    }
+    return nullptr;
+  };
+  ExprPtr left = operand();
+  BinaryOp op;
+  while (level_op(peek(), level, &op)) {
+    const Token t = advance();
+    left = binary(op, t, std::move(left), operand());
   }
   return left;
 }
@@ -906,12 +945,11 @@ ExprPtr Parser::parse_not() {
   auto e = make(ExprKind::kUnary, advance());
   e->unary_op = UnaryOp::kNot;
   e->children.push_back(parse_not());
-  return e;
+  return seal(std::move(e));
 }
 
 ExprPtr Parser::parse_comparison() {
-  ExprPtr left = parse_additive();
-  int n = 0;
+  ExprPtr left = parse_level(Level::kAdditive);
   for (;;) {
     const Token t = peek();
     BinaryOp op;
@@ -944,9 +982,9 @@ ExprPtr Parser::parse_comparison() {
             advance();
             e = make(ExprKind::kBetween, kw);
             e->children.push_back(std::move(left));
-            e->children.push_back(parse_additive());
+            e->children.push_back(parse_level(Level::kAdditive));
             consume_kw(Keyword::kAnd);
-            e->children.push_back(parse_additive());
+            e->children.push_back(parse_level(Level::kAdditive));
             break;
           }
           case Keyword::kIn: {
@@ -970,55 +1008,19 @@ ExprPtr Parser::parse_comparison() {
             advance();
             e = make(ExprKind::kLike, kw);
             e->children.push_back(std::move(left));
-            e->children.push_back(parse_additive());
+            e->children.push_back(parse_level(Level::kAdditive));
             break;
           }
           default: return left;
         }
         e->negated = e->negated || negated;
-        count_chain(&n);
-        left = std::move(e);
+        left = seal(std::move(e));
         continue;
       }
       default: return left;
     }
-    count_chain(&n);
     advance();
-    left = binary(op, t, std::move(left), parse_additive());
-  }
-}
-
-ExprPtr Parser::parse_additive() {
-  ExprPtr left = parse_multiplicative();
-  int n = 0;
-  for (;;) {
-    BinaryOp op;
-    switch (peek().kind) {
-      case TokenKind::kPlus: op = BinaryOp::kAdd; break;
-      case TokenKind::kMinus: op = BinaryOp::kSub; break;
-      case TokenKind::kConcat: op = BinaryOp::kConcat; break;
-      default: return left;
-    }
-    count_chain(&n);
-    const Token t = advance();
-    left = binary(op, t, std::move(left), parse_multiplicative());
-  }
-}
-
-ExprPtr Parser::parse_multiplicative() {
-  ExprPtr left = parse_unary();
-  int n = 0;
-  for (;;) {
-    BinaryOp op;
-    switch (peek().kind) {
-      case TokenKind::kStar: op = BinaryOp::kMul; break;
-      case TokenKind::kSlash: op = BinaryOp::kDiv; break;
-      case TokenKind::kPercent: op = BinaryOp::kMod; break;
-      default: return left;
-    }
-    count_chain(&n);
-    const Token t = advance();
-    left = binary(op, t, std::move(left), parse_unary());
+    left = binary(op, t, std::move(left), parse_level(Level::kAdditive));
   }
 }
 
@@ -1036,7 +1038,7 @@ ExprPtr Parser::parse_unary() {
     auto e = make(ExprKind::kUnary, minus);
     e->unary_op = UnaryOp::kNegate;
     e->children.push_back(parse_unary());
-    return e;
+    return seal(std::move(e));
   }
   if (t.kind == TokenKind::kPlus) {
     DepthGuard guard(this);
@@ -1051,7 +1053,7 @@ ExprPtr Parser::parse_postfix(ExprPtr e) {
     auto cast = make(ExprKind::kCast, advance());
     cast->type = parse_type();
     cast->children.push_back(std::move(e));
-    e = std::move(cast);
+    e = seal(std::move(cast));
   }
   return e;
 }
@@ -1193,7 +1195,7 @@ ExprPtr Parser::parse_function(const Token& name_tok) {
     expect(TokenKind::kRParen, "',' or ')'");
   }
   if (accept_kw(Keyword::kOver)) e->window = parse_window();
-  return e;
+  return seal(std::move(e));
 }
 
 std::unique_ptr<WindowSpec> Parser::parse_window() {
@@ -1284,7 +1286,7 @@ ExprPtr Parser::parse_case() {
   }
   if (!at_kw(Keyword::kEnd)) fail_expected(e->case_has_else ? "END" : "WHEN, ELSE or END");
   advance();
-  return e;
+  return seal(std::move(e));
 }
 
 ExprPtr Parser::parse_cast() {
@@ -1294,7 +1296,7 @@ ExprPtr Parser::parse_cast() {
   consume_kw(Keyword::kAs);
   e->type = parse_type();
   expect(TokenKind::kRParen, "')'");
-  return e;
+  return seal(std::move(e));
 }
 
 // INTERVAL '5 minutes' | INTERVAL '5' MINUTE | INTERVAL 5 MINUTE
