@@ -33,6 +33,16 @@ def run_threads(targets: List[Callable[[], None]]) -> None:
         raise errors[0]
 
 
+def then_set(done: threading.Event, targets: List[Callable[[], None]]) -> Callable[[], None]:
+    """A callable that runs `targets` in threads and then sets `done`, even on failure."""
+    def run() -> None:
+        try:
+            run_threads(targets)
+        finally:
+            done.set()
+    return run
+
+
 def price_of(symbol: int) -> int:
     return 1000 + symbol  # every row of a symbol has this price: any torn read shows
 
@@ -85,15 +95,7 @@ def test_single_tick_producers_readers_and_drain_thread():
                     rejected.add(ts)  # the queue stayed full (a starved drain thread)
         return run
 
-    producers = [producer(t) for t in range(3)]
-
-    def producers_then_done() -> None:
-        try:
-            run_threads(producers)
-        finally:
-            done.set()
-
-    run_threads([producers_then_done, *readers])
+    run_threads([then_set(done, [producer(t) for t in range(3)]), *readers])
     p.stop()
     expected = {s: [] for s in range(SYMBOLS)}
     for tid in range(3):
@@ -137,14 +139,7 @@ def test_batch_writers_single_ticks_and_readers_together():
                 rejected.add((s, ts))
 
     readers = [Reader(p, s, done) for s in range(SYMBOLS)]
-
-    def writers_then_done() -> None:
-        try:
-            run_threads([batch_writer(0), batch_writer(1), tick_writer])
-        finally:
-            done.set()
-
-    run_threads([writers_then_done, *readers])
+    run_threads([then_set(done, [batch_writer(0), batch_writer(1), tick_writer]), *readers])
     p.stop()
     expected = {s: [] for s in range(SYMBOLS)}
     for sym, ts in batches:
@@ -167,19 +162,17 @@ def test_views_taken_during_ingest_stay_frozen():
     done = threading.Event()
 
     def writer() -> None:
-        try:
-            for i in range(200):
-                ts = T0 + np.arange(100) * 1000 + (i * 37) % 1000  # overlaps earlier rows
-                p.ingest_batch(np.zeros(100, np.int64), np.full(100, i), np.ones(100, np.int64), ts)
-        finally:
-            done.set()
+        for i in range(200):
+            ts = T0 + np.arange(100) * 1000 + (i * 37) % 1000  # overlaps earlier rows
+            p.ingest_batch(np.zeros(100, np.int64), np.full(100, i), np.ones(100, np.int64), ts)
 
     def viewer() -> None:
         while not done.is_set():
             v = p.get_column(symbol=0, name="price")
-            views.append((v, v.copy()))
+            if len(views) < 200:  # keeps memory bounded on a fast machine
+                views.append((v, v.copy()))
 
-    run_threads([writer, viewer])
+    run_threads([then_set(done, [writer]), viewer])
     p.stop()
     assert len(views) > 0
     for v, copy in views:
