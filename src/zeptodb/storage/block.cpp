@@ -1,12 +1,76 @@
 #include "zeptodb/storage/block.h"
 
+#include <cstdint>
 #include <cstdlib>
 #include <new>
 #include <string>
 
 #include "zeptodb/common/error.h"
 
+#if defined(__linux__)
+#include <sys/mman.h>
+#define ZEPTO_HAVE_MREMAP 1
+#endif
+
 namespace zepto {
+
+namespace {
+
+constexpr size_t kLine = 64;
+constexpr size_t kPage = 4096;
+constexpr size_t kHugePage = size_t{2} << 20;
+// Blocks at least this big get a mapping of their own (and can grow in place).
+constexpr size_t kOwnMappingMin = 256 * 1024;
+// allocate_many() shares one mapping when the blocks add up to this much.
+constexpr size_t kSharedMappingMin = size_t{4} << 20;
+
+size_t round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
+
+[[noreturn]] void out_of_memory(size_t bytes) {
+  throw_error(ErrorCode::kOutOfMemory,
+              "out of memory allocating " + std::to_string(bytes) + " bytes of column storage");
+}
+
+// Charges `bytes` to `tracker` (if any) and gives them back on scope exit
+// unless dismissed.
+class Charge {
+ public:
+  Charge(MemoryTracker* tracker, size_t bytes) : tracker_(tracker), bytes_(bytes) {
+    if (tracker_) tracker_->charge(bytes_);
+  }
+  ~Charge() {
+    if (tracker_ && bytes_) tracker_->release(bytes_);
+  }
+  void keep(size_t bytes) { bytes_ -= bytes; }  // `bytes` now belong to a Block
+
+ private:
+  MemoryTracker* tracker_;
+  size_t bytes_;
+};
+
+#if ZEPTO_HAVE_MREMAP
+// Zero-filled pages, `bytes` a multiple of the page size; nullptr on failure.
+// From a huge page up, the mapping starts on a huge-page boundary and asks for
+// transparent huge pages (a hint: without them it works the same, slower).
+std::byte* map_pages(size_t bytes) {
+  const size_t span = bytes >= kHugePage ? bytes + kHugePage : bytes;
+  void* raw = mmap(nullptr, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (raw == MAP_FAILED) return nullptr;
+  auto* start = static_cast<std::byte*>(raw);
+  if (span == bytes) return start;
+  auto addr = reinterpret_cast<uintptr_t>(raw);
+  auto* aligned = reinterpret_cast<std::byte*>(round_up(addr, kHugePage));
+  if (aligned > start) munmap(start, static_cast<size_t>(aligned - start));
+  std::byte* end = aligned + bytes;
+  if (end < start + span) munmap(end, static_cast<size_t>(start + span - end));
+#ifdef MADV_HUGEPAGE
+  madvise(aligned, bytes, MADV_HUGEPAGE);
+#endif
+  return aligned;
+}
+#endif
+
+}  // namespace
 
 void MemoryTracker::charge(size_t bytes) {
   size_t prev = used_.fetch_add(bytes, std::memory_order_relaxed);
@@ -18,22 +82,131 @@ void MemoryTracker::charge(size_t bytes) {
   }
 }
 
-std::shared_ptr<Block> Block::allocate(size_t bytes, std::shared_ptr<MemoryTracker> tracker) {
-  size_t cap = (bytes + 63) & ~size_t{63};
-  if (cap == 0) cap = 64;
-  tracker->charge(cap);
-  void* p = std::aligned_alloc(64, cap);
-  if (p == nullptr) {
-    tracker->release(cap);
-    throw_error(ErrorCode::kOutOfMemory,
-                "out of memory allocating " + std::to_string(cap) + " bytes of column storage");
+// One mapping that several Blocks are carved out of; unmapped with the last.
+struct Block::SharedMapping {
+  std::byte* base;
+  size_t bytes;
+  SharedMapping(std::byte* b, size_t n) : base(b), bytes(n) {}
+  SharedMapping(const SharedMapping&) = delete;
+  SharedMapping& operator=(const SharedMapping&) = delete;
+  ~SharedMapping() {
+#if ZEPTO_HAVE_MREMAP
+    munmap(base, bytes);
+#endif
   }
-  return std::shared_ptr<Block>(new Block(static_cast<std::byte*>(p), cap, std::move(tracker)));
+};
+
+std::shared_ptr<Block> Block::allocate(size_t bytes, std::shared_ptr<MemoryTracker> tracker) {
+#if ZEPTO_HAVE_MREMAP
+  if (bytes >= kOwnMappingMin) {
+    const size_t cap = round_up(bytes, kPage);
+    Charge charge(tracker.get(), cap);
+    std::byte* p = map_pages(cap);
+    if (p != nullptr) {
+      std::shared_ptr<Block> b;
+      try {
+        b.reset(new Block(p, cap, std::move(tracker)));
+      } catch (...) {
+        munmap(p, cap);
+        throw;
+      }
+      b->map_bytes_ = cap;
+      charge.keep(cap);
+      return b;
+    }
+    // Out of mappings (vm.max_map_count) or address space: try the heap.
+  }
+#endif
+  const size_t cap = bytes == 0 ? kLine : round_up(bytes, kLine);
+  Charge charge(tracker.get(), cap);
+  void* p = std::aligned_alloc(kLine, cap);
+  if (p == nullptr) out_of_memory(cap);
+  std::shared_ptr<Block> b;
+  try {
+    b.reset(new Block(static_cast<std::byte*>(p), cap, std::move(tracker)));
+  } catch (...) {
+    std::free(p);
+    throw;
+  }
+  charge.keep(cap);
+  return b;
+}
+
+std::vector<std::shared_ptr<Block>> Block::allocate_many(const std::vector<size_t>& bytes,
+                                                         const std::shared_ptr<MemoryTracker>& tracker) {
+  std::vector<std::shared_ptr<Block>> out;
+  out.reserve(bytes.size());
+  size_t total = 0;
+  for (size_t b : bytes) total += b == 0 ? kLine : round_up(b, kLine);
+#if ZEPTO_HAVE_MREMAP
+  if (bytes.size() > 1 && total >= kSharedMappingMin) {
+    Charge charge(tracker.get(), total);
+    const size_t span = round_up(total, kPage);
+    std::byte* base = map_pages(span);
+    if (base != nullptr) {
+      std::shared_ptr<SharedMapping> shared;
+      try {
+        shared = std::make_shared<SharedMapping>(base, span);
+      } catch (...) {
+        munmap(base, span);
+        throw;
+      }
+      std::byte* at = base;
+      for (size_t b : bytes) {
+        const size_t cap = b == 0 ? kLine : round_up(b, kLine);
+        std::shared_ptr<Block> blk(new Block(at, cap, tracker));
+        blk->shared_ = shared;
+        charge.keep(cap);
+        out.push_back(std::move(blk));
+        at += cap;
+      }
+      return out;
+    }
+  }
+#endif
+  for (size_t b : bytes) out.push_back(allocate(b, tracker));
+  return out;
+}
+
+bool Block::grow_in_place(size_t bytes) {
+  if (bytes <= capacity_) return true;
+#if ZEPTO_HAVE_MREMAP
+  if (map_bytes_ == 0) return false;
+  const size_t cap = round_up(bytes, kPage);
+  Charge charge(tracker_.get(), cap - capacity_);
+  void* p = mremap(data_, map_bytes_, cap, MREMAP_MAYMOVE);
+  if (p == MAP_FAILED) return false;
+#ifdef MADV_HUGEPAGE
+  if (cap >= kHugePage) madvise(p, cap, MADV_HUGEPAGE);
+#endif
+  charge.keep(cap - capacity_);
+  data_ = static_cast<std::byte*>(p);
+  map_bytes_ = capacity_ = cap;
+  return true;
+#else
+  return false;
+#endif
 }
 
 Block::~Block() {
+#if ZEPTO_HAVE_MREMAP
+  if (shared_) {
+    // Neighbours keep the mapping alive: give back the whole pages of this
+    // block now rather than when the last of them dies.
+    if (shared_.use_count() > 1) {
+      auto lo = round_up(reinterpret_cast<uintptr_t>(data_), kPage);
+      auto hi = (reinterpret_cast<uintptr_t>(data_) + capacity_) / kPage * kPage;
+      if (hi > lo) madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED);
+    }
+  } else if (map_bytes_ != 0) {
+    munmap(data_, map_bytes_);
+  } else {
+    std::free(data_);
+  }
+#else
   std::free(data_);
-  tracker_->release(capacity_);
+#endif
+  if (tracker_) tracker_->release(capacity_);
 }
 
 }  // namespace zepto

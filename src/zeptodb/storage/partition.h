@@ -56,13 +56,17 @@ class Partition {
   friend class Table;
 
   const int64_t key_;
-  mutable std::mutex mu_;       // guards cols_ and rows_ against readers
-  std::vector<BlockPtr> cols_;  // swapped only under mu_
+  // Readers take cols_/valid_ under mu_ and then read rows_pub_. A writer
+  // swaps blocks only under mu_, and publishes more rows (rows_pub_, release)
+  // only after the blocks holding them are in place, so a reader never sees
+  // more rows than its blocks hold.
+  mutable std::mutex mu_;
+  std::vector<BlockPtr> cols_;   // swapped only under mu_
   std::vector<BlockPtr> valid_;  // per column: validity bytes, or null (no NULLs); under mu_
-  size_t rows_ = 0;             // published count, changed only under mu_
   std::atomic<size_t> rows_pub_{0};
 
   // Writer-only state (protected by Table::write_mu_).
+  size_t rows_ = 0;  // rows written and published (the writer's copy of rows_pub_)
   size_t capacity_ = 0;
   int64_t last_ts_ = 0;
   uint64_t batch_epoch_ = 0;

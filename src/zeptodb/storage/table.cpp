@@ -23,28 +23,41 @@ int64_t dense_slot(int64_t key) {
   return -1;
 }
 
-template <size_t W>
-void scatter_fixed(const std::byte* src, size_t n, const uint32_t* slot, std::byte* const* dst,
-                   size_t* cursor) {
+// Batches up to this many rows keep their row -> partition map in a reused
+// buffer; larger ones use scratch memory of their own.
+constexpr size_t kSmallBatch = size_t{1} << 16;
+
+// Writes K columns of T values at once: row i of src[j] goes to
+// dst[slot[i] * K + j][cursor[slot[i]]], and the cursor advances. One pass
+// over the rows for K columns reads the slot map once instead of K times.
+template <typename T, size_t K>
+void scatter_group(const std::byte* const* sources, size_t n, const uint32_t* slot,
+                   std::byte* const* dst, size_t* cursor) {
+  const std::byte* src[K];
+  for (size_t j = 0; j < K; ++j) src[j] = sources[j];
   for (size_t i = 0; i < n; ++i) {
-    uint32_t s = slot[i];
-    std::memcpy(dst[s] + cursor[s] * W, src + i * W, W);
-    ++cursor[s];
+    const uint32_t s = slot[i];
+    const size_t at = cursor[s];
+    cursor[s] = at + 1;
+    std::byte* const* d = dst + static_cast<size_t>(s) * K;
+    std::byte* out[K];
+    T v[K];
+    for (size_t j = 0; j < K; ++j) {
+      out[j] = d[j];
+      std::memcpy(&v[j], src[j] + i * sizeof(T), sizeof(T));
+    }
+    for (size_t j = 0; j < K; ++j) std::memcpy(out[j] + at * sizeof(T), &v[j], sizeof(T));
   }
 }
 
-void scatter(size_t width, const std::byte* src, size_t n, const uint32_t* slot,
-             std::byte* const* dst, size_t* cursor) {
-  switch (width) {
-    case 8: return scatter_fixed<8>(src, n, slot, dst, cursor);
-    case 4: return scatter_fixed<4>(src, n, slot, dst, cursor);
-    case 1: return scatter_fixed<1>(src, n, slot, dst, cursor);
-    default: break;
-  }
-  for (size_t i = 0; i < n; ++i) {
-    uint32_t s = slot[i];
-    std::memcpy(dst[s] + cursor[s] * width, src + i * width, width);
-    ++cursor[s];
+template <typename T>
+void scatter_k(size_t k, const std::byte* const* src, size_t n, const uint32_t* slot,
+               std::byte* const* dst, size_t* cursor) {
+  switch (k) {
+    case 1: return scatter_group<T, 1>(src, n, slot, dst, cursor);
+    case 2: return scatter_group<T, 2>(src, n, slot, dst, cursor);
+    case 3: return scatter_group<T, 3>(src, n, slot, dst, cursor);
+    default: return scatter_group<T, 4>(src, n, slot, dst, cursor);
   }
 }
 
@@ -56,15 +69,6 @@ bool exclusively_owned(const std::vector<BlockPtr>& cols) {
 }
 
 }  // namespace
-
-struct Table::Slot {
-  Partition* p;
-  size_t count = 0;
-  int64_t min_ts = INT64_MAX;
-  int64_t max_ts = INT64_MIN;
-  int64_t prev_ts = INT64_MIN;
-  bool sorted = true;
-};
 
 Table::Table(std::string name, Schema schema, std::shared_ptr<MemoryTracker> tracker,
              size_t initial_rows)
@@ -111,37 +115,163 @@ Partition* Table::get_or_create(int64_t key, size_t* created) {
   return raw;
 }
 
-// Makes room for `needed_rows` rows, and adds validity columns (all rows
-// valid so far) for the columns flagged in `add_validity`. New blocks hold a
-// copy of the published rows and replace the old ones under the partition
-// lock; the visible content is unchanged, so a later failure leaves nothing
-// half-written.
-void Table::grow(Partition* p, size_t needed_rows, const std::vector<uint8_t>& add_validity) {
-  const bool more_rows = needed_rows > p->capacity_;
-  bool more_valid = false;
-  for (size_t c = 0; c < schema_.size(); ++c) more_valid |= add_validity[c] && !p->valid_[c];
-  if (!more_rows && !more_valid) return;
-  size_t cap = more_rows ? std::max({needed_rows, p->capacity_ + p->capacity_ / 2, initial_rows_})
-                         : p->capacity_;
-  std::vector<BlockPtr> cols = p->cols_, valid = p->valid_;
+uint32_t Table::slot_for(int64_t key, uint64_t epoch, size_t* created) {
+  Partition* p = get_or_create(key, created);
+  if (p->batch_epoch_ != epoch) {
+    p->batch_epoch_ = epoch;
+    p->batch_slot_ = static_cast<uint32_t>(slots_.size());
+    slots_.push_back(Slot{p});
+  }
+  const int64_t d = dense_slot(key);
+  if (d >= 0) {
+    if (static_cast<size_t>(d) >= batch_map_.size()) batch_map_.resize(static_cast<size_t>(d) + 1, 0);
+    batch_map_[static_cast<size_t>(d)] = (uint64_t{static_cast<uint32_t>(epoch)} << 32) | p->batch_slot_;
+  }
+  return p->batch_slot_;
+}
+
+// Grows every block of `p` to `needed_rows` (or a quarter more than now) by
+// remapping, when no reader holds any of them and each has its own mapping.
+// The contents stay where readers will look for them; nothing is copied.
+bool Table::grow_in_place(Partition* p, size_t needed_rows) {
+  const size_t cap = std::max(needed_rows, p->capacity_ + p->capacity_ / 4);
+  std::lock_guard lock(p->mu_);
+  for (size_t c = 0; c < schema_.size(); ++c)
+    for (const BlockPtr* b : {&p->cols_[c], &p->valid_[c]})
+      if (*b && (b->use_count() != 1 || !(*b)->growable_in_place())) return false;
+  std::atomic_thread_fence(std::memory_order_acquire);
   for (size_t c = 0; c < schema_.size(); ++c) {
-    size_t w = type_width(schema_.column(c).type);
-    if (more_rows) {
-      cols[c] = Block::allocate(cap * w, tracker_);
-      if (p->rows_ > 0) std::memcpy(cols[c]->data(), p->cols_[c]->data(), p->rows_ * w);
-    }
-    if (valid[c] && more_rows) {
-      valid[c] = Block::allocate(cap, tracker_);
-      std::memcpy(valid[c]->data(), p->valid_[c]->data(), p->rows_);
-    } else if (!valid[c] && add_validity[c]) {
-      valid[c] = Block::allocate(cap, tracker_);
-      std::memset(valid[c]->data(), 1, p->rows_);
+    if (!p->cols_[c]->grow_in_place(cap * type_width(schema_.column(c).type))) return false;
+    if (p->valid_[c] && !p->valid_[c]->grow_in_place(cap)) return false;
+  }
+  p->capacity_ = cap;
+  return true;
+}
+
+// Phase A of append(): room for every slot's new rows, and validity columns
+// (all rows valid so far) for the columns flagged in `add_validity`. Blocks
+// that cannot grow in place move to new blocks holding a copy of the
+// published rows, swapped in under the partition lock; the visible content
+// never changes, so a failure here leaves nothing half-written.
+void Table::reserve(const std::vector<uint8_t>& add_validity) {
+  const size_t ncol = schema_.size();
+  struct Move {
+    Partition* p;
+    size_t cap;
+  };
+  std::vector<Move> moves;
+  for (const Slot& sl : slots_) {
+    Partition* p = sl.p;
+    const size_t needed = p->rows_ + sl.count;
+    if (needed <= p->capacity_) continue;
+    if (p->capacity_ > 0 && grow_in_place(p, needed)) continue;
+    moves.push_back({p, std::max({needed, p->capacity_ + p->capacity_ / 2, initial_rows_})});
+  }
+  if (!moves.empty()) {
+    // All new blocks in one request: a big batch gets one mapping for all.
+    std::vector<size_t> sizes;
+    for (const Move& m : moves)
+      for (size_t c = 0; c < ncol; ++c) {
+        sizes.push_back(m.cap * type_width(schema_.column(c).type));
+        if (m.p->valid_[c]) sizes.push_back(m.cap);
+      }
+    std::vector<BlockPtr> blocks = Block::allocate_many(sizes, tracker_);
+    size_t next = 0;
+    for (const Move& m : moves) {
+      Partition* p = m.p;
+      std::vector<BlockPtr> cols(ncol), valid(ncol);
+      for (size_t c = 0; c < ncol; ++c) {
+        const size_t w = type_width(schema_.column(c).type);
+        cols[c] = std::move(blocks[next++]);
+        if (p->rows_ > 0) std::memcpy(cols[c]->data(), p->cols_[c]->data(), p->rows_ * w);
+        if (p->valid_[c]) {
+          valid[c] = std::move(blocks[next++]);
+          std::memcpy(valid[c]->data(), p->valid_[c]->data(), p->rows_);
+        }
+      }
+      std::lock_guard lock(p->mu_);
+      p->cols_.swap(cols);
+      p->valid_.swap(valid);
+      p->capacity_ = m.cap;
     }
   }
-  std::lock_guard lock(p->mu_);
-  p->cols_.swap(cols);
-  p->valid_.swap(valid);
-  p->capacity_ = cap;
+  for (size_t c = 0; c < ncol; ++c) {
+    if (!add_validity[c]) continue;
+    for (const Slot& sl : slots_) {
+      Partition* p = sl.p;
+      if (p->valid_[c]) continue;
+      BlockPtr b = Block::allocate(p->capacity_, tracker_);
+      std::memset(b->data(), 1, p->rows_);
+      std::lock_guard lock(p->mu_);
+      p->valid_[c] = std::move(b);
+    }
+  }
+}
+
+// Phase B of append(): writes each slot's rows past its partition's published
+// count, in arrival order.
+void Table::scatter_rows(const void* const* columns, const uint8_t* const* validity,
+                         const std::vector<uint8_t>& add_validity, const uint32_t* slot_of, size_t n) {
+  const size_t ncol = schema_.size();
+  const int sym_idx = schema_.symbol_index();
+  if (slots_.size() == 1) {
+    Partition* p = slots_[0].p;
+    for (size_t c = 0; c < ncol; ++c) {
+      const size_t w = type_width(schema_.column(c).type);
+      std::memcpy(p->cols_[c]->data() + p->rows_ * w, columns[c], n * w);
+      if (add_validity[c])
+        std::memcpy(p->valid_[c]->data() + p->rows_, validity[c], n);
+      else if (p->valid_[c])
+        std::memset(p->valid_[c]->data() + p->rows_, 1, n);
+    }
+    return;
+  }
+  // Physical columns to scatter, grouped by width: (source, column, is validity).
+  struct Job {
+    const std::byte* src;
+    size_t col;
+    bool validity;
+  };
+  std::vector<Job> by_width[3];  // 8, 4 and 1 bytes
+  for (size_t c = 0; c < ncol; ++c) {
+    const size_t w = type_width(schema_.column(c).type);
+    // The partition key is the same in every row of a partition: filled below.
+    if (static_cast<int>(c) != sym_idx)
+      by_width[w == 8 ? 0 : w == 4 ? 1 : 2].push_back({static_cast<const std::byte*>(columns[c]), c, false});
+    if (add_validity[c]) by_width[2].push_back({reinterpret_cast<const std::byte*>(validity[c]), c, true});
+  }
+  const size_t ns = slots_.size();
+  for (size_t g = 0; g < 3; ++g) {
+    const size_t w = g == 0 ? 8 : g == 1 ? 4 : 1;
+    const std::vector<Job>& jobs = by_width[g];
+    for (size_t first = 0; first < jobs.size(); first += 4) {
+      const size_t k = std::min<size_t>(4, jobs.size() - first);
+      const std::byte* src[4];
+      dst_.resize(ns * k);
+      for (size_t j = 0; j < k; ++j) {
+        const Job& job = jobs[first + j];
+        src[j] = job.src;
+        for (size_t s = 0; s < ns; ++s) {
+          Partition* p = slots_[s].p;
+          const BlockPtr& b = job.validity ? p->valid_[job.col] : p->cols_[job.col];
+          dst_[s * k + j] = b->data() + p->rows_ * w;
+        }
+      }
+      cursor_.assign(ns, 0);
+      if (w == 8) scatter_k<uint64_t>(k, src, n, slot_of, dst_.data(), cursor_.data());
+      else if (w == 4) scatter_k<uint32_t>(k, src, n, slot_of, dst_.data(), cursor_.data());
+      else scatter_k<uint8_t>(k, src, n, slot_of, dst_.data(), cursor_.data());
+    }
+  }
+  for (const Slot& sl : slots_) {
+    Partition* p = sl.p;
+    if (sym_idx >= 0) {
+      int64_t* out = reinterpret_cast<int64_t*>(p->cols_[static_cast<size_t>(sym_idx)]->data()) + p->rows_;
+      std::fill_n(out, sl.count, p->key());
+    }
+    for (size_t c = 0; c < ncol; ++c)
+      if (!add_validity[c] && p->valid_[c]) std::memset(p->valid_[c]->data() + p->rows_, 1, sl.count);
+  }
 }
 
 // Rows [old_rows, new_rows) were written past the published count and are not
@@ -195,97 +325,84 @@ void Table::merge_tail(Partition* p, size_t old_rows, size_t new_rows, int64_t m
 size_t Table::append(const void* const* columns, const uint8_t* const* validity, size_t n) {
   if (n == 0) return 0;
   std::lock_guard write_lock(write_mu_);
+  if (static_cast<uint32_t>(epoch_ + 1) == 0) {  // the 32-bit tags in batch_map_ wrap
+    std::fill(batch_map_.begin(), batch_map_.end(), 0);
+    ++epoch_;
+  }
   const uint64_t epoch = ++epoch_;
+  const uint64_t tag = static_cast<uint32_t>(epoch);
   const int sym_idx = schema_.symbol_index();
   const int ts_idx = schema_.timestamp_index();
   const int64_t* sym = sym_idx >= 0 ? static_cast<const int64_t*>(columns[sym_idx]) : nullptr;
   const int64_t* ts = ts_idx >= 0 ? static_cast<const int64_t*>(columns[ts_idx]) : nullptr;
-
-  // Pass 1: which partition each row goes to, rows per partition, and
-  // whether each partition's new rows are in timestamp order.
-  size_t created = 0;
-  std::vector<Slot> slots;
-  std::unique_ptr<uint32_t[]> slot_of(sym ? new uint32_t[n] : nullptr);
-  int64_t last_key = 0;
-  uint32_t last_slot = UINT32_MAX;
-  for (size_t i = 0; i < n; ++i) {
-    int64_t key = sym ? sym[i] : 0;
-    uint32_t s;
-    if (key == last_key && last_slot != UINT32_MAX) {
-      s = last_slot;
-    } else {
-      Partition* p = get_or_create(key, &created);
-      if (p->batch_epoch_ != epoch) {
-        p->batch_epoch_ = epoch;
-        p->batch_slot_ = static_cast<uint32_t>(slots.size());
-        slots.push_back(Slot{p});
-      }
-      s = p->batch_slot_;
-      last_key = key;
-      last_slot = s;
-    }
-    if (sym) slot_of[i] = s;
-    Slot& sl = slots[s];
-    ++sl.count;
-    if (ts) {
-      int64_t t = ts[i];
-      if (t < sl.prev_ts) sl.sorted = false;
-      sl.prev_ts = t;
-      sl.min_ts = std::min(sl.min_ts, t);
-      sl.max_ts = std::max(sl.max_ts, t);
-    }
-  }
-
-  // Phase A: reserve capacity (and validity columns for columns that bring
-  // NULLs) everywhere. May throw; nothing is visible yet.
   std::vector<uint8_t> add_validity(schema_.size(), 0);
   for (size_t c = 0; c < schema_.size(); ++c) add_validity[c] = validity && validity[c];
-  for (Slot& sl : slots) grow(sl.p, sl.p->rows_ + sl.count, add_validity);
 
-  // Phase B: write the new rows past each partition's published count.
-  std::vector<std::byte*> dst(slots.size());
-  std::vector<size_t> cursor(slots.size());
-  for (size_t c = 0; c < schema_.size(); ++c) {
-    size_t w = type_width(schema_.column(c).type);
-    const std::byte* src = static_cast<const std::byte*>(columns[c]);
-    if (slots.size() == 1) {
-      Partition* p = slots[0].p;
-      std::memcpy(p->cols_[c]->data() + p->rows_ * w, src, n * w);
-      continue;
+  // Pass 1: the slot (touched partition) of each row, rows per slot, and
+  // whether each slot's rows are in timestamp order.
+  size_t created = 0;
+  slots_.clear();
+  uint32_t* slot_of = nullptr;
+  BlockPtr scratch;
+  if (sym) {
+    if (n <= kSmallBatch) {
+      if (slot_buf_.size() < n) slot_buf_.resize(kSmallBatch);
+      slot_of = slot_buf_.data();
+    } else {
+      scratch = Block::allocate(n * sizeof(uint32_t), nullptr);
+      slot_of = reinterpret_cast<uint32_t*>(scratch->data());
     }
-    for (size_t s = 0; s < slots.size(); ++s) {
-      dst[s] = slots[s].p->cols_[c]->data();
-      cursor[s] = slots[s].p->rows_;
-    }
-    scatter(w, src, n, slot_of.get(), dst.data(), cursor.data());
-  }
-  for (size_t c = 0; c < schema_.size(); ++c) {
-    if (add_validity[c]) {  // every touched partition has a validity column now
-      const std::byte* src = reinterpret_cast<const std::byte*>(validity[c]);
-      if (slots.size() == 1) {
-        Partition* p = slots[0].p;
-        std::memcpy(p->valid_[c]->data() + p->rows_, src, n);
-        continue;
+    const uint64_t* map = batch_map_.data();
+    size_t map_size = batch_map_.size();
+    auto lookup = [&](int64_t key) {
+      const int64_t d = dense_slot(key);
+      if (d >= 0 && static_cast<size_t>(d) < map_size && (map[d] >> 32) == tag)
+        return static_cast<uint32_t>(map[d]);
+      const uint32_t s = slot_for(key, epoch, &created);
+      map = batch_map_.data();
+      map_size = batch_map_.size();
+      return s;
+    };
+    int64_t last_key = sym[0];
+    uint32_t s = lookup(last_key);
+    for (size_t i = 0; i < n; ++i) {
+      const int64_t key = sym[i];
+      if (key != last_key) {
+        s = lookup(key);
+        last_key = key;
       }
-      for (size_t s = 0; s < slots.size(); ++s) {
-        dst[s] = slots[s].p->valid_[c]->data();
-        cursor[s] = slots[s].p->rows_;
+      slot_of[i] = s;
+      Slot& sl = slots_[s];
+      ++sl.count;
+      if (ts) {
+        const int64_t t = ts[i];
+        sl.sorted &= t >= sl.max_ts;
+        sl.max_ts = std::max(sl.max_ts, t);
+        sl.min_ts = std::min(sl.min_ts, t);
       }
-      scatter(1, src, n, slot_of.get(), dst.data(), cursor.data());
-    } else {  // no NULLs in this batch: mark the new rows valid where needed
-      for (Slot& sl : slots)
-        if (sl.p->valid_[c]) std::memset(sl.p->valid_[c]->data() + sl.p->rows_, 1, sl.count);
+    }
+  } else {
+    Slot& sl = slots_[slot_for(0, epoch, &created)];
+    sl.count = n;
+    for (size_t i = 0; ts && i < n; ++i) {
+      sl.sorted &= ts[i] >= sl.max_ts;
+      sl.max_ts = std::max(sl.max_ts, ts[i]);
+      sl.min_ts = std::min(sl.min_ts, ts[i]);
     }
   }
+
+  // Phase A: room everywhere. May throw; nothing is visible yet.
+  reserve(add_validity);
+  // Phase B: the new rows, past each partition's published count.
+  scatter_rows(columns, validity, add_validity, slot_of, n);
 
   // Phase C: publish, restoring timestamp order where the new rows break it.
-  for (Slot& sl : slots) {
+  for (const Slot& sl : slots_) {
     Partition* p = sl.p;
-    size_t old_rows = p->rows_;
-    size_t new_rows = old_rows + sl.count;
-    bool in_order = !ts || (sl.sorted && (old_rows == 0 || sl.min_ts >= p->last_ts_));
+    const size_t old_rows = p->rows_;
+    const size_t new_rows = old_rows + sl.count;
+    const bool in_order = !ts || (sl.sorted && (old_rows == 0 || sl.min_ts >= p->last_ts_));
     if (in_order) {
-      std::lock_guard lock(p->mu_);
       p->rows_ = new_rows;
       p->rows_pub_.store(new_rows, std::memory_order_release);
     } else {
@@ -295,5 +412,4 @@ size_t Table::append(const void* const* columns, const uint8_t* const* validity,
   }
   return created;
 }
-
 }  // namespace zepto

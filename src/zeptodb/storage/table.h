@@ -39,9 +39,21 @@ class Table {
   size_t row_count() const;
 
  private:
-  struct Slot;
+  // A partition the current batch touches.
+  struct Slot {
+    Partition* p;
+    size_t count = 0;  // rows of this batch
+    int64_t min_ts = INT64_MAX;
+    int64_t max_ts = INT64_MIN;
+    bool sorted = true;  // this batch's rows of p are in timestamp order
+  };
+
   Partition* get_or_create(int64_t key, size_t* created);
-  void grow(Partition* p, size_t needed_rows, const std::vector<uint8_t>& add_validity);
+  uint32_t slot_for(int64_t key, uint64_t epoch, size_t* created);
+  void reserve(const std::vector<uint8_t>& add_validity);
+  bool grow_in_place(Partition* p, size_t needed_rows);
+  void scatter_rows(const void* const* columns, const uint8_t* const* validity,
+                    const std::vector<uint8_t>& add_validity, const uint32_t* slot_of, size_t n);
   void merge_tail(Partition* p, size_t old_rows, size_t new_rows, int64_t min_new_ts);
 
   const std::string name_;
@@ -54,8 +66,14 @@ class Table {
   std::vector<Partition*> order_;
   std::vector<Partition*> dense_;  // writer-side direct index, see dense_slot() in table.cpp
 
+  // Writer state and scratch, reused across appends (under write_mu_).
   std::mutex write_mu_;  // one writer at a time
   uint64_t epoch_ = 0;
+  std::vector<Slot> slots_;            // partitions the current batch touches
+  std::vector<uint64_t> batch_map_;    // per dense index: (epoch tag << 32) | slot
+  std::vector<uint32_t> slot_buf_;     // slot of each row, for small batches
+  std::vector<std::byte*> dst_;        // scatter destinations
+  std::vector<size_t> cursor_;         // scatter positions
 };
 
 }  // namespace zepto
