@@ -45,6 +45,14 @@ class Pipeline(_core.Pipeline):
     def __init__(self, config: Optional[PipelineConfig] = None) -> None:
         super().__init__(config)
 
+    # --------------------------------------------------------------------- SQL
+    def execute(self, sql: str) -> Any:
+        """Run one SQL statement; see ``zeptodb.sql.QueryExecutor.execute`` (errors are
+        returned in the result's ``error``, not raised)."""
+        from .sql import QueryExecutor
+
+        return QueryExecutor(self).execute(sql)
+
     # ----------------------------------------------------------------- batches
     def ingest_batch(self, symbols: Any, prices: Any, volumes: Any, timestamps: Any = None, *,
                      table: str = "trades") -> int:

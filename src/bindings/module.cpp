@@ -15,6 +15,7 @@
 #include <limits>
 
 #include "numpy_bridge.h"
+#include "sql_bindings.h"
 #include "zeptodb/common/error.h"
 #include "zeptodb/database.h"
 
@@ -394,4 +395,6 @@ NB_MODULE(_core, m) {
       .def(
           "row_count", [](Database& db, const std::string& table) { return db.catalog().require(table)->row_count(); },
           "table"_a = "trades");
+
+  register_sql(m);  // sql_bindings.cpp: QueryResult, Pipeline._execute_sql
 }

@@ -13,6 +13,8 @@
 #include <vector>
 
 #include "zeptodb/common/types.h"
+#include "zeptodb/exec/options.h"
+#include "zeptodb/exec/result_set.h"
 #include "zeptodb/ingest/tick_queue.h"
 #include "zeptodb/storage/catalog.h"
 #include "zeptodb/storage/symbol_dict.h"
@@ -108,6 +110,18 @@ class Database {
   // empty ColumnRef (rows == 0, block == nullptr).
   ColumnRef column(std::string_view table, int64_t symbol, std::string_view column);
 
+  // --- SQL (sql/engine.h; database_sql.cpp) ---
+  // Runs one statement and returns its typed result. Throws zepto::Error:
+  // syntax errors carry the line and column; a failed statement changes
+  // nothing. Without options, the defaults set by enable_parallel() apply.
+  exec::ResultSet execute(std::string_view sql);
+  exec::ResultSet execute(std::string_view sql, const exec::ExecOptions& options);
+  // Queries reading at least `row_threshold` rows run on `num_threads`
+  // threads (0 = one per hardware thread) across partitions.
+  void enable_parallel(size_t num_threads = 0, size_t row_threshold = 100'000);
+  void disable_parallel();
+  exec::ExecOptions exec_options() const;
+
   DatabaseStats stats() const;
   void note_query(uint64_t rows_scanned);
 
@@ -137,6 +151,8 @@ class Database {
   std::atomic<uint64_t> rows_scanned_{0};
   std::atomic<uint64_t> partitions_{0};
   std::atomic<int64_t> last_latency_{0};
+  mutable std::mutex exec_mu_;
+  exec::ExecOptions exec_options_;
   mutable std::mutex error_mu_;
   std::string last_error_;
 };

@@ -1,0 +1,1005 @@
+#include "zeptodb/exec/plan.h"
+
+#include <algorithm>
+#include <numeric>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "zeptodb/common/error.h"
+#include "zeptodb/exec/kernels/join.h"
+#include "zeptodb/exec/thread_pool.h"
+#include "zeptodb/sql/time_literal.h"
+
+namespace zepto::exec {
+
+namespace {
+
+constexpr size_t kChunkRows = 8192;          // rows per vector in aggregation
+constexpr size_t kMorselRows = size_t{1} << 20;  // rows per parallel task at most
+constexpr size_t kAll = SIZE_MAX;
+
+std::string indent(int depth) { return std::string(static_cast<size_t>(depth) * 2, ' '); }
+
+// Applies `filter` to a chunk and hands the surviving rows to fn.
+void emit(const std::vector<Vec>& cols, size_t n, int64_t seq, const BoundExpr* filter,
+          const std::vector<bool>& needed, const ChunkFn& fn) {
+  if (filter == nullptr) {
+    fn(cols, n, seq);
+    return;
+  }
+  Vec cond = eval(*filter, cols, n);
+  if (cond.constant) {
+    if (cond.is_valid(0) && cond.b8(0)) fn(cols, n, seq);
+    return;
+  }
+  std::vector<uint32_t> sel = select_true(cond);
+  if (sel.size() == n) {
+    fn(cols, n, seq);
+    return;
+  }
+  if (sel.empty()) return;
+  std::vector<Vec> out(cols.size());
+  for (size_t c = 0; c < cols.size(); ++c)
+    out[c] = c < needed.size() && needed[c] ? gather(cols[c], sel.data(), sel.size())
+                                            : const_null(LType::kNull, sel.size());
+  fn(out, sel.size(), seq);
+}
+
+// ------------------------------------------------------------ sources
+
+class TableSource : public ChunkSource {
+ public:
+  TableSource(const ScanNode& node, ExecContext& ctx) : node_(node), ctx_(ctx) {
+    const Schema& schema = node.table->schema();
+    for (const auto& c : schema.columns()) types_.push_back(ltype_of(c.type));
+    std::vector<const Partition*> parts = node.table->partitions();
+    std::unordered_set<int64_t> keys;
+    if (node.keys) keys.insert(node.keys->begin(), node.keys->end());
+    int ts = node.ts_column();
+    if (node.time_filter) {
+      full_filter_ = node.filter ? make_node(ExprOp::kAnd, LType::kBoolean, {}) : node.time_filter->clone();
+      if (node.filter) {
+        full_filter_->children.push_back(node.filter->clone());
+        full_filter_->children.push_back(node.time_filter->clone());
+      }
+    }
+    for (const Partition* p : parts) {
+      if (node.keys && !keys.count(p->key())) continue;
+      PartitionSnapshot snap = p->snapshot();
+      size_t b = 0, e = snap.rows;
+      bool full = false;
+      if (ts >= 0 && e > 0 && (node.ts_lo != INT64_MIN || node.ts_hi != INT64_MAX)) {
+        if (node.ts_lo > node.ts_hi) continue;
+        const int64_t* t = snap.data<int64_t>(static_cast<size_t>(ts));
+        const uint8_t* tv = snap.valid(static_cast<size_t>(ts));
+        if (tv == nullptr) {
+          b = static_cast<size_t>(std::lower_bound(t, t + e, node.ts_lo) - t);
+          e = static_cast<size_t>(std::upper_bound(t + b, t + e, node.ts_hi) - t);
+        } else {
+          full = node.time_filter != nullptr;
+        }
+      }
+      if (b >= e) continue;
+      size_t idx = snaps_.size();
+      snaps_.push_back(std::move(snap));
+      for (size_t s = b; s < e; s += kMorselRows) morsels_.push_back({idx, s, std::min(e, s + kMorselRows), full});
+      rows_ += e - b;
+    }
+  }
+
+  size_t morsels() const override { return morsels_.size(); }
+  size_t rows() const override { return rows_; }
+
+  void scan(size_t m, const std::vector<bool>& needed, size_t chunk, const ChunkFn& fn) override {
+    const Morsel& mo = morsels_[m];
+    const PartitionSnapshot& snap = snaps_[mo.part];
+    const Schema& schema = node_.table->schema();
+    ctx_.rows_scanned.fetch_add(mo.end - mo.begin, std::memory_order_relaxed);
+    std::vector<Vec> cols(schema.size());
+    const BoundExpr* filter = mo.full_filter ? full_filter_.get() : node_.filter.get();
+    std::vector<bool> read = needed;
+    if (filter) collect_columns(*filter, read);
+    for (size_t off = mo.begin; off < mo.end; off += chunk) {
+      size_t n = std::min(chunk, mo.end - off);
+      for (size_t c = 0; c < schema.size(); ++c) {
+        if (!(c < read.size() && read[c])) {
+          cols[c] = const_null(LType::kNull, n);
+          continue;
+        }
+        const uint8_t* valid = snap.valid(c);
+        if (static_cast<int>(c) == node_.key_column() && valid == nullptr) {
+          cols[c] = const_int(types_[c], snap.key, n);
+          continue;
+        }
+        Vec v;
+        v.type = types_[c];
+        v.n = n;
+        ColumnType ct = schema.column(c).type;
+        if (ct == ColumnType::INT32) {
+          const int32_t* src = snap.data<int32_t>(c) + off;
+          int64_t* o = alloc_values<int64_t>(v, types_[c], n);
+          for (size_t i = 0; i < n; ++i) o[i] = src[i];
+        } else {
+          v.data = reinterpret_cast<const std::byte*>(snap.columns[c]->data()) + off * type_width(ct);
+          v.keep = snap.columns[c];
+        }
+        if (valid) {
+          v.valid = valid + off;
+          v.keep_valid = snap.validity[c];
+        }
+        cols[c] = std::move(v);
+      }
+      emit(cols, n, static_cast<int64_t>(m << 32) + static_cast<int64_t>(off - mo.begin), filter, needed, fn);
+    }
+  }
+
+ private:
+  struct Morsel {
+    size_t part, begin, end;
+    bool full_filter;  // the partition has NULL timestamps: apply the time range as a filter
+  };
+  const ScanNode& node_;
+  BoundPtr full_filter_;
+  ExecContext& ctx_;
+  std::vector<LType> types_;
+  std::vector<PartitionSnapshot> snaps_;
+  std::vector<Morsel> morsels_;
+  size_t rows_ = 0;
+};
+
+class RelationSource : public ChunkSource {
+ public:
+  RelationSource(Relation rel, const BoundExpr* filter) : rel_(std::move(rel)), filter_(filter) {}
+  size_t morsels() const override { return (rel_.n + kMorselRows - 1) / kMorselRows; }
+  size_t rows() const override { return rel_.n; }
+  void scan(size_t m, const std::vector<bool>& needed, size_t chunk, const ChunkFn& fn) override {
+    size_t begin = m * kMorselRows, end = std::min(rel_.n, begin + kMorselRows);
+    std::vector<Vec> cols(rel_.cols.size());
+    // Columns not needed downstream and not read by the filter stay NULL placeholders.
+    std::vector<bool> read = needed;
+    if (filter_) collect_columns(*filter_, read);
+    for (size_t off = begin; off < end; off += chunk) {
+      size_t n = std::min(chunk, end - off);
+      for (size_t c = 0; c < cols.size(); ++c)
+        cols[c] = c < read.size() && read[c] ? slice(rel_.cols[c], off, n) : const_null(LType::kNull, n);
+      emit(cols, n, static_cast<int64_t>(off), filter_, needed, fn);
+    }
+  }
+
+ private:
+  Relation rel_;
+  const BoundExpr* filter_;
+};
+
+// Change flags between consecutive rows of the key columns (flags[0] = 1).
+std::vector<uint8_t> key_breaks(const std::vector<Vec>& keys, size_t n) {
+  std::vector<uint8_t> f(n, 0);
+  if (n) f[0] = 1;
+  for (const Vec& k : keys) {
+    if (k.constant) continue;
+    switch (phys_of(k.type)) {
+      case Phys::kI64: {
+        const int64_t* x = k.as<int64_t>();
+        for (size_t i = 1; i < n; ++i) f[i] |= x[i] != x[i - 1];
+        break;
+      }
+      case Phys::kU8: {
+        const uint8_t* x = k.as<uint8_t>();
+        for (size_t i = 1; i < n; ++i) f[i] |= x[i] != x[i - 1];
+        break;
+      }
+      default:
+        for (size_t i = 1; i < n; ++i) f[i] |= !same_value(k, i, k, i - 1);
+        continue;
+    }
+    if (k.valid)
+      for (size_t i = 1; i < n; ++i) f[i] |= k.valid[i] != k.valid[i - 1];
+  }
+  return f;
+}
+
+// Groups rows by key value: key bytes → row indices in row order; NULL keys
+// (any NULL component) are skipped. Also returns the keys in first-seen order.
+struct KeyGroups {
+  std::unordered_map<std::string, std::vector<int64_t>> rows;
+  std::vector<std::string> order;
+};
+
+KeyGroups group_by_key(const std::vector<Vec>& keys, size_t n) {
+  KeyGroups g;
+  std::string k;
+  for (size_t i = 0; i < n; ++i) {
+    k.clear();
+    bool null = false;
+    for (const auto& v : keys) {
+      null |= !v.is_valid(i);
+      append_key(k, v, i);
+    }
+    if (null) continue;
+    auto [it, added] = g.rows.try_emplace(k);
+    if (added) g.order.push_back(k);
+    it->second.push_back(static_cast<int64_t>(i));
+  }
+  return g;
+}
+
+// Sorts `idx` by ts[idx] (stable); rows with a NULL ts are removed.
+void sort_by_ts(std::vector<int64_t>& idx, const Vec& ts) {
+  idx.erase(std::remove_if(idx.begin(), idx.end(), [&](int64_t i) { return !ts.is_valid(static_cast<size_t>(i)); }),
+            idx.end());
+  auto less = [&](int64_t a, int64_t b) { return ts.i64(static_cast<size_t>(a)) < ts.i64(static_cast<size_t>(b)); };
+  if (!std::is_sorted(idx.begin(), idx.end(), less)) std::stable_sort(idx.begin(), idx.end(), less);
+}
+
+std::vector<int64_t> ts_values(const std::vector<int64_t>& idx, const Vec& ts) {
+  std::vector<int64_t> out(idx.size());
+  for (size_t j = 0; j < idx.size(); ++j) out[j] = ts.i64(static_cast<size_t>(idx[j]));
+  return out;
+}
+
+std::vector<Vec> eval_all(const std::vector<BoundPtr>& exprs, const std::vector<Vec>& in, size_t n) {
+  std::vector<Vec> out;
+  for (const auto& e : exprs) out.push_back(eval(*e, in, n));
+  return out;
+}
+
+Relation gather_relation(const Relation& r, const std::vector<uint32_t>& idx) {
+  Relation out;
+  out.n = idx.size();
+  for (const auto& c : r.cols) out.cols.push_back(gather(c, idx.data(), idx.size()));
+  return out;
+}
+
+// If `right` is a scan keyed by the join key, reads only the partitions of
+// the keys the left side has.
+void prune_right_scan(PlanNode* right, const std::vector<BoundPtr>& right_keys, const std::vector<Vec>& left_keys,
+                      size_t n) {
+  auto* scan = dynamic_cast<ScanNode*>(right);
+  if (!scan || right_keys.size() != 1 || right_keys[0]->op != ExprOp::kColumn ||
+      static_cast<int>(right_keys[0]->column) != scan->key_column() || phys_of(left_keys[0].type) != Phys::kI64)
+    return;
+  std::unordered_set<int64_t> keys;
+  for (size_t i = 0; i < n; ++i)
+    if (left_keys[0].is_valid(i)) keys.insert(left_keys[0].i64(i));
+  std::vector<int64_t> want(keys.begin(), keys.end());
+  if (scan->keys) {
+    std::unordered_set<int64_t> have(scan->keys->begin(), scan->keys->end());
+    want.erase(std::remove_if(want.begin(), want.end(), [&](int64_t k) { return !have.count(k); }), want.end());
+  }
+  scan->keys = std::move(want);
+}
+
+// ----------------------------------------------------------- windows
+
+template <typename T>
+std::span<const T> span_of(const Vec& v, size_t n) {
+  return std::span<const T>(v.as<T>(), n);
+}
+
+Vec compute_window(const WindowCall& w, const Relation& p) {
+  size_t n = p.n;
+  std::vector<Vec> keys = eval_all(w.partition_by, p.cols, n);
+  size_t nparts = keys.size();
+  std::vector<SortKey> spec;
+  for (size_t i = 0; i < nparts; ++i) spec.push_back({nullptr, false, true});
+  for (const auto& o : w.order_by) {
+    keys.push_back(eval(*o.expr, p.cols, n));
+    spec.push_back({nullptr, o.descending, o.nulls_first});
+  }
+  for (auto& k : keys) k = flatten(k);
+  std::vector<int64_t> order;
+  std::vector<int64_t> offsets{0};
+  std::vector<uint8_t> peer(n, 0);
+  if (!keys.empty()) {
+    std::vector<uint32_t> perm = sort_rows(keys, spec, n, n);
+    order.assign(perm.begin(), perm.end());
+    std::vector<Vec> sorted;
+    for (auto& k : keys) sorted.push_back(gather(k, perm.data(), n));
+    std::vector<Vec> part_keys(sorted.begin(), sorted.begin() + static_cast<long>(nparts));
+    std::vector<uint8_t> pb = key_breaks(part_keys, n);
+    peer = key_breaks(sorted, n);
+    for (size_t i = 1; i < n; ++i)
+      if (pb[i]) offsets.push_back(static_cast<int64_t>(i));
+    if (w.order_by.empty()) std::fill(peer.begin(), peer.end(), 0);  // all rows of a partition are peers
+  }
+  offsets.push_back(static_cast<int64_t>(n));
+  if (n == 0) offsets = {0};
+  std::span<const int64_t> offs(offsets), ord(order);
+
+  Vec out;
+  if (w.kind == WinKind::kRowNumber || w.kind == WinKind::kRank || w.kind == WinKind::kDenseRank) {
+    int64_t* o = alloc_values<int64_t>(out, LType::kBigint, n);
+    RankKind rk = w.kind == WinKind::kRowNumber ? RankKind::kRowNumber
+                  : w.kind == WinKind::kRank    ? RankKind::kRank
+                                                : RankKind::kDenseRank;
+    rank_partitioned(rk, offs, ord, peer, std::span<int64_t>(o, n));
+    return out;
+  }
+  if (w.kind == WinKind::kCountStar || w.kind == WinKind::kCount) {
+    int64_t* o = alloc_values<int64_t>(out, LType::kBigint, n);
+    Vec a = w.kind == WinKind::kCount ? flatten(eval(*w.args[0], p.cols, n)) : Vec{};
+    std::vector<uint8_t> va;
+    const uint8_t* valid = nullptr;
+    if (w.kind == WinKind::kCount && !a.all_valid()) {
+      va.resize(n);
+      for (size_t i = 0; i < n; ++i) va[i] = a.is_valid(i);
+      valid = va.data();
+    }
+    std::vector<uint8_t> ones(n, 1);
+    size_t part = 0;
+    // window_count takes validity only; feed it through run_partitioned with a dummy input.
+    std::vector<int64_t> dummy(n, 0);
+    run_partitioned<int64_t, int64_t>(offs, ord, std::span<const int64_t>(dummy), valid ? valid : ones.data(),
+                                      std::span<int64_t>(o, n), {}, [&](auto, const uint8_t* vs, auto os, auto) {
+                                        window_count(valid ? vs : nullptr, w.frame, os);
+                                        if (w.peers_share_frame)
+                                          broadcast_peer_last<int64_t>(
+                                              std::span<const uint8_t>(peer).subspan(offsets[part], os.size()), os, {});
+                                        ++part;
+                                      });
+    return out;
+  }
+  Vec a = flatten(eval(*w.args[0], p.cols, n));
+  uint8_t* ov = nullptr;
+  auto run = [&](auto in_tag, auto out_tag, LType rt, auto kernel) {
+    using In = decltype(in_tag);
+    using Out = decltype(out_tag);
+    Out* o = alloc_values<Out>(out, rt, n);
+    ov = alloc_valid(out);
+    size_t part = 0;
+    if (a.type == LType::kNull) {
+      std::fill(ov, ov + n, uint8_t{0});
+      return;
+    }
+    run_partitioned<In, Out>(offs, ord, span_of<In>(a, n), a.valid, std::span<Out>(o, n), std::span<uint8_t>(ov, n),
+                             [&](auto xs, const uint8_t* vs, auto os, auto ovs) {
+                               kernel(xs, vs, os, ovs);
+                               if constexpr (!std::is_same_v<Out, uint8_t>)
+                                 if (w.peers_share_frame)
+                                   broadcast_peer_last<Out>(
+                                     std::span<const uint8_t>(peer).subspan(offsets[part], os.size()), os, ovs);
+                               ++part;
+                             });
+  };
+  bool dbl = a.type == LType::kDouble;
+  LType at = a.type == LType::kNull ? LType::kBigint : a.type;
+  switch (w.kind) {
+    case WinKind::kSum:
+      if (dbl) run(double{}, double{}, LType::kDouble, [&](auto x, auto v, auto o, auto ov2) { window_sum<double>(x, v, w.frame, o, ov2); });
+      else run(int64_t{}, int64_t{}, LType::kBigint, [&](auto x, auto v, auto o, auto ov2) { window_sum<int64_t>(x, v, w.frame, o, ov2); });
+      break;
+    case WinKind::kAvg:
+      if (dbl) run(double{}, double{}, LType::kDouble, [&](auto x, auto v, auto o, auto ov2) { window_avg<double>(x, v, w.frame, o, ov2); });
+      else run(int64_t{}, double{}, LType::kDouble, [&](auto x, auto v, auto o, auto ov2) { window_avg<int64_t>(x, v, w.frame, o, ov2); });
+      break;
+    case WinKind::kMin:
+    case WinKind::kMax: {
+      bool mx = w.kind == WinKind::kMax;
+      if (dbl)
+        run(double{}, double{}, at, [&](auto x, auto v, auto o, auto ov2) {
+          mx ? window_max<double>(x, v, w.frame, o, ov2) : window_min<double>(x, v, w.frame, o, ov2);
+        });
+      else
+        run(int64_t{}, int64_t{}, at, [&](auto x, auto v, auto o, auto ov2) {
+          mx ? window_max<int64_t>(x, v, w.frame, o, ov2) : window_min<int64_t>(x, v, w.frame, o, ov2);
+        });
+      break;
+    }
+    case WinKind::kEma:
+      if (dbl) run(double{}, double{}, LType::kDouble, [&](auto x, auto v, auto o, auto ov2) { ema<double>(x, v, w.alpha, o, ov2); });
+      else run(int64_t{}, double{}, LType::kDouble, [&](auto x, auto v, auto o, auto ov2) { ema<int64_t>(x, v, w.alpha, o, ov2); });
+      break;
+    case WinKind::kDelta:
+      if (dbl) run(double{}, double{}, at, [&](auto x, auto v, auto o, auto ov2) { delta<double>(x, v, o, ov2); });
+      else run(int64_t{}, int64_t{}, at, [&](auto x, auto v, auto o, auto ov2) { delta<int64_t>(x, v, o, ov2); });
+      break;
+    case WinKind::kLag:
+    case WinKind::kLead:
+    case WinKind::kFirstValue:
+    case WinKind::kLastValue: {
+      bool lead_fn = w.kind == WinKind::kLead;
+      int64_t off = w.offset;
+      Vec d = w.has_default ? eval(*w.args[1], p.cols, 1) : Vec{};
+      auto go = [&](auto tag) {
+        using T = decltype(tag);
+        std::optional<T> dflt;
+        if (w.has_default && d.is_valid(0)) dflt = d.as<T>()[0];
+        run(T{}, T{}, at, [&](auto x, auto v, auto o, auto ov2) {
+          lead_fn ? lead<T>(x, v, off, dflt, o, ov2) : lag<T>(x, v, off, dflt, o, ov2);
+        });
+      };
+      if (dbl) go(double{});
+      else if (phys_of(a.type) == Phys::kU8) go(uint8_t{});
+      else go(int64_t{});
+      break;
+    }
+    default: throw_error(ErrorCode::kInternal, "window function not implemented");
+  }
+  bool all = true;
+  for (size_t i = 0; i < n && all; ++i) all = ov[i];
+  if (all) {
+    out.valid = nullptr;
+    out.keep_valid.reset();
+  }
+  return out;
+}
+
+}  // namespace
+
+size_t threads_for(const ExecContext& ctx, size_t rows) {
+  if (ctx.options.threads <= 1 || rows < ctx.options.row_threshold) return 1;
+  return ctx.options.threads;
+}
+
+std::unique_ptr<ChunkSource> relation_source(Relation rel, const BoundExpr* filter, ExecContext&) {
+  return std::make_unique<RelationSource>(std::move(rel), filter);
+}
+
+std::vector<uint32_t> sort_rows(const std::vector<Vec>& keys, const std::vector<SortKey>& spec, size_t n,
+                                size_t limit) {
+  std::vector<uint32_t> idx(n);
+  std::iota(idx.begin(), idx.end(), 0u);
+  auto less = [&](uint32_t a, uint32_t b) {
+    for (size_t k = 0; k < keys.size(); ++k) {
+      const Vec& v = keys[k];
+      bool va = v.is_valid(a), vb = v.is_valid(b);
+      if (va != vb) return spec[k].nulls_first ? !va : va;
+      if (!va) continue;
+      int c = compare_values(v, a, v, b);
+      if (c != 0) return spec[k].descending ? c > 0 : c < 0;
+    }
+    return a < b;
+  };
+  if (limit < n) {
+    std::partial_sort(idx.begin(), idx.begin() + static_cast<long>(limit), idx.end(), less);
+    idx.resize(limit);
+  } else {
+    std::sort(idx.begin(), idx.end(), less);
+  }
+  return idx;
+}
+
+// ------------------------------------------------------------- ScanNode
+
+std::unique_ptr<ChunkSource> ScanNode::open(ExecContext& ctx) const { return std::make_unique<TableSource>(*this, ctx); }
+
+Relation ScanNode::execute(ExecContext& ctx) {
+  auto src = open(ctx);
+  std::vector<bool> needed(columns.size(), true);
+  std::vector<std::vector<Relation>> pieces(src->morsels());
+  ThreadPool::shared().parallel_for(src->morsels(), threads_for(ctx, src->rows()), [&](size_t m, size_t) {
+    src->scan(m, needed, kAll, [&](const std::vector<Vec>& cols, size_t n, int64_t) {
+      pieces[m].push_back(Relation{cols, n});
+    });
+  });
+  Relation out;
+  for (size_t c = 0; c < columns.size(); ++c) {
+    std::vector<Vec> parts;
+    for (auto& ps : pieces)
+      for (auto& p : ps) parts.push_back(p.cols[c]);
+    out.cols.push_back(parts.empty() ? const_null(columns[c].type, 0) : concat(parts, columns[c].type));
+  }
+  for (auto& ps : pieces)
+    for (auto& p : ps) out.n += p.n;
+  for (auto& c : out.cols) c = flatten(c);
+  return out;
+}
+
+void ScanNode::explain(std::string& out, int depth) const {
+  out += indent(depth) + "SCAN " + table->name();
+  if (!alias.empty() && alias != table->name()) out += " AS " + alias;
+  if (keys) {
+    out += " partitions=[";
+    for (size_t i = 0; i < keys->size(); ++i) {
+      if (i) out += ",";
+      out += std::to_string((*keys)[i]);
+    }
+    out += "]";
+  } else {
+    out += " partitions=all";
+  }
+  if (ts_lo != INT64_MIN || ts_hi != INT64_MAX) {
+    out += " time=[" + (ts_lo == INT64_MIN ? std::string("-inf") : std::to_string(ts_lo)) + ", " +
+           (ts_hi == INT64_MAX ? std::string("+inf") : std::to_string(ts_hi)) + "] (binary search)";
+  }
+  if (filter) out += " filter=" + filter_text;
+  out += "\n";
+}
+
+// ----------------------------------------------------------- SelectNode
+
+Relation SelectNode::execute(ExecContext& ctx) {
+  if (window_join) return finish(window_join_rows(ctx), ctx);
+  std::unique_ptr<ChunkSource> src;
+  size_t width = 0;
+  if (!source) {
+    Relation one;
+    one.n = 1;
+    src = relation_source(std::move(one), where.get(), ctx);
+  } else if (auto* scan = dynamic_cast<ScanNode*>(source.get())) {
+    src = scan->open(ctx);
+    width = scan->columns.size();
+  } else {
+    width = source->columns.size();
+    src = relation_source(source->execute(ctx), where.get(), ctx);
+  }
+  std::vector<bool> needed;
+  if (aggregate) {
+    for (const auto& k : group_keys) collect_columns(*k, needed);
+    for (const auto& a : aggs)
+      for (const auto& e : a.args) collect_columns(*e, needed);
+  } else {
+    for (const auto& e : outputs) collect_columns(*e, needed);
+    if (having) collect_columns(*having, needed);
+    for (const auto& s : order_by) collect_columns(*s.expr, needed);
+    for (const auto& w : windows) {
+      for (const auto& e : w.args) collect_columns(*e, needed);
+      for (const auto& e : w.partition_by) collect_columns(*e, needed);
+      for (const auto& s : w.order_by) collect_columns(*s.expr, needed);
+    }
+  }
+  needed.resize(width, false);
+  Relation p = aggregate ? aggregate_rows(*src, needed, ctx) : collect_rows(*src, needed, width, ctx);
+  return finish(std::move(p), ctx);
+}
+
+namespace {
+
+struct AggLocal {
+  std::unique_ptr<GroupTable> groups;
+  std::vector<std::unique_ptr<Aggregator>> aggs;
+};
+
+void update_aggs(AggLocal& L, const std::vector<AggCall>& calls, const std::vector<std::vector<Vec>>& args, size_t g,
+                 size_t b, size_t e, int64_t seq) {
+  for (size_t a = 0; a < calls.size(); ++a) {
+    L.aggs[a]->resize(L.groups->size());
+    L.aggs[a]->update(g, args[a].data(), b, e, seq);
+  }
+}
+
+Relation finalize_groups(AggLocal& L, const std::vector<AggCall>& calls) {
+  size_t groups = L.groups->size();
+  Relation p;
+  p.n = groups;
+  p.cols = L.groups->keys();
+  for (auto& a : L.aggs) p.cols.push_back(a->finalize(groups));
+  // Groups in order of first appearance in the input.
+  const auto& first = L.groups->first_seq();
+  std::vector<uint32_t> perm(groups);
+  std::iota(perm.begin(), perm.end(), 0u);
+  std::stable_sort(perm.begin(), perm.end(), [&](uint32_t a, uint32_t b) { return first[a] < first[b]; });
+  bool identity = true;
+  for (size_t i = 0; i < groups && identity; ++i) identity = perm[i] == i;
+  return identity ? p : gather_relation(p, perm);
+}
+
+}  // namespace
+
+Relation SelectNode::aggregate_rows(ChunkSource& src, const std::vector<bool>& needed, ExecContext& ctx) {
+  size_t threads = threads_for(ctx, src.rows());
+  std::vector<LType> key_types;
+  for (const auto& k : group_keys) key_types.push_back(k->type);
+  std::vector<AggLocal> locals(std::max<size_t>(1, std::min(threads, src.morsels())));
+  for (auto& L : locals) {
+    L.groups = std::make_unique<GroupTable>(key_types);
+    for (const auto& a : aggs) L.aggs.push_back(make_aggregator(a.spec));
+  }
+  ThreadPool::shared().parallel_for(src.morsels(), threads, [&](size_t m, size_t w) {
+    AggLocal& L = locals[w];
+    src.scan(m, needed, kChunkRows, [&](const std::vector<Vec>& cols, size_t n, int64_t seq) {
+      std::vector<Vec> keys = eval_all(group_keys, cols, n);
+      std::vector<std::vector<Vec>> args(aggs.size());
+      for (size_t a = 0; a < aggs.size(); ++a) args[a] = eval_all(aggs[a].args, cols, n);
+      std::vector<uint8_t> breaks = key_breaks(keys, n);
+      for (size_t i = 0; i < n;) {
+        size_t j = i + 1;
+        while (j < n && !breaks[j]) ++j;
+        size_t g = L.groups->find_or_add(keys, i, seq + static_cast<int64_t>(i));
+        update_aggs(L, aggs, args, g, i, j, seq);
+        i = j;
+      }
+    });
+  });
+  AggLocal& G = locals[0];
+  for (size_t w = 1; w < locals.size(); ++w) {
+    if (locals[w].groups->size() == 0) continue;
+    std::vector<uint32_t> map = G.groups->absorb(*locals[w].groups);
+    for (size_t a = 0; a < aggs.size(); ++a) G.aggs[a]->merge(*locals[w].aggs[a], map);
+  }
+  if (group_keys.empty() && G.groups->size() == 0) G.groups->find_or_add({}, 0, 0);
+  for (auto& a : G.aggs) a->resize(G.groups->size());
+  return finalize_groups(G, aggs);
+}
+
+Relation SelectNode::collect_rows(ChunkSource& src, const std::vector<bool>& needed, size_t width, ExecContext& ctx) {
+  std::vector<std::vector<Relation>> pieces(src.morsels());
+  ThreadPool::shared().parallel_for(src.morsels(), threads_for(ctx, src.rows()), [&](size_t m, size_t) {
+    src.scan(m, needed, kAll, [&](const std::vector<Vec>& cols, size_t n, int64_t) {
+      Relation r;
+      r.n = n;
+      for (size_t c = 0; c < width; ++c) r.cols.push_back(needed[c] ? cols[c] : Vec{});
+      pieces[m].push_back(std::move(r));
+    });
+  });
+  Relation out;
+  for (auto& ps : pieces)
+    for (auto& p : ps) out.n += p.n;
+  for (size_t c = 0; c < width; ++c) {
+    if (!needed[c]) {
+      out.cols.push_back(const_null(LType::kNull, out.n));
+      continue;
+    }
+    std::vector<Vec> parts;
+    for (auto& ps : pieces)
+      for (auto& p : ps) parts.push_back(p.cols[c]);
+    LType t = source->columns[c].type;
+    out.cols.push_back(parts.empty() ? const_null(t, 0) : concat(parts, t));
+  }
+  return out;
+}
+
+Relation SelectNode::window_join_rows(ExecContext& ctx) {
+  WindowJoinSpec& wj = *window_join;
+  Relation l = wj.left->execute(ctx);
+  std::vector<Vec> lk = eval_all(wj.left_keys, l.cols, l.n);
+  prune_right_scan(wj.right.get(), wj.right_keys, lk, l.n);
+  Relation r = wj.right->execute(ctx);
+  std::vector<Vec> rk = eval_all(wj.right_keys, r.cols, r.n);
+  Vec lt = flatten(eval(*wj.left_ts, l.cols, l.n));
+  Vec rt = flatten(eval(*wj.right_ts, r.cols, r.n));
+  KeyGroups rg = group_by_key(rk, r.n);
+  // Right rows sorted by (key, time), so each window is a contiguous range.
+  std::vector<uint32_t> rperm;
+  std::unordered_map<std::string, std::pair<size_t, size_t>> rrange;
+  for (const auto& key : rg.order) {
+    auto& idx = rg.rows[key];
+    sort_by_ts(idx, rt);
+    rrange[key] = {rperm.size(), rperm.size() + idx.size()};
+    for (int64_t i : idx) rperm.push_back(static_cast<uint32_t>(i));
+  }
+  Relation rs = gather_relation(r, rperm);
+  Vec rts = gather(rt, rperm.data(), rperm.size());
+  std::vector<std::vector<Vec>> args(aggs.size());
+  for (size_t a = 0; a < aggs.size(); ++a) args[a] = eval_all(aggs[a].args, rs.cols, rs.n);
+  AggLocal L;
+  L.groups = std::make_unique<GroupTable>(std::vector<LType>{});
+  for (const auto& a : aggs) {
+    L.aggs.push_back(make_aggregator(a.spec));
+    L.aggs.back()->resize(l.n);
+  }
+  KeyGroups lg = group_by_key(lk, l.n);
+  std::vector<int64_t> begin(l.n, 0), end(l.n, 0);
+  for (const auto& key : lg.order) {
+    auto it = rrange.find(key);
+    if (it == rrange.end()) continue;
+    auto& idx = lg.rows[key];
+    sort_by_ts(idx, lt);
+    std::vector<int64_t> lts = ts_values(idx, lt);
+    auto [rb, re] = it->second;
+    std::span<const int64_t> rts_span(rts.as<int64_t>() + rb, re - rb);
+    std::vector<int64_t> b(idx.size()), e(idx.size());
+    window_join_ranges(lts, rts_span, wj.lo, wj.hi, b, e);
+    for (size_t j = 0; j < idx.size(); ++j) {
+      begin[static_cast<size_t>(idx[j])] = static_cast<int64_t>(rb) + b[j];
+      end[static_cast<size_t>(idx[j])] = static_cast<int64_t>(rb) + e[j];
+    }
+  }
+  for (size_t i = 0; i < l.n; ++i) {
+    if (end[i] <= begin[i]) continue;
+    for (size_t a = 0; a < aggs.size(); ++a)
+      L.aggs[a]->update(i, args[a].data(), static_cast<size_t>(begin[i]), static_cast<size_t>(end[i]), 0);
+  }
+  Relation p = l;
+  for (auto& a : L.aggs) p.cols.push_back(a->finalize(l.n));
+  return p;
+}
+
+Relation SelectNode::finish(Relation p, ExecContext& ctx) {
+  size_t n = p.n;
+  if (having) {
+    Vec cond = eval(*having, p.cols, n);
+    std::vector<uint32_t> sel = select_true(cond);
+    if (sel.size() != n) {
+      p = gather_relation(p, sel);
+      n = p.n;
+    }
+  }
+  for (const auto& w : windows) p.cols.push_back(compute_window(w, p));
+  Relation out;
+  out.n = n;
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    Vec v = eval(*outputs[i], p.cols, n);
+    if (v.type != columns[i].type) v = cast_vec(v, columns[i].type, ctx.symbols);
+    out.cols.push_back(flatten(v));
+  }
+  if (distinct) {
+    std::unordered_set<std::string> seen;
+    std::vector<uint32_t> keep;
+    std::string key;
+    for (size_t i = 0; i < n; ++i) {
+      key.clear();
+      for (const auto& c : out.cols) append_key(key, c, i);
+      if (seen.insert(key).second) keep.push_back(static_cast<uint32_t>(i));
+    }
+    if (keep.size() != n) {
+      out = gather_relation(out, keep);
+      n = out.n;
+      // P no longer lines up with the rows: sort keys may use outputs only.
+      for (auto& c : p.cols) c = const_null(LType::kNull, n);
+      p.n = n;
+    }
+  }
+  size_t off = static_cast<size_t>(std::max<int64_t>(0, offset));
+  size_t want = limit < 0 ? SIZE_MAX : static_cast<size_t>(limit);
+  if (!order_by.empty() && n > 0) {
+    std::vector<Vec> layout = p.cols;
+    layout.insert(layout.end(), out.cols.begin(), out.cols.end());
+    std::vector<Vec> keys;
+    for (const auto& s : order_by) keys.push_back(flatten(eval(*s.expr, layout, n)));
+    size_t top = want == SIZE_MAX ? n : std::min(n, off + want);
+    out = gather_relation(out, sort_rows(keys, order_by, n, top));
+    n = out.n;
+  }
+  if (off > 0 || want < n) {
+    size_t b = std::min(off, n);
+    size_t m = std::min(want, n - b);
+    for (auto& c : out.cols) c = slice(c, b, m);
+    out.n = m;
+  }
+  return out;
+}
+
+void SelectNode::explain(std::string& out, int depth) const {
+  std::string pad = indent(depth);
+  std::string names;
+  for (size_t i = 0; i < columns.size(); ++i) names += (i ? ", " : "") + columns[i].name;
+  if (limit >= 0 || offset > 0)
+    out += pad + "LIMIT " + (limit >= 0 ? std::to_string(limit) : std::string("ALL")) +
+           (offset > 0 ? " OFFSET " + std::to_string(offset) : "") + "\n";
+  if (!order_by.empty()) {
+    out += pad + "ORDER BY ";
+    for (size_t i = 0; i < order_texts.size(); ++i) out += (i ? ", " : "") + order_texts[i];
+    out += "\n";
+  }
+  if (distinct) out += pad + "DISTINCT\n";
+  out += pad + "PROJECT " + names + "\n";
+  for (const auto& w : windows) out += pad + "WINDOW " + w.text + "\n";
+  if (having) out += pad + "HAVING\n";
+  if (aggregate) {
+    out += pad + "AGGREGATE";
+    if (!group_texts.empty()) {
+      out += " BY ";
+      for (size_t i = 0; i < group_texts.size(); ++i) out += (i ? ", " : "") + group_texts[i];
+      out += " (runs of equal keys in storage order, then hash)";
+    }
+    out += ":";
+    for (size_t i = 0; i < aggs.size(); ++i) out += (i ? ", " : " ") + aggs[i].text;
+    out += "\n";
+  }
+  if (window_join) {
+    out += pad + "WINDOW JOIN [ts - " + std::to_string(window_join->lo) + ", ts + " + std::to_string(window_join->hi) +
+           "]\n";
+    window_join->left->explain(out, depth + 1);
+    window_join->right->explain(out, depth + 1);
+    return;
+  }
+  if (where && !dynamic_cast<const ScanNode*>(source.get())) out += pad + "FILTER " + where_text + "\n";
+  if (source) source->explain(out, depth + 1);
+}
+
+// ------------------------------------------------------------ UnionNode
+
+Relation UnionNode::execute(ExecContext& ctx) {
+  std::vector<std::vector<Vec>> parts(columns.size());
+  Relation out;
+  for (auto& in : inputs) {
+    Relation r = in->execute(ctx);
+    for (size_t c = 0; c < columns.size(); ++c) parts[c].push_back(cast_vec(r.cols[c], columns[c].type, ctx.symbols));
+    out.n += r.n;
+  }
+  for (size_t c = 0; c < columns.size(); ++c) out.cols.push_back(flatten(concat(parts[c], columns[c].type)));
+  return out;
+}
+
+void UnionNode::explain(std::string& out, int depth) const {
+  out += indent(depth) + "UNION ALL\n";
+  for (const auto& in : inputs) in->explain(out, depth + 1);
+}
+
+void ValuesNode::explain(std::string& out, int depth) const {
+  out += indent(depth) + "VALUES (" + std::to_string(rel.n) + " rows)\n";
+}
+
+// ------------------------------------------------------------- JoinNode
+
+Relation JoinNode::execute(ExecContext& ctx) {
+  Relation l = left->execute(ctx);
+  if (!left_keys.empty() && (kind == JoinKind2::kInner || kind == JoinKind2::kLeft || kind == JoinKind2::kAsof ||
+                             kind == JoinKind2::kAsofLeft)) {
+    std::vector<Vec> lk = eval_all(left_keys, l.cols, l.n);
+    prune_right_scan(right.get(), right_keys, lk, l.n);
+  }
+  Relation r = right->execute(ctx);
+  if (kind == JoinKind2::kAsof || kind == JoinKind2::kAsofLeft) return asof(std::move(l), std::move(r), ctx);
+  return equi(std::move(l), std::move(r), ctx);
+}
+
+namespace {
+Relation combine(const Relation& l, const Relation& r, const std::vector<int64_t>& li, const std::vector<int64_t>& ri) {
+  Relation out;
+  out.n = li.size();
+  for (const auto& c : l.cols) out.cols.push_back(gather_nullable(c, li.data(), li.size()));
+  for (const auto& c : r.cols) out.cols.push_back(gather_nullable(c, ri.data(), ri.size()));
+  return out;
+}
+}  // namespace
+
+Relation JoinNode::asof(Relation l, Relation r, ExecContext&) {
+  std::vector<Vec> lk = eval_all(left_keys, l.cols, l.n);
+  std::vector<Vec> rk = eval_all(right_keys, r.cols, r.n);
+  Vec lt = flatten(eval(*left_ts, l.cols, l.n));
+  Vec rt = flatten(eval(*right_ts, r.cols, r.n));
+  KeyGroups rg = group_by_key(rk, r.n);
+  KeyGroups lg = group_by_key(lk, l.n);
+  std::vector<int64_t> match(l.n, -1);
+  for (const auto& key : lg.order) {
+    auto it = rg.rows.find(key);
+    if (it == rg.rows.end()) continue;
+    auto& ridx = it->second;
+    sort_by_ts(ridx, rt);
+    auto& lidx = lg.rows[key];
+    sort_by_ts(lidx, lt);
+    std::vector<int64_t> lts = ts_values(lidx, lt), rts = ts_values(ridx, rt), out(lidx.size());
+    asof_match(lts, rts, strict, out);
+    for (size_t j = 0; j < lidx.size(); ++j)
+      if (out[j] >= 0) match[static_cast<size_t>(lidx[j])] = ridx[static_cast<size_t>(out[j])];
+  }
+  std::vector<int64_t> li, ri;
+  for (size_t i = 0; i < l.n; ++i) {
+    if (match[i] < 0 && kind == JoinKind2::kAsof) continue;
+    li.push_back(static_cast<int64_t>(i));
+    ri.push_back(match[i]);
+  }
+  return combine(l, r, li, ri);
+}
+
+Relation JoinNode::equi(Relation l, Relation r, ExecContext&) {
+  std::vector<int64_t> pl, pr;
+  if (left_keys.empty()) {
+    if (static_cast<double>(l.n) * static_cast<double>(r.n) > 2e8)
+      throw_error(ErrorCode::kInvalidArgument, "join without equality condition would produce " +
+                                                   std::to_string(l.n) + " x " + std::to_string(r.n) +
+                                                   " rows; add an ON condition with =");
+    for (size_t i = 0; i < l.n; ++i)
+      for (size_t j = 0; j < r.n; ++j) {
+        pl.push_back(static_cast<int64_t>(i));
+        pr.push_back(static_cast<int64_t>(j));
+      }
+  } else {
+    std::vector<Vec> lk = eval_all(left_keys, l.cols, l.n);
+    std::vector<Vec> rk = eval_all(right_keys, r.cols, r.n);
+    bool int_key = lk.size() == 1 && phys_of(lk[0].type) == Phys::kI64 && phys_of(rk[0].type) == Phys::kI64;
+    if (int_key) {
+      Vec a = flatten(lk[0]), b = flatten(rk[0]);
+      JoinPairs jp = hash_join(span_of<int64_t>(a, l.n), a.valid, span_of<int64_t>(b, r.n), b.valid, JoinKind::kInner);
+      pl = std::move(jp.left);
+      pr = std::move(jp.right);
+    } else {
+      KeyGroups rg = group_by_key(rk, r.n);
+      std::string k;
+      for (size_t i = 0; i < l.n; ++i) {
+        k.clear();
+        bool null = false;
+        for (const auto& v : lk) {
+          null |= !v.is_valid(i);
+          append_key(k, v, i);
+        }
+        if (null) continue;
+        auto it = rg.rows.find(k);
+        if (it == rg.rows.end()) continue;
+        for (int64_t j : it->second) {
+          pl.push_back(static_cast<int64_t>(i));
+          pr.push_back(j);
+        }
+      }
+    }
+  }
+  if (residual && !pl.empty()) {
+    Relation pairs = combine(l, r, pl, pr);
+    std::vector<uint32_t> sel = select_true(eval(*residual, pairs.cols, pairs.n));
+    std::vector<int64_t> nl, nr;
+    for (uint32_t s : sel) {
+      nl.push_back(pl[s]);
+      nr.push_back(pr[s]);
+    }
+    pl.swap(nl);
+    pr.swap(nr);
+  }
+  bool keep_left = kind == JoinKind2::kLeft || kind == JoinKind2::kFull;
+  bool keep_right = kind == JoinKind2::kRight || kind == JoinKind2::kFull;
+  std::vector<int64_t> li, ri;
+  if (keep_left) {
+    size_t k = 0;
+    for (size_t i = 0; i < l.n; ++i) {
+      bool any = false;
+      while (k < pl.size() && pl[k] == static_cast<int64_t>(i)) {
+        li.push_back(pl[k]);
+        ri.push_back(pr[k]);
+        ++k;
+        any = true;
+      }
+      if (!any) {
+        li.push_back(static_cast<int64_t>(i));
+        ri.push_back(-1);
+      }
+    }
+  } else {
+    li = pl;
+    ri = pr;
+  }
+  if (keep_right) {
+    std::vector<uint8_t> hit(r.n, 0);
+    for (int64_t j : pr) hit[static_cast<size_t>(j)] = 1;
+    for (size_t j = 0; j < r.n; ++j)
+      if (!hit[j]) {
+        li.push_back(-1);
+        ri.push_back(static_cast<int64_t>(j));
+      }
+  }
+  return combine(l, r, li, ri);
+}
+
+void JoinNode::explain(std::string& out, int depth) const {
+  static const char* names[] = {"INNER JOIN", "LEFT JOIN", "RIGHT JOIN", "FULL JOIN", "CROSS JOIN", "ASOF JOIN",
+                                "ASOF LEFT JOIN"};
+  out += indent(depth) + names[static_cast<int>(kind)];
+  if (!text.empty()) out += " ON " + text;
+  if (kind == JoinKind2::kAsof || kind == JoinKind2::kAsofLeft)
+    out += " (per key: latest right row with time " + std::string(strict ? "<" : "<=") + " left time)";
+  else if (!left_keys.empty())
+    out += " (hash on " + std::to_string(left_keys.size()) + " key" + (left_keys.size() > 1 ? "s" : "") + ")";
+  out += "\n";
+  left->explain(out, depth + 1);
+  right->explain(out, depth + 1);
+}
+
+// ------------------------------------------------------------ results
+
+ResultSet make_result(const Relation& rel, const std::vector<ColumnInfo>& columns, const SymbolDictionary* symbols) {
+  ResultSet rs;
+  rs.rows = rel.n;
+  std::vector<std::string> names;
+  for (const auto& c : columns) names.push_back(c.name);
+  deduplicate_names(names);
+  for (size_t c = 0; c < columns.size(); ++c) {
+    Vec v = flatten(rel.cols[c]);
+    LType t = v.type == LType::kNull ? columns[c].type : v.type;
+    DataType dt = result_type(t);
+    ResultColumn col;
+    if (v.type == LType::kNull || v.n == 0 || dt == DataType::kInteger || dt == DataType::kVarchar ||
+        (v.valid == nullptr && v.n > 0 && v.data == nullptr)) {
+      if (t == LType::kSymbol) v = cast_vec(v, LType::kVarchar, symbols);
+      ColumnBuilder b(names[c], dt, rel.n);
+      for (size_t i = 0; i < rel.n; ++i) {
+        if (!v.is_valid(i)) b.append_null();
+        else if (dt == DataType::kVarchar) b.append_string(v.str(i));
+        else if (dt == DataType::kDouble) b.append_double(v.f64(i));
+        else if (dt == DataType::kBoolean) b.append_int(v.b8(i));
+        else b.append_int(v.i64(i));
+      }
+      col = b.finish();
+    } else {
+      col.name = names[c];
+      col.type = dt;
+      col.length = rel.n;
+      col.values = Buffer(v.keep, static_cast<const std::byte*>(v.data));
+      if (v.valid && std::find(v.valid, v.valid + v.n, uint8_t{0}) != v.valid + v.n)
+        col.validity = Buffer(v.keep_valid, reinterpret_cast<const std::byte*>(v.valid));
+    }
+    rs.columns.push_back(std::move(col));
+  }
+  return rs;
+}
+
+}  // namespace zepto::exec

@@ -1,0 +1,100 @@
+#include "zeptodb/exec/thread_pool.h"
+
+#include <atomic>
+#include <exception>
+#include <memory>
+
+namespace zepto::exec {
+
+ThreadPool& ThreadPool::shared() {
+  static ThreadPool pool;
+  return pool;
+}
+
+ThreadPool::~ThreadPool() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  for (auto& t : workers_) t.join();
+}
+
+size_t ThreadPool::hardware_threads() {
+  unsigned n = std::thread::hardware_concurrency();
+  return n == 0 ? 1 : n;
+}
+
+void ThreadPool::ensure_workers(size_t n) {
+  while (workers_.size() < n) workers_.emplace_back([this] { worker_loop(); });
+}
+
+void ThreadPool::worker_loop() {
+  for (;;) {
+    std::function<void()> job;
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] { return stop_ || !jobs_.empty(); });
+      if (stop_ && jobs_.empty()) return;
+      job = std::move(jobs_.front());
+      jobs_.pop_front();
+    }
+    job();
+  }
+}
+
+namespace {
+thread_local bool t_in_parallel = false;  // nested calls run serially (no pool deadlock)
+}
+
+void ThreadPool::parallel_for(size_t tasks, size_t threads,
+                              const std::function<void(size_t, size_t)>& fn) {
+  if (tasks == 0) return;
+  if (t_in_parallel) threads = 1;
+  size_t helpers = std::min(threads, tasks);
+  helpers = helpers == 0 ? 0 : helpers - 1;
+  struct Shared {
+    std::atomic<size_t> next{0};
+    std::atomic<bool> failed{false};
+    std::exception_ptr error;
+    std::mutex mu;
+    std::condition_variable done_cv;
+    size_t running = 0;
+  };
+  auto st = std::make_shared<Shared>();
+  auto work = [st, tasks, &fn](size_t worker) {
+    bool outer = t_in_parallel;
+    t_in_parallel = true;
+    for (;;) {
+      size_t t = st->next.fetch_add(1);
+      if (t >= tasks || st->failed.load()) break;
+      try {
+        fn(t, worker);
+      } catch (...) {
+        std::lock_guard lock(st->mu);
+        if (!st->error) st->error = std::current_exception();
+        st->failed.store(true);
+      }
+    }
+    t_in_parallel = outer;
+  };
+  if (helpers > 0) {
+    std::lock_guard lock(mu_);
+    ensure_workers(helpers);
+    st->running = helpers;
+    for (size_t w = 1; w <= helpers; ++w) {
+      jobs_.emplace_back([st, work, w] {
+        work(w);
+        std::lock_guard l(st->mu);
+        if (--st->running == 0) st->done_cv.notify_all();
+      });
+    }
+  }
+  cv_.notify_all();
+  work(0);
+  std::unique_lock lock(st->mu);
+  st->done_cv.wait(lock, [&] { return st->running == 0; });
+  if (st->error) std::rethrow_exception(st->error);
+}
+
+}  // namespace zepto::exec

@@ -1,0 +1,43 @@
+// A process-wide pool of worker threads for parallel query execution.
+//
+// parallel_for(tasks, threads, fn) runs fn(task, worker) for every task in
+// [0, tasks) on at most `threads` threads (the caller is one of them) and
+// returns when all are done; the first exception thrown by a task is
+// rethrown in the caller after every task has stopped. Tasks are claimed in
+// increasing order from a shared counter, so a slow task does not hold up
+// the others. The pool grows on demand to the largest thread count asked for.
+#pragma once
+
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace zepto::exec {
+
+class ThreadPool {
+ public:
+  static ThreadPool& shared();
+  ~ThreadPool();
+
+  void parallel_for(size_t tasks, size_t threads, const std::function<void(size_t task, size_t worker)>& fn);
+
+  // Hardware threads (at least 1).
+  static size_t hardware_threads();
+
+ private:
+  ThreadPool() = default;
+  void ensure_workers(size_t n);
+  void worker_loop();
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> jobs_;
+  std::vector<std::thread> workers_;
+  bool stop_ = false;
+};
+
+}  // namespace zepto::exec
