@@ -254,6 +254,35 @@ TEST(KernelWindow, DoubleSumIsCompensated) {
   EXPECT_EQ(out[4], 3.0);                                   // 1 + 1 + 1 after 1e17 left
 }
 
+TEST(KernelWindow, MovingSumStaysAccurateOverLongPartitions) {
+  // The running total grows to ~1e18 while each frame sums to ~3e12: the
+  // frame sums must keep full double precision.
+  std::mt19937_64 rng(9);
+  std::uniform_real_distribution<double> d(-0.5, 0.5);
+  std::vector<double> x(300000);
+  for (auto& v : x) v = 1e12 + d(rng);
+  std::vector<double> out(x.size());
+  std::vector<uint8_t> ov(x.size());
+  window_sum<double>(x, nullptr, RowsFrame::moving(2), out, ov);
+  for (size_t i = 2; i < x.size(); i += 997) {
+    const long double exact = static_cast<long double>(x[i - 2]) + x[i - 1] + x[i];
+    ASSERT_NEAR(out[i], static_cast<double>(exact), 2e-3) << i;  // 1 ulp of 3e12 is 4.9e-4
+  }
+  // Sums whose running total overflows a double stay right.
+  std::vector<double> big = {1e308, 1e308, -1e308, -1e308, 5};
+  std::vector<double> o5(5);
+  std::vector<uint8_t> v5(5);
+  window_sum<double>(big, nullptr, RowsFrame::moving(1), o5, v5);
+  EXPECT_EQ(o5, (std::vector<double>{1e308, kInf, 0.0, -kInf, -1e308 + 5}));
+  window_sum<double>(big, nullptr, RowsFrame::moving(0), o5, v5);
+  EXPECT_EQ(o5, big);
+  std::vector<int64_t> b = {0, 1}, e = {3, 5};
+  std::vector<double> rs(2);
+  std::vector<uint8_t> rv(2);
+  range_sum<double>(big, nullptr, b, e, rs, rv);
+  EXPECT_EQ(rs, (std::vector<double>{1e308, -1e308 + 5}));
+}
+
 TEST(KernelWindow, IntegerSumOverflowIsAnErrorOnlyWhenAFrameOverflows) {
   std::vector<int64_t> x = {kI64Max, 1};
   std::vector<int64_t> out(2);

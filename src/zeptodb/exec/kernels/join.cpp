@@ -36,41 +36,83 @@ inline int64_t saturate(__int128 v) {
   return static_cast<int64_t>(v);
 }
 
-// key -> first build row of a chain of build rows with that key (ascending).
+// The build side of a hash join: key -> the build rows with that key, in
+// ascending order. A slot holds the key and either the one row with it or,
+// for duplicated keys, a range of rows_ (rows grouped by key), so a probe
+// that finds a unique key touches one cache line.
 class KeyIndex {
  public:
-  KeyIndex(std::span<const int64_t> keys, const uint8_t* valid) : next_(keys.size(), -1) {
+  KeyIndex(std::span<const int64_t> keys, const uint8_t* valid) {
+    if (keys.size() >= std::numeric_limits<uint32_t>::max()) {
+      throw_error(ErrorCode::kInvalidArgument, "hash_join: the smaller input has more than 2^32 - 1 rows");
+    }
     const size_t cap = internal::table_capacity(keys.size());
     mask_ = cap - 1;
-    slot_keys_.resize(cap);
-    slot_heads_.assign(cap, -1);
-    for (size_t r = keys.size(); r-- > 0;) {  // reverse so chains come out ascending
+    slots_.assign(cap, Slot{0, 0, 0});
+    // Pass 1: count rows per key (and remember the row of unique keys).
+    for (size_t r = 0; r < keys.size(); ++r) {
       if (!is_valid(valid, r)) continue;
-      size_t s = internal::hash64(static_cast<uint64_t>(keys[r])) & mask_;
-      while (slot_heads_[s] >= 0 && slot_keys_[s] != keys[r]) s = (s + 1) & mask_;
-      slot_keys_[s] = keys[r];
-      next_[r] = slot_heads_[s];
-      slot_heads_[s] = static_cast<int64_t>(r);
+      Slot& s = slot_for(keys[r]);
+      s.key = keys[r];
+      if (s.count++ == 0) s.pos = static_cast<uint32_t>(r);
+    }
+    // Pass 2: give each duplicated key a range of rows_ (pos = the range's
+    // end for now), then fill the ranges backwards so rows come out ascending
+    // and pos ends at the range's start.
+    size_t total = 0;
+    for (Slot& s : slots_) {
+      if (s.count > 1) {
+        total += s.count;
+        s.pos = static_cast<uint32_t>(total);
+      }
+    }
+    if (total == 0) return;
+    rows_.resize(total);
+    for (size_t r = keys.size(); r-- > 0;) {
+      if (!is_valid(valid, r)) continue;
+      Slot& s = slot_for(keys[r]);
+      if (s.count > 1) rows_[--s.pos] = static_cast<int64_t>(r);
     }
   }
 
-  // First build row with `key`, or -1.
-  int64_t find(int64_t key) const {
-    size_t s = internal::hash64(static_cast<uint64_t>(key)) & mask_;
-    while (slot_heads_[s] >= 0) {
-      if (slot_keys_[s] == key) return slot_heads_[s];
-      s = (s + 1) & mask_;
+  // Hints the cache that `key` will be looked up soon.
+  void prefetch(int64_t key) const { __builtin_prefetch(&slots_[slot_of(key)]); }
+
+  // Calls fn(row) for every build row with `key`, in ascending order.
+  template <class Fn>
+  void for_each_match(int64_t key, Fn&& fn) const {
+    for (size_t s = slot_of(key); slots_[s].count != 0; s = (s + 1) & mask_) {
+      if (slots_[s].key != key) continue;
+      const Slot& hit = slots_[s];
+      if (hit.count == 1) {
+        fn(static_cast<int64_t>(hit.pos));
+      } else {
+        for (uint32_t k = 0; k < hit.count; ++k) fn(rows_[hit.pos + k]);
+      }
+      return;
     }
-    return -1;
   }
-  int64_t next(int64_t row) const { return next_[row]; }
 
  private:
+  struct Slot {
+    int64_t key;
+    uint32_t pos;    // the row (count == 1) or the start of the key's rows in rows_
+    uint32_t count;  // rows with this key; 0 = empty slot
+  };
+  size_t slot_of(int64_t key) const { return internal::hash64(static_cast<uint64_t>(key)) & mask_; }
+  Slot& slot_for(int64_t key) {
+    size_t s = slot_of(key);
+    while (slots_[s].count != 0 && slots_[s].key != key) s = (s + 1) & mask_;
+    return slots_[s];
+  }
+
   size_t mask_ = 0;
-  std::vector<int64_t> slot_keys_;
-  std::vector<int64_t> slot_heads_;
-  std::vector<int64_t> next_;
+  std::vector<Slot> slots_;
+  std::vector<int64_t> rows_;
 };
+
+// How far ahead of the probe the table is prefetched.
+constexpr size_t kPrefetchDistance = 16;
 
 }  // namespace
 
@@ -112,17 +154,18 @@ JoinPairs hash_join(std::span<const int64_t> left_keys, const uint8_t* left_vali
     res.left.reserve(n);
     res.right.reserve(n);
     for (size_t i = 0; i < n; ++i) {
-      int64_t r = is_valid(left_valid, i) ? index.find(left_keys[i]) : -1;
-      if (r < 0) {
-        if (left_join) {
+      if (i + kPrefetchDistance < n) index.prefetch(left_keys[i + kPrefetchDistance]);
+      bool matched = false;
+      if (is_valid(left_valid, i)) {
+        index.for_each_match(left_keys[i], [&](int64_t r) {
           res.left.push_back(static_cast<int64_t>(i));
-          res.right.push_back(-1);
-        }
-        continue;
+          res.right.push_back(r);
+          matched = true;
+        });
       }
-      for (; r >= 0; r = index.next(r)) {
+      if (!matched && left_join) {
         res.left.push_back(static_cast<int64_t>(i));
-        res.right.push_back(r);
+        res.right.push_back(-1);
       }
     }
     return res;
@@ -135,12 +178,13 @@ JoinPairs hash_join(std::span<const int64_t> left_keys, const uint8_t* left_vali
   std::vector<int64_t> pl, pr;
   std::vector<int64_t> start(n + 1, 0);
   for (size_t j = 0; j < right_keys.size(); ++j) {
+    if (j + kPrefetchDistance < right_keys.size()) index.prefetch(right_keys[j + kPrefetchDistance]);
     if (!is_valid(right_valid, j)) continue;
-    for (int64_t l = index.find(right_keys[j]); l >= 0; l = index.next(l)) {
+    index.for_each_match(right_keys[j], [&](int64_t l) {
       pl.push_back(l);
       pr.push_back(static_cast<int64_t>(j));
       ++start[l + 1];
-    }
+    });
   }
   if (left_join) {
     for (size_t i = 0; i < n; ++i) start[i + 1] = std::max<int64_t>(start[i + 1], 1);

@@ -1,5 +1,5 @@
 // Pieces shared by the kernel implementations (not part of the kernel API):
-// NaN-aware ordering, compensated double sums, the monotonic-deque sliding
+// NaN-aware ordering, double-double prefix sums, the monotonic-deque sliding
 // extreme, hashing of 64-bit keys and the BIGINT overflow error.
 #pragma once
 
@@ -49,41 +49,77 @@ inline int64_t checked_int64(__int128 v, const char* where) {
   return static_cast<int64_t>(v);
 }
 
-// Sum of doubles that supports removal: finite values go into a Neumaier-
-// compensated long-double total, NaN and infinities are counted so that
-// they leave the total when they leave the frame.
-struct FloatSum {
-  long double sum = 0.0L;
-  long double comp = 0.0L;
-  int64_t nan = 0, pinf = 0, ninf = 0;
+// Sums of a double column over many ranges [b, e) from prefix totals kept
+// in double-double (TwoSum), so a range sum is accurate to about one
+// rounding of the result however large the running total grows. NULL and
+// non-finite values are left out of the totals; NaN / +inf / -inf are
+// counted apart (only when present) and decide the result of any range
+// holding one, as IEEE addition would. Should a running total overflow, it
+// falls back to long-double totals (wider exponent range).
+class DoubleSumPrefix {
+ public:
+  DoubleSumPrefix(std::span<const double> x, const uint8_t* valid) {
+    const size_t m = x.size();
+    hi_.resize(m + 1);
+    lo_.resize(m + 1);
+    double hi = 0.0, lo = 0.0;
+    bool special = false;
+    hi_[0] = lo_[0] = 0.0;
+    for (size_t i = 0; i < m; ++i) {
+      const bool ok = is_valid(valid, i);
+      const bool finite = std::isfinite(x[i]);
+      special |= ok && !finite;
+      const double v = ok && finite ? x[i] : 0.0;
+      const double s = hi + v;  // TwoSum(hi, v)
+      const double bb = s - hi;
+      lo += (hi - (s - bb)) + (v - bb);
+      hi = s;
+      hi_[i + 1] = hi;
+      lo_[i + 1] = lo;
+    }
+    if (!std::isfinite(hi)) {  // a running total overflowed
+      hi_.clear();
+      lo_.clear();
+      wide_.resize(m + 1);
+      wide_[0] = 0.0L;
+      for (size_t i = 0; i < m; ++i) {
+        const bool use = is_valid(valid, i) && std::isfinite(x[i]);
+        wide_[i + 1] = wide_[i] + (use ? static_cast<long double>(x[i]) : 0.0L);
+      }
+    }
+    if (special) {
+      nan_.assign(m + 1, 0);
+      pinf_.assign(m + 1, 0);
+      ninf_.assign(m + 1, 0);
+      for (size_t i = 0; i < m; ++i) {
+        const bool ok = is_valid(valid, i);
+        nan_[i + 1] = nan_[i] + (ok && std::isnan(x[i]));
+        pinf_[i + 1] = pinf_[i] + (ok && x[i] == std::numeric_limits<double>::infinity());
+        ninf_[i + 1] = ninf_[i] + (ok && x[i] == -std::numeric_limits<double>::infinity());
+      }
+    }
+  }
 
-  void add_finite(long double v) {
-    const long double t = sum + v;
-    if (std::fabs(sum) >= std::fabs(v))
-      comp += (sum - t) + v;
-    else
-      comp += (v - t) + sum;
-    sum = t;
+  // The IEEE sum of the valid values of rows [b, e).
+  double sum(int64_t b, int64_t e) const {
+    if (!nan_.empty()) {
+      const bool nan = nan_[e] > nan_[b], pinf = pinf_[e] > pinf_[b], ninf = ninf_[e] > ninf_[b];
+      if (nan || (pinf && ninf)) return std::numeric_limits<double>::quiet_NaN();
+      if (pinf) return std::numeric_limits<double>::infinity();
+      if (ninf) return -std::numeric_limits<double>::infinity();
+    }
+    if (!wide_.empty()) return static_cast<double>(wide_[e] - wide_[b]);
+    const double a = hi_[e], c = hi_[b];
+    const double s = a - c;  // TwoSum(a, -c)
+    const double bb = s - a;
+    const double err = (a - (s - bb)) + (-c - bb);
+    return s + (err + (lo_[e] - lo_[b]));
   }
-  void add(double v) {
-    if (std::isfinite(v)) add_finite(v);
-    else if (std::isnan(v)) ++nan;
-    else if (v > 0) ++pinf;
-    else ++ninf;
-  }
-  void remove(double v) {
-    if (std::isfinite(v)) add_finite(-static_cast<long double>(v));
-    else if (std::isnan(v)) --nan;
-    else if (v > 0) --pinf;
-    else --ninf;
-  }
-  long double finite_total() const { return sum + comp; }
-  double special() const {  // the result when a non-finite value is present
-    if (nan > 0 || (pinf > 0 && ninf > 0)) return std::numeric_limits<double>::quiet_NaN();
-    return pinf > 0 ? std::numeric_limits<double>::infinity() : -std::numeric_limits<double>::infinity();
-  }
-  bool has_special() const { return nan > 0 || pinf > 0 || ninf > 0; }
-  double value() const { return has_special() ? special() : static_cast<double>(finite_total()); }
+
+ private:
+  std::vector<double> hi_, lo_;
+  std::vector<long double> wide_;
+  std::vector<int64_t> nan_, pinf_, ninf_;
 };
 
 // Sliding extreme over windows [b_k, e_k) whose ends never move backwards.

@@ -1,6 +1,5 @@
 #include "zeptodb/exec/kernels/range_agg.h"
 
-#include <cmath>
 #include <vector>
 
 #include "zeptodb/exec/kernels/kernel_internal.h"
@@ -24,8 +23,8 @@ std::vector<int64_t> valid_prefix(const uint8_t* valid, size_t rows) {
   return p;
 }
 
-// Exact range sums: calls emit(k, sum, count) for every range, where sum is
-// an __int128 for integers and an internal::FloatSum-like value for doubles.
+// Range sums: calls emit(k, sum, count) for every range, where sum is an
+// exact __int128 for integers and the IEEE double sum for doubles.
 template <class T, class Emit>
 void range_sums(std::span<const T> x, const uint8_t* valid, std::span<const int64_t> begin,
                 std::span<const int64_t> end, Emit&& emit) {
@@ -34,38 +33,11 @@ void range_sums(std::span<const T> x, const uint8_t* valid, std::span<const int6
   if (valid != nullptr) cnt = valid_prefix(valid, m);
   auto count = [&](int64_t b, int64_t e) { return valid ? cnt[e] - cnt[b] : e - b; };
   if constexpr (std::is_floating_point_v<T>) {
-    // Prefix totals of the finite values; non-finite values counted apart.
-    std::vector<long double> p(m + 1);
-    bool special = false;
-    p[0] = 0.0L;
-    for (size_t i = 0; i < m; ++i) {
-      const double v = x[i];
-      const bool use = is_valid(valid, i) && std::isfinite(v);
-      special |= is_valid(valid, i) && !std::isfinite(v);
-      p[i + 1] = p[i] + (use ? static_cast<long double>(v) : 0.0L);
-    }
-    std::vector<int64_t> nan, pinf, ninf;
-    if (special) {
-      nan.assign(m + 1, 0);
-      pinf.assign(m + 1, 0);
-      ninf.assign(m + 1, 0);
-      for (size_t i = 0; i < m; ++i) {
-        const bool ok = is_valid(valid, i);
-        nan[i + 1] = nan[i] + (ok && std::isnan(x[i]));
-        pinf[i + 1] = pinf[i] + (ok && x[i] == INFINITY);
-        ninf[i + 1] = ninf[i] + (ok && x[i] == -INFINITY);
-      }
-    }
+    const internal::DoubleSumPrefix sums(x, valid);
     for (size_t k = 0; k < begin.size(); ++k) {
       const int64_t b = begin[k], e = end[k];
-      internal::FloatSum s;
-      s.sum = p[e] - p[b];
-      if (special) {
-        s.nan = nan[e] - nan[b];
-        s.pinf = pinf[e] - pinf[b];
-        s.ninf = ninf[e] - ninf[b];
-      }
-      emit(k, s, count(b, e));
+      const int64_t c = count(b, e);
+      emit(k, c > 0 ? sums.sum(b, e) : 0.0, c);
     }
   } else {
     std::vector<__int128> p(m + 1);
@@ -129,7 +101,7 @@ void range_sum(std::span<const T> x, const uint8_t* valid, std::span<const int64
   range_sums<T>(x, valid, begin, end, [&](size_t k, const auto& s, int64_t count) {
     out_valid[k] = count > 0;
     if constexpr (std::is_floating_point_v<T>) {
-      out[k] = count > 0 ? s.value() : 0.0;
+      out[k] = s;
     } else {
       out[k] = count > 0 ? internal::checked_int64(s, "range") : 0;
     }
@@ -144,7 +116,7 @@ void range_avg(std::span<const T> x, const uint8_t* valid, std::span<const int64
     if (count == 0) {
       out[k] = 0.0;
     } else if constexpr (std::is_floating_point_v<T>) {
-      out[k] = s.has_special() ? s.special() : static_cast<double>(s.finite_total() / count);
+      out[k] = s / static_cast<double>(count);
     } else {
       out[k] = static_cast<double>(static_cast<long double>(s) / count);
     }

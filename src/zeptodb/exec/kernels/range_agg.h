@@ -26,7 +26,8 @@ namespace zepto::exec {
 
 // Integer sums are exact; a range sum outside int64 throws
 // Error(kInvalidArgument, "BIGINT overflow in sum..."). Double sums use
-// long-double prefix totals of the finite values, with NaN / +-inf counted
+// double-double (TwoSum) prefix totals of the finite values, accurate to
+// about one rounding of each range's result, with NaN / +-inf counted
 // separately so one infinity does not poison other ranges.
 template <class T>
 void range_sum(std::span<const T> x, const uint8_t* valid, std::span<const int64_t> begin,

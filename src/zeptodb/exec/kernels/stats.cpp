@@ -207,22 +207,52 @@ void DistinctCounter::insert(uint64_t key) {
   ++size_;
 }
 
-void DistinctCounter::add(std::span<const int64_t> x, const uint8_t* valid) {
-  for (size_t i = 0; i < x.size(); ++i) {
-    if (is_valid(valid, i)) insert(static_cast<uint64_t>(x[i]));
+namespace {
+
+// Feeds the keys of rows [0, n) to `insert` in batches, prefetching each
+// batch's slots first so the table's cache misses overlap.
+template <class KeyOf, class Reserve, class Prefetch, class Insert>
+void add_batched(size_t n, const uint8_t* valid, KeyOf key_of, Reserve reserve, Prefetch prefetch, Insert insert) {
+  constexpr size_t kBatch = 32;
+  uint64_t keys[kBatch];
+  for (size_t start = 0; start < n; start += kBatch) {
+    const size_t len = std::min(kBatch, n - start);
+    size_t k = 0;
+    for (size_t i = start; i < start + len; ++i) {
+      if (is_valid(valid, i)) keys[k++] = key_of(i);
+    }
+    reserve(k);
+    for (size_t j = 0; j < k; ++j) prefetch(keys[j]);
+    for (size_t j = 0; j < k; ++j) insert(keys[j]);
   }
+}
+
+}  // namespace
+
+void DistinctCounter::reserve_for(size_t more) {
+  while (2 * (size_ + more) > slots_.size()) grow();
+}
+
+void DistinctCounter::prefetch(uint64_t key) const {
+  __builtin_prefetch(&slots_[internal::hash64(key) & (slots_.size() - 1)]);
+}
+
+void DistinctCounter::add(std::span<const int64_t> x, const uint8_t* valid) {
+  add_batched(
+      x.size(), valid, [&](size_t i) { return static_cast<uint64_t>(x[i]); },
+      [&](size_t k) { reserve_for(k); }, [&](uint64_t k) { prefetch(k); }, [&](uint64_t k) { insert(k); });
 }
 
 void DistinctCounter::add(std::span<const int32_t> x, const uint8_t* valid) {
-  for (size_t i = 0; i < x.size(); ++i) {
-    if (is_valid(valid, i)) insert(static_cast<uint64_t>(static_cast<int64_t>(x[i])));
-  }
+  add_batched(
+      x.size(), valid, [&](size_t i) { return static_cast<uint64_t>(static_cast<int64_t>(x[i])); },
+      [&](size_t k) { reserve_for(k); }, [&](uint64_t k) { prefetch(k); }, [&](uint64_t k) { insert(k); });
 }
 
 void DistinctCounter::add(std::span<const double> x, const uint8_t* valid) {
-  for (size_t i = 0; i < x.size(); ++i) {
-    if (is_valid(valid, i)) insert(double_key(x[i]));
-  }
+  add_batched(
+      x.size(), valid, [&](size_t i) { return double_key(x[i]); }, [&](size_t k) { reserve_for(k); },
+      [&](uint64_t k) { prefetch(k); }, [&](uint64_t k) { insert(k); });
 }
 
 void DistinctCounter::merge(const DistinctCounter& other) {

@@ -99,6 +99,8 @@ class DistinctCounter {
  private:
   void insert(uint64_t key);
   void grow();
+  void reserve_for(size_t more);  // room for `more` new keys without growing
+  void prefetch(uint64_t key) const;
 
   // Open addressing with linear probing; 0 marks an empty slot and the key 0
   // itself is tracked by has_zero_key_.

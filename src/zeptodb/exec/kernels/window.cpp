@@ -44,46 +44,120 @@ void slide(int64_t n, RowsFrame f, Add&& add, Remove&& remove, Emit&& emit) {
   }
 }
 
-// Exact sum and count of the valid values in a sliding frame.
-template <class T>
-struct FrameSum {
-  std::conditional_t<std::is_floating_point_v<T>, internal::FloatSum, __int128> total{};
-  int64_t count = 0;
-};
-
+// Exact sum and count of the valid integers in a sliding frame (128-bit,
+// so the running total itself can never overflow).
 template <class T, class Emit>
-void slide_sum(std::span<const T> x, const uint8_t* valid, RowsFrame frame, Emit&& emit) {
-  FrameSum<T> s;
+void slide_int_sum(std::span<const T> x, const uint8_t* valid, RowsFrame frame, Emit&& emit) {
+  __int128 total = 0;
+  int64_t count = 0;
   const int64_t n = static_cast<int64_t>(x.size());
   auto add = [&](int64_t j) {
     if (!is_valid(valid, j)) return;
-    ++s.count;
-    if constexpr (std::is_floating_point_v<T>) s.total.add(x[j]);
-    else s.total += x[j];
+    ++count;
+    total += x[j];
   };
   auto remove = [&](int64_t j) {
     if (!is_valid(valid, j)) return;
-    --s.count;
-    if constexpr (std::is_floating_point_v<T>) s.total.remove(x[j]);
-    else s.total -= x[j];
+    --count;
+    total -= x[j];
   };
-  slide(n, frame, add, remove, [&](int64_t i) { emit(i, s); });
+  slide(n, frame, add, remove, [&](int64_t i) { emit(i, total, count); });
 }
 
+// Sum and count of the valid doubles of every frame from prefix totals.
+template <class Emit>
+void frame_double_sums(std::span<const double> x, const uint8_t* valid, RowsFrame frame, Emit&& emit) {
+  const int64_t n = static_cast<int64_t>(x.size());
+  const internal::DoubleSumPrefix sums(x, valid);
+  std::vector<int64_t> counts;
+  if (valid != nullptr) {
+    counts.resize(n + 1);
+    counts[0] = 0;
+    for (int64_t i = 0; i < n; ++i) counts[i + 1] = counts[i] + (valid[i] != 0);
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    const FrameRange r = frame_at(frame, i, n);
+    const int64_t count = valid ? counts[r.e] - counts[r.b] : r.e - r.b;
+    emit(i, count > 0 ? sums.sum(r.b, r.e) : 0.0, count);
+  }
+}
+
+// MIN / MAX of every frame with block prefix/suffix extremes (van Herk /
+// Gil-Werman): with block width W = the frame width, any frame spans at
+// most two blocks, so its extreme is the suffix extreme of its first block
+// combined with the prefix extreme of its last. Three branch-light passes,
+// O(n) whatever the frame. NULLs become `identity` (an element no valid
+// value is worse than); a frame's validity comes from its valid count.
 template <class T, class Better>
 void window_extreme(std::span<const T> x, const uint8_t* valid, RowsFrame frame, std::span<T> out,
-                    std::span<uint8_t> out_valid, Better better) {
+                    std::span<uint8_t> out_valid, Better better, T identity) {
   const int64_t n = static_cast<int64_t>(x.size());
-  internal::sliding_extreme<T>(
-      x, valid, x.size(), better,
-      [&](size_t i) {
-        const FrameRange r = frame_at(frame, static_cast<int64_t>(i), n);
-        return std::pair<int64_t, int64_t>{r.b, r.e};
-      },
-      [&](size_t i, int64_t idx) {
-        out_valid[i] = idx >= 0;
-        out[i] = idx >= 0 ? x[idx] : T{};
-      });
+  if (n == 0) return;
+  auto comb = [&](T a, T b) { return better(b, a) ? b : a; };
+  std::vector<T> v;
+  if (valid != nullptr) {
+    v.resize(n);
+    for (int64_t i = 0; i < n; ++i) v[i] = valid[i] ? x[i] : identity;
+  }
+  const T* xs = valid ? v.data() : x.data();
+  std::vector<int64_t> counts;
+  if (valid != nullptr) {
+    counts.resize(n + 1);
+    counts[0] = 0;
+    for (int64_t i = 0; i < n; ++i) counts[i + 1] = counts[i] + (valid[i] != 0);
+  }
+  auto emit = [&](int64_t i, const FrameRange& r, T value) {
+    const bool ok = valid ? counts[r.e] > counts[r.b] : r.e > r.b;
+    out_valid[i] = ok;
+    out[i] = ok ? value : T{};
+  };
+
+  const __int128 width = frame.preceding == kUnbounded || frame.following == kUnbounded
+                             ? static_cast<__int128>(n)
+                             : static_cast<__int128>(frame.preceding) + frame.following + 1;
+  if (width <= 0) {  // every frame is empty
+    for (int64_t i = 0; i < n; ++i) emit(i, FrameRange{0, 0}, T{});
+    return;
+  }
+  // Block width; frames as wide as the partition are one block, whose
+  // frames all touch row 0 or row n - 1.
+  const int64_t w = width >= n ? n : static_cast<int64_t>(width);
+  std::vector<T> pre(n), suf(n);
+  for (int64_t blk = 0; blk < n; blk += w) {
+    const int64_t end = std::min(n, blk + w);
+    pre[blk] = xs[blk];
+    for (int64_t i = blk + 1; i < end; ++i) pre[i] = comb(pre[i - 1], xs[i]);
+    suf[end - 1] = xs[end - 1];
+    for (int64_t i = end - 1; i-- > blk;) suf[i] = comb(xs[i], suf[i + 1]);
+  }
+  int64_t bblk = 0, lblk = 0;  // block starts of b and e - 1 (both only move forward)
+  for (int64_t i = 0; i < n; ++i) {
+    const FrameRange r = frame_at(frame, i, n);
+    if (r.b >= r.e) {
+      emit(i, r, T{});
+      continue;
+    }
+    const int64_t last = r.e - 1;
+    while (r.b >= bblk + w) bblk += w;
+    while (last >= lblk + w) lblk += w;
+    T value;
+    if (bblk != lblk) value = comb(suf[r.b], pre[last]);
+    else if (r.b == bblk) value = pre[last];  // frame starts its block
+    else value = suf[r.b];                    // frame ends its block (or the partition)
+    emit(i, r, value);
+  }
+}
+
+template <class T>
+constexpr T lowest_of() {
+  if constexpr (std::is_floating_point_v<T>) return -std::numeric_limits<T>::infinity();
+  else return std::numeric_limits<T>::lowest();
+}
+
+template <class T>
+constexpr T highest_of() {  // NaN is the greatest double
+  if constexpr (std::is_floating_point_v<T>) return std::numeric_limits<T>::quiet_NaN();
+  else return std::numeric_limits<T>::max();
 }
 
 }  // namespace
@@ -111,42 +185,47 @@ void dense_rank(std::span<const uint8_t> peer_start, std::span<int64_t> out) {
 template <class T>
 void window_sum(std::span<const T> x, const uint8_t* valid, RowsFrame frame, std::span<sum_type_t<T>> out,
                 std::span<uint8_t> out_valid) {
-  slide_sum<T>(x, valid, frame, [&](int64_t i, const FrameSum<T>& s) {
-    out_valid[i] = s.count > 0;
-    if constexpr (std::is_floating_point_v<T>) {
-      out[i] = s.count > 0 ? s.total.value() : 0.0;
-    } else {
-      out[i] = s.count > 0 ? internal::checked_int64(s.total, "window") : 0;
-    }
-  });
+  if constexpr (std::is_floating_point_v<T>) {
+    frame_double_sums(x, valid, frame, [&](int64_t i, double sum, int64_t count) {
+      out_valid[i] = count > 0;
+      out[i] = sum;
+    });
+  } else {
+    slide_int_sum<T>(x, valid, frame, [&](int64_t i, __int128 sum, int64_t count) {
+      out_valid[i] = count > 0;
+      out[i] = count > 0 ? internal::checked_int64(sum, "window") : 0;
+    });
+  }
 }
 
 template <class T>
 void window_avg(std::span<const T> x, const uint8_t* valid, RowsFrame frame, std::span<double> out,
                 std::span<uint8_t> out_valid) {
-  slide_sum<T>(x, valid, frame, [&](int64_t i, const FrameSum<T>& s) {
-    out_valid[i] = s.count > 0;
-    if (s.count == 0) {
-      out[i] = 0.0;
-    } else if constexpr (std::is_floating_point_v<T>) {
-      out[i] = s.total.has_special() ? s.total.special()
-                                     : static_cast<double>(s.total.finite_total() / s.count);
-    } else {
-      out[i] = static_cast<double>(static_cast<long double>(s.total) / s.count);
-    }
-  });
+  if constexpr (std::is_floating_point_v<T>) {
+    frame_double_sums(x, valid, frame, [&](int64_t i, double sum, int64_t count) {
+      out_valid[i] = count > 0;
+      out[i] = count > 0 ? sum / static_cast<double>(count) : 0.0;
+    });
+  } else {
+    slide_int_sum<T>(x, valid, frame, [&](int64_t i, __int128 sum, int64_t count) {
+      out_valid[i] = count > 0;
+      out[i] = count > 0 ? static_cast<double>(static_cast<long double>(sum) / count) : 0.0;
+    });
+  }
 }
 
 template <class T>
 void window_min(std::span<const T> x, const uint8_t* valid, RowsFrame frame, std::span<T> out,
                 std::span<uint8_t> out_valid) {
-  window_extreme<T>(x, valid, frame, out, out_valid, [](T a, T b) { return internal::less(a, b); });
+  window_extreme<T>(
+      x, valid, frame, out, out_valid, [](T a, T b) { return internal::less(a, b); }, highest_of<T>());
 }
 
 template <class T>
 void window_max(std::span<const T> x, const uint8_t* valid, RowsFrame frame, std::span<T> out,
                 std::span<uint8_t> out_valid) {
-  window_extreme<T>(x, valid, frame, out, out_valid, [](T a, T b) { return internal::less(b, a); });
+  window_extreme<T>(
+      x, valid, frame, out, out_valid, [](T a, T b) { return internal::less(b, a); }, lowest_of<T>());
 }
 
 void window_count(const uint8_t* valid, RowsFrame frame, std::span<int64_t> out) {

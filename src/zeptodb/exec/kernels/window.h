@@ -83,8 +83,9 @@ void lead(std::span<const T> x, const uint8_t* valid, int64_t offset, std::optio
 // SUM over the frame. Integers are summed exactly (128-bit running totals);
 // if a frame's sum does not fit in int64 the kernel throws
 // Error(kInvalidArgument, "BIGINT overflow in sum..."). Doubles are summed
-// with compensated (Neumaier) long-double totals, exact for any frame that
-// sums integers below 2^63.
+// from double-double (TwoSum) prefix totals: each frame's sum is accurate
+// to about one rounding of the result however long the partition, and an
+// infinity or NaN affects only the frames holding it.
 template <class T>
 void window_sum(std::span<const T> x, const uint8_t* valid, RowsFrame frame,
                 std::span<sum_type_t<T>> out, std::span<uint8_t> out_valid);
@@ -95,7 +96,8 @@ template <class T>
 void window_avg(std::span<const T> x, const uint8_t* valid, RowsFrame frame,
                 std::span<double> out, std::span<uint8_t> out_valid);
 
-// MIN / MAX over the frame in O(n) with a monotonic deque.
+// MIN / MAX over the frame in O(n) for any frame, from block prefix/suffix
+// extremes (van Herk / Gil-Werman), three branch-light passes.
 template <class T>
 void window_min(std::span<const T> x, const uint8_t* valid, RowsFrame frame,
                 std::span<T> out, std::span<uint8_t> out_valid);
