@@ -175,6 +175,16 @@ TEST(Database, NonMemoryModesAreNotAvailableYet) {
   }
 }
 
+TEST(SymbolDictionary, NamesNeverWrapPastTheLargestId) {
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+  SymbolDictionary dict;
+  dict.note_ids(1, kMax - 1);
+  EXPECT_EQ(dict.intern("A"), kMax);
+  EXPECT_THROW(dict.intern("B"), Error);
+  EXPECT_EQ(dict.find("B"), std::nullopt);
+  EXPECT_EQ(dict.intern("A"), kMax);
+}
+
 }  // namespace
 }  // namespace zepto
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import zeptodb
-from conftest import T0, column, i64, make_pipeline, trades
+from conftest import T0, assert_rejected, column, i64, make_pipeline, trades
 
 
 # ---------------------------------------------------------------- single ticks
@@ -215,6 +215,18 @@ def test_symbol_names_do_not_collide_with_integer_ids(pipeline):
     assert new not in (1, 2, 3, 4)
     assert pipeline.count(symbol="NEW") == 0
     assert pipeline.symbol_name(1) is None
+
+
+def test_names_fail_loudly_when_no_id_is_left_above_the_largest_integer_id(pipeline):
+    pipeline.ingest_batch([2**63 - 1], [1], [1])
+    with pytest.raises(ValueError, match="no symbol id left for name 'X'"):
+        pipeline.symbol_id("X", create=True)
+    with pytest.raises(ValueError, match="no symbol id left"):
+        pipeline.ingest(symbol="X", price=1, volume=1)
+    assert_rejected(pipeline, ValueError, "no symbol id left", lambda: pipeline.ingest_batch(["X"], [1], [1]))
+    assert pipeline.symbol_id("X") is None
+    pipeline.drain()
+    assert pipeline.row_count() == 1
 
 
 def test_symbol_id_lookup_and_create(pipeline):

@@ -1,6 +1,9 @@
 #include "zeptodb/storage/symbol_dict.h"
 
+#include <limits>
 #include <mutex>
+
+#include "zeptodb/common/error.h"
 
 namespace zepto {
 
@@ -14,6 +17,10 @@ int64_t SymbolDictionary::intern(std::string_view name) {
   std::unique_lock lock(mu_);
   auto it = ids_.find(key);
   if (it != ids_.end()) return it->second;
+  if (max_id_ == std::numeric_limits<int64_t>::max())
+    throw_error(ErrorCode::kInvalidArgument,
+                "no symbol id left for name '" + key +
+                    "': names take ids above the largest integer id in use, which is the int64 maximum");
   int64_t id = ++max_id_;
   ids_.emplace(key, id);
   names_.emplace(id, std::move(key));
