@@ -275,6 +275,36 @@ size_t Database::ingest_columns(std::string_view table_name, const std::vector<C
   return n;
 }
 
+size_t Database::ingest_arrow(std::string_view table_name, ArrowArrayStream* stream,
+                              const formats::ArrowImportOptions& options) {
+  std::shared_ptr<Table> table;
+  try {
+    table = catalog_.require(table_name);
+  } catch (...) {
+    if (stream->release != nullptr) stream->release(stream);
+    throw;
+  }
+  auto batch = formats::import_arrow_stream(stream, table->schema(), table->name(), symbols_, options);
+  std::vector<ColumnInput> inputs;
+  inputs.reserve(batch.columns.size());
+  for (const auto& c : batch.columns) inputs.push_back({c.name, c.type, c.data, c.valid});
+  return ingest_columns(table_name, inputs, batch.rows);
+}
+
+size_t Database::ingest_arrow(std::string_view table_name, ArrowSchema* schema, ArrowArray* array,
+                              const formats::ArrowImportOptions& options) {
+  ArrowArrayStream stream;
+  formats::single_batch_stream(schema, array, &stream);
+  return ingest_arrow(table_name, &stream, options);
+}
+
+std::shared_ptr<const formats::TableExport> Database::export_arrow(
+    std::string_view table_name, const std::optional<std::vector<int64_t>>& symbols,
+    const formats::TableExportOptions& options) {
+  auto table = catalog_.require(table_name);
+  return std::make_shared<const formats::TableExport>(table, symbols_, symbols, options);
+}
+
 size_t Database::count(std::string_view table_name, int64_t symbol, int64_t from_ns, int64_t to_ns) {
   auto table = catalog_.require(table_name);
   const Partition* p = table->find_partition(symbol);

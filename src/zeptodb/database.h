@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -13,6 +14,8 @@
 #include <vector>
 
 #include "zeptodb/common/types.h"
+#include "zeptodb/formats/arrow_import.h"
+#include "zeptodb/formats/arrow_table.h"
 #include "zeptodb/exec/options.h"
 #include "zeptodb/exec/result_set.h"
 #include "zeptodb/ingest/tick_queue.h"
@@ -97,6 +100,21 @@ class Database {
   // duplicate or missing key columns, type mismatches, NULL keys, or
   // NaN/infinite doubles (naming column and row).
   size_t ingest_columns(std::string_view table, const std::vector<ColumnInput>& columns, size_t n);
+
+  // --- Arrow C Data / C Stream interface (formats/arrow_*.h) ---
+  // Stores every record batch of `stream` as one atomic batch (decoded by
+  // formats::import_arrow_stream, then ingest_columns). The stream is
+  // released when done, also on error. Returns the row count.
+  size_t ingest_arrow(std::string_view table, ArrowArrayStream* stream,
+                      const formats::ArrowImportOptions& options = {});
+  // The same for one record batch (a struct array) and its schema.
+  size_t ingest_arrow(std::string_view table, ArrowSchema* schema, ArrowArray* array,
+                      const formats::ArrowImportOptions& options = {});
+  // A point-in-time export of `table` (every partition, or those of
+  // `symbols`) whose batches Arrow consumers read without a copy.
+  std::shared_ptr<const formats::TableExport> export_arrow(
+      std::string_view table, const std::optional<std::vector<int64_t>>& symbols = std::nullopt,
+      const formats::TableExportOptions& options = {});
 
   // --- direct queries over [from_ns, to_ns] (inclusive) ---
   size_t count(std::string_view table, int64_t symbol, int64_t from_ns, int64_t to_ns);
