@@ -256,8 +256,6 @@ def test_memory_limit_on_the_queue_path_is_reported_not_half_stored():
         assert len(p.get_column(symbol=k, name="volume")) == len(p.get_column(symbol=k, name="price"))
 
 
-@pytest.mark.xfail(strict=True, reason="known bug: Table::append creates the partitions of a batch "
-                                       "before reserving memory, and a rejected batch loses their count")
 def test_partitions_first_filled_after_a_rejected_batch_are_counted():
     p = make_pipeline(max_memory=1 << 20, arena_size=1024)
     n = 60_000

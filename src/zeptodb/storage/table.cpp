@@ -95,7 +95,7 @@ size_t Table::row_count() const {
   return n;
 }
 
-Partition* Table::get_or_create(int64_t key, size_t* created) {
+Partition* Table::get_or_create(int64_t key) {
   const int64_t d = dense_slot(key);
   if (d >= 0 && d < static_cast<int64_t>(dense_.size()) && dense_[d] != nullptr) return dense_[d];
   {
@@ -111,12 +111,11 @@ Partition* Table::get_or_create(int64_t key, size_t* created) {
   parts_.emplace(key, std::move(part));
   order_.push_back(raw);
   if (d >= 0) dense_[d] = raw;
-  ++*created;
   return raw;
 }
 
-uint32_t Table::slot_for(int64_t key, uint64_t epoch, size_t* created) {
-  Partition* p = get_or_create(key, created);
+uint32_t Table::slot_for(int64_t key, uint64_t epoch) {
+  Partition* p = get_or_create(key);
   if (p->batch_epoch_ != epoch) {
     p->batch_epoch_ = epoch;
     p->batch_slot_ = static_cast<uint32_t>(slots_.size());
@@ -340,7 +339,6 @@ size_t Table::append(const void* const* columns, const uint8_t* const* validity,
 
   // Pass 1: the slot (touched partition) of each row, rows per slot, and
   // whether each slot's rows are in timestamp order.
-  size_t created = 0;
   slots_.clear();
   uint32_t* slot_of = nullptr;
   BlockPtr scratch;
@@ -358,7 +356,7 @@ size_t Table::append(const void* const* columns, const uint8_t* const* validity,
       const int64_t d = dense_slot(key);
       if (d >= 0 && static_cast<size_t>(d) < map_size && (map[d] >> 32) == tag)
         return static_cast<uint32_t>(map[d]);
-      const uint32_t s = slot_for(key, epoch, &created);
+      const uint32_t s = slot_for(key, epoch);
       map = batch_map_.data();
       map_size = batch_map_.size();
       return s;
@@ -382,7 +380,7 @@ size_t Table::append(const void* const* columns, const uint8_t* const* validity,
       }
     }
   } else {
-    Slot& sl = slots_[slot_for(0, epoch, &created)];
+    Slot& sl = slots_[slot_for(0, epoch)];
     sl.count = n;
     for (size_t i = 0; ts && i < n; ++i) {
       sl.sorted &= ts[i] >= sl.max_ts;
@@ -397,10 +395,14 @@ size_t Table::append(const void* const* columns, const uint8_t* const* validity,
   scatter_rows(columns, validity, add_validity, slot_of, n);
 
   // Phase C: publish, restoring timestamp order where the new rows break it.
+  // A partition counts as created when its first rows are published (one
+  // made by a rejected call has none yet).
+  size_t created = 0;
   for (const Slot& sl : slots_) {
     Partition* p = sl.p;
     const size_t old_rows = p->rows_;
     const size_t new_rows = old_rows + sl.count;
+    created += old_rows == 0;
     const bool in_order = !ts || (sl.sorted && (old_rows == 0 || sl.min_ts >= p->last_ts_));
     if (in_order) {
       p->rows_ = new_rows;

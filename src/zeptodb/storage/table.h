@@ -28,7 +28,7 @@ class Table {
   // column null or n bytes (1 = valid, 0 = NULL). All rows are stored or none: on error
   // (Error(kOutOfMemory)) nothing is visible to readers. Within a partition,
   // rows end up ordered by timestamp (ties keep arrival order). Returns the
-  // number of partitions this call created.
+  // number of partitions that got their first rows in this call.
   size_t append(const void* const* columns, const uint8_t* const* validity, size_t n);
 
   // The partition for `key`, or nullptr. Partitions live as long as the table.
@@ -48,8 +48,8 @@ class Table {
     bool sorted = true;  // this batch's rows of p are in timestamp order
   };
 
-  Partition* get_or_create(int64_t key, size_t* created);
-  uint32_t slot_for(int64_t key, uint64_t epoch, size_t* created);
+  Partition* get_or_create(int64_t key);
+  uint32_t slot_for(int64_t key, uint64_t epoch);
   void reserve(const std::vector<uint8_t>& add_validity);
   bool grow_in_place(Partition* p, size_t needed_rows);
   void scatter_rows(const void* const* columns, const uint8_t* const* validity,
