@@ -65,7 +65,8 @@ std::optional<int64_t> to_symbol(Database& db, nb::handle h, bool intern) {
     if (intern) return db.symbols().intern(name);
     return db.symbols().find(name);
   }
-  if (PyLong_Check(h.ptr()) || (!PyFloat_Check(h.ptr()) && PyIndex_Check(h.ptr())))
+  if (!PyBool_Check(h.ptr()) &&
+      (PyLong_Check(h.ptr()) || (!PyFloat_Check(h.ptr()) && PyIndex_Check(h.ptr()))))
     return to_i64(h, "symbol");
   raise(PyExc_TypeError, std::string("symbol must be an int id or a str name, got ") +
                              nb::type_name(h.type()).c_str());
@@ -217,8 +218,9 @@ NB_MODULE(_core, m) {
           [](Database& db, nb::handle symbol, nb::handle price, nb::handle volume,
              nb::handle timestamp) {
             int64_t sym = *to_symbol(db, symbol, true);
-            return db.ingest(sym, to_i64(price, "price"), to_i64(volume, "volume"),
-                             opt_i64(timestamp, "timestamp", kNoTimestamp));
+            std::optional<int64_t> ts;
+            if (!timestamp.is_none()) ts = to_i64(timestamp, "timestamp");
+            return db.ingest(sym, to_i64(price, "price"), to_i64(volume, "volume"), ts);
           },
           "symbol"_a, "price"_a, "volume"_a, "timestamp"_a = nb::none(),
           "Queue one trade. Returns False if the queue stayed full (the tick is not stored).")

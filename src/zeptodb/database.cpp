@@ -160,8 +160,12 @@ void Database::store_ticks(const Tick* ticks, size_t n) {
                       std::memory_order_relaxed);
 }
 
-bool Database::ingest(int64_t symbol, int64_t price, int64_t volume, int64_t timestamp) {
-  Tick t{symbol, price, volume, timestamp == kNoTimestamp ? now_ns() : timestamp};
+bool Database::ingest(int64_t symbol, int64_t price, int64_t volume,
+                      std::optional<int64_t> timestamp) {
+  // Large ids are recorded before the tick is accepted, so that a name
+  // created before the next drain cannot be given the same id.
+  if (symbol >= SymbolDictionary::kNameIdBase) symbols_.note_ids(symbol, symbol);
+  Tick t{symbol, price, volume, timestamp ? *timestamp : now_ns()};
   if (queue_.try_push(t)) return true;
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(10);
   for (;;) {

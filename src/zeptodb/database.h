@@ -89,7 +89,8 @@ class Database {
   bool running() const { return running_.load(std::memory_order_acquire); }
   // Queues a tick. If the queue is full, helps drain or waits briefly; returns
   // false (tick not taken, counted as dropped) if still full after ~10 ms.
-  bool ingest(int64_t symbol, int64_t price, int64_t volume, int64_t timestamp = kNoTimestamp);
+  bool ingest(int64_t symbol, int64_t price, int64_t volume,
+              std::optional<int64_t> timestamp = std::nullopt);
   // Returns once every tick accepted before the call is stored.
   void drain();
 

@@ -39,15 +39,24 @@ def test_explicit_timestamp_is_kept_and_default_is_ingest_time(pipeline):
     assert before <= ts[1] <= after
 
 
-@pytest.mark.xfail(strict=True, reason="known bug: the queue uses INT64_MIN as 'no timestamp', so an "
-                                       "explicit timestamp of -2**63 becomes the ingest time (batches keep it)")
-def test_explicit_int64_min_timestamp_is_kept_or_rejected(pipeline):
-    try:
-        accepted = pipeline.ingest(symbol=1, price=1, volume=1, timestamp=-(2**63))
-    except ValueError:
-        accepted = False  # rejecting the reserved value is fine too, if nothing is stored
+def test_explicit_int64_min_timestamp_is_kept(pipeline):
+    assert pipeline.ingest(symbol=1, price=1, volume=1, timestamp=-(2**63))
     pipeline.drain()
-    assert column(pipeline, 1, "timestamp") == ([-(2**63)] if accepted else [])
+    assert column(pipeline, 1, "timestamp") == [-(2**63)]
+
+
+def test_bool_symbol_is_rejected(pipeline):
+    with pytest.raises(TypeError, match="symbol"):
+        pipeline.ingest(symbol=True, price=1, volume=1)
+
+
+def test_queued_large_id_is_never_reused_by_a_new_name(pipeline):
+    big = 2**32 + 5
+    assert pipeline.ingest(symbol=big, price=1, volume=1)
+    # Not drained yet: a new name must still avoid the queued id.
+    assert pipeline.symbol_id("NEWNAME", create=True) > big
+    pipeline.drain()
+    assert pipeline.count(symbol=big) == 1
 
 
 def test_out_of_order_ticks_are_queried_in_timestamp_order(pipeline):

@@ -24,9 +24,6 @@ std::string_view type_name(ColumnType t);
 // aliases such as INT64, INT, FLOAT8, VARCHAR). Returns nullopt if unknown.
 std::optional<ColumnType> parse_type_name(std::string_view name);
 
-// Sentinel for "no timestamp given: use the ingest time".
-inline constexpr int64_t kNoTimestamp = std::numeric_limits<int64_t>::min();
-
 // Wall-clock time in ns since the Unix epoch.
 int64_t now_ns();
 
