@@ -343,7 +343,7 @@ NB_MODULE(_core, m) {
           "table"_a = "trades", "Sum of column `col` of `symbol` over [from_ns, to_ns].")
       .def(
           "get_column",
-          [](Database& db, nb::handle symbol, const std::string& name, const std::string& table) {
+          [](Database& db, nb::handle symbol, std::string_view name, std::string_view table) {
             auto sym = to_symbol(db, symbol, false);
             ColumnRef ref = db.column(table, sym.value_or(0), name);
             if (!sym) ref = ColumnRef{nullptr, 0, ref.type};

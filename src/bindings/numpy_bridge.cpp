@@ -5,6 +5,7 @@
 #include <numpy/arrayobject.h>
 
 #include <memory>
+#include <new>
 
 namespace zepto::py {
 
@@ -30,8 +31,42 @@ PyArray_Descr* datetime_ns_descr() {
   return descr;
 }
 
-void release_block(PyObject* capsule) {
-  delete static_cast<BlockPtr*>(PyCapsule_GetPointer(capsule, "zeptodb.block"));
+// The base object of a view: holds the block, so the memory outlives the
+// array. One small object with the BlockPtr inside (no separate allocation
+// as a capsule would need); get_column's cost is mostly object creation.
+struct BlockOwner {
+  PyObject_HEAD
+  BlockPtr block;
+};
+
+void block_owner_dealloc(PyObject* self) {
+  PyTypeObject* type = Py_TYPE(self);
+  reinterpret_cast<BlockOwner*>(self)->block.~BlockPtr();
+  type->tp_free(self);
+  Py_DECREF(type);  // instances of heap types hold a reference to their type
+}
+
+PyTypeObject* block_owner_type() {
+  static PyTypeObject* type = nullptr;
+  if (type == nullptr) {
+    static PyType_Slot slots[] = {
+        {Py_tp_dealloc, reinterpret_cast<void*>(block_owner_dealloc)},
+        {Py_tp_doc, const_cast<char*>("Keeps the engine memory of zeptodb column views alive.")},
+        {0, nullptr}};
+    static PyType_Spec spec = {"zeptodb._core.BlockOwner", static_cast<int>(sizeof(BlockOwner)), 0,
+                               Py_TPFLAGS_DEFAULT, slots};
+    type = reinterpret_cast<PyTypeObject*>(PyType_FromSpec(&spec));
+  }
+  return type;
+}
+
+PyObject* new_block_owner(const BlockPtr& block) {
+  PyTypeObject* type = block_owner_type();
+  if (type == nullptr) return nullptr;
+  BlockOwner* owner = PyObject_New(BlockOwner, type);
+  if (owner == nullptr) return nullptr;
+  new (&owner->block) BlockPtr(block);
+  return reinterpret_cast<PyObject*>(owner);
 }
 
 PyArray_Descr* descr_for(ColumnType t) {
@@ -62,7 +97,7 @@ PyObject* make_view(const ColumnRef& ref) {
                                        const_cast<std::byte*>(ref.block->data()),
                                        NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED, nullptr);
   if (arr == nullptr) return nullptr;
-  PyObject* owner = PyCapsule_New(new BlockPtr(ref.block), "zeptodb.block", release_block);
+  PyObject* owner = new_block_owner(ref.block);
   if (owner == nullptr) {
     Py_DECREF(arr);
     return nullptr;

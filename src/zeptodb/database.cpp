@@ -167,7 +167,12 @@ bool Database::ingest(int64_t symbol, int64_t price, int64_t volume,
   if (symbol >= SymbolDictionary::kNameIdBase) symbols_.note_ids(symbol, symbol);
   Tick t{symbol, price, volume, timestamp ? *timestamp : now_ns()};
   if (queue_.try_push(t)) return true;
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(10);
+  // Full: drain from this thread if no one else is, else wait for whoever
+  // is. Give up only when nothing at all is drained for kStallLimit, i.e.
+  // the drainer is stuck, not merely slower than the producers.
+  constexpr auto kStallLimit = std::chrono::milliseconds(100);
+  uint64_t seen = queue_.popped();
+  auto deadline = std::chrono::steady_clock::now() + kStallLimit;
   for (;;) {
     if (consume_mu_.try_lock()) {
       drain_step();
@@ -176,7 +181,11 @@ bool Database::ingest(int64_t symbol, int64_t price, int64_t volume,
       std::this_thread::yield();
     }
     if (queue_.try_push(t)) return true;
-    if (std::chrono::steady_clock::now() > deadline) {
+    const auto now = std::chrono::steady_clock::now();
+    if (const uint64_t popped = queue_.popped(); popped != seen) {
+      seen = popped;
+      deadline = now + kStallLimit;
+    } else if (now > deadline) {
       dropped_.fetch_add(1, std::memory_order_relaxed);
       return false;
     }

@@ -87,8 +87,9 @@ class Database {
   void start();  // starts the drain thread (no-op if running)
   void stop();   // stops it and stores everything accepted
   bool running() const { return running_.load(std::memory_order_acquire); }
-  // Queues a tick. If the queue is full, helps drain or waits briefly; returns
-  // false (tick not taken, counted as dropped) if still full after ~10 ms.
+  // Queues a tick. If the queue is full, drains it from this thread or waits
+  // for the thread that is draining (back-pressure); returns false (tick not
+  // taken, counted as dropped) only if nothing is drained for 100 ms.
   bool ingest(int64_t symbol, int64_t price, int64_t volume,
               std::optional<int64_t> timestamp = std::nullopt);
   // Returns once every tick accepted before the call is stored.

@@ -68,6 +68,15 @@ std::byte* map_pages(size_t bytes) {
 #endif
   return aligned;
 }
+
+// Faults in [p, p + bytes) now, in one system call: about half the cost of
+// taking the page faults one by one as the rows arrive. For memory about to be
+// written that has no huge pages (whose faults are cheap already).
+void populate(std::byte* p, size_t bytes) {
+#ifdef MADV_POPULATE_WRITE
+  if (bytes > 0) madvise(p, bytes, MADV_POPULATE_WRITE);  // a hint: fails on old kernels
+#endif
+}
 #endif
 
 }  // namespace
@@ -103,6 +112,7 @@ std::shared_ptr<Block> Block::allocate(size_t bytes, std::shared_ptr<MemoryTrack
     Charge charge(tracker.get(), cap);
     std::byte* p = map_pages(cap);
     if (p != nullptr) {
+      if (cap < kHugePage) populate(p, cap);
       std::shared_ptr<Block> b;
       try {
         b.reset(new Block(p, cap, std::move(tracker)));
@@ -179,6 +189,7 @@ bool Block::grow_in_place(size_t bytes) {
 #ifdef MADV_HUGEPAGE
   if (cap >= kHugePage) madvise(p, cap, MADV_HUGEPAGE);
 #endif
+  if (cap < kHugePage) populate(static_cast<std::byte*>(p) + map_bytes_, cap - map_bytes_);
   charge.keep(cap - capacity_);
   data_ = static_cast<std::byte*>(p);
   map_bytes_ = capacity_ = cap;

@@ -1,5 +1,6 @@
 #include "zeptodb/storage/catalog.h"
 
+#include <algorithm>
 #include <cctype>
 #include <mutex>
 
@@ -32,8 +33,10 @@ bool Catalog::drop(std::string_view name) {
 }
 
 std::shared_ptr<Table> Catalog::find(std::string_view name) const {
+  // Names in lower case (the usual spelling) are their own key: no copy.
+  const bool lower = std::none_of(name.begin(), name.end(), [](char c) { return c >= 'A' && c <= 'Z'; });
   std::shared_lock lock(mu_);
-  auto it = tables_.find(key(name));
+  auto it = lower ? tables_.find(name) : tables_.find(key(name));
   return it == tables_.end() ? nullptr : it->second;
 }
 

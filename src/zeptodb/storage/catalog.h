@@ -35,7 +35,7 @@ class Catalog {
   std::shared_ptr<MemoryTracker> tracker_;
   size_t initial_rows_;
   mutable std::shared_mutex mu_;
-  std::map<std::string, std::shared_ptr<Table>> tables_;
+  std::map<std::string, std::shared_ptr<Table>, std::less<>> tables_;  // by key()
 };
 
 }  // namespace zepto

@@ -68,6 +68,7 @@ class Partition {
   // Writer-only state (protected by Table::write_mu_).
   size_t rows_ = 0;  // rows written and published (the writer's copy of rows_pub_)
   size_t capacity_ = 0;
+  std::vector<std::byte*> data_;  // cols_[c]->data(), refreshed whenever cols_ changes
   int64_t last_ts_ = 0;
   uint64_t batch_epoch_ = 0;
   uint32_t batch_slot_ = 0;

@@ -49,6 +49,8 @@ Schema::Schema(std::vector<ColumnDef> columns, std::string_view symbol_column,
 }
 
 int Schema::find(std::string_view name) const {
+  for (size_t i = 0; i < columns_.size(); ++i)  // the usual case: spelled as declared
+    if (columns_[i].name == name) return static_cast<int>(i);
   for (size_t i = 0; i < columns_.size(); ++i)
     if (iequals(columns_[i].name, name)) return static_cast<int>(i);
   return -1;

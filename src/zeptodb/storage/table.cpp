@@ -140,11 +140,23 @@ bool Table::grow_in_place(Partition* p, size_t needed_rows) {
       if (*b && (b->use_count() != 1 || !(*b)->growable_in_place())) return false;
   std::atomic_thread_fence(std::memory_order_acquire);
   for (size_t c = 0; c < schema_.size(); ++c) {
-    if (!p->cols_[c]->grow_in_place(cap * type_width(schema_.column(c).type))) return false;
-    if (p->valid_[c] && !p->valid_[c]->grow_in_place(cap)) return false;
+    if (!p->cols_[c]->grow_in_place(cap * type_width(schema_.column(c).type))) {
+      refresh_data(p);  // earlier columns may have moved
+      return false;
+    }
+    if (p->valid_[c] && !p->valid_[c]->grow_in_place(cap)) {
+      refresh_data(p);
+      return false;
+    }
   }
+  refresh_data(p);
   p->capacity_ = cap;
   return true;
+}
+
+void Table::refresh_data(Partition* p) {
+  p->data_.resize(p->cols_.size());
+  for (size_t c = 0; c < p->cols_.size(); ++c) p->data_[c] = p->cols_[c] ? p->cols_[c]->data() : nullptr;
 }
 
 // Phase A of append(): room for every slot's new rows, and validity columns
@@ -188,9 +200,12 @@ void Table::reserve(const std::vector<uint8_t>& add_validity) {
           std::memcpy(valid[c]->data(), p->valid_[c]->data(), p->rows_);
         }
       }
-      std::lock_guard lock(p->mu_);
-      p->cols_.swap(cols);
-      p->valid_.swap(valid);
+      {
+        std::lock_guard lock(p->mu_);
+        p->cols_.swap(cols);
+        p->valid_.swap(valid);
+      }
+      refresh_data(p);
       p->capacity_ = m.cap;
     }
   }
@@ -201,6 +216,7 @@ void Table::reserve(const std::vector<uint8_t>& add_validity) {
       if (p->valid_[c]) continue;
       BlockPtr b = Block::allocate(p->capacity_, tracker_);
       std::memset(b->data(), 1, p->rows_);
+      any_validity_ = true;
       std::lock_guard lock(p->mu_);
       p->valid_[c] = std::move(b);
     }
@@ -217,7 +233,7 @@ void Table::scatter_rows(const void* const* columns, const uint8_t* const* valid
     Partition* p = slots_[0].p;
     for (size_t c = 0; c < ncol; ++c) {
       const size_t w = type_width(schema_.column(c).type);
-      std::memcpy(p->cols_[c]->data() + p->rows_ * w, columns[c], n * w);
+      std::memcpy(p->data_[c] + p->rows_ * w, columns[c], n * w);
       if (add_validity[c])
         std::memcpy(p->valid_[c]->data() + p->rows_, validity[c], n);
       else if (p->valid_[c])
@@ -252,8 +268,8 @@ void Table::scatter_rows(const void* const* columns, const uint8_t* const* valid
         src[j] = job.src;
         for (size_t s = 0; s < ns; ++s) {
           Partition* p = slots_[s].p;
-          const BlockPtr& b = job.validity ? p->valid_[job.col] : p->cols_[job.col];
-          dst_[s * k + j] = b->data() + p->rows_ * w;
+          std::byte* base = job.validity ? p->valid_[job.col]->data() : p->data_[job.col];
+          dst_[s * k + j] = base + p->rows_ * w;
         }
       }
       cursor_.assign(ns, 0);
@@ -265,9 +281,10 @@ void Table::scatter_rows(const void* const* columns, const uint8_t* const* valid
   for (const Slot& sl : slots_) {
     Partition* p = sl.p;
     if (sym_idx >= 0) {
-      int64_t* out = reinterpret_cast<int64_t*>(p->cols_[static_cast<size_t>(sym_idx)]->data()) + p->rows_;
+      int64_t* out = reinterpret_cast<int64_t*>(p->data_[static_cast<size_t>(sym_idx)]) + p->rows_;
       std::fill_n(out, sl.count, p->key());
     }
+    if (!any_validity_) continue;
     for (size_t c = 0; c < ncol; ++c)
       if (!add_validity[c] && p->valid_[c]) std::memset(p->valid_[c]->data() + p->rows_, 1, sl.count);
   }
@@ -317,6 +334,7 @@ void Table::merge_tail(Partition* p, size_t old_rows, size_t new_rows, int64_t m
   }
   p->cols_.swap(cols);
   p->valid_.swap(valid);
+  refresh_data(p);
   p->rows_ = new_rows;
   p->rows_pub_.store(new_rows, std::memory_order_release);
 }

@@ -55,6 +55,7 @@ class Table {
   void scatter_rows(const void* const* columns, const uint8_t* const* validity,
                     const std::vector<uint8_t>& add_validity, const uint32_t* slot_of, size_t n);
   void merge_tail(Partition* p, size_t old_rows, size_t new_rows, int64_t min_new_ts);
+  static void refresh_data(Partition* p);
 
   const std::string name_;
   const Schema schema_;
@@ -74,6 +75,7 @@ class Table {
   std::vector<uint32_t> slot_buf_;     // slot of each row, for small batches
   std::vector<std::byte*> dst_;        // scatter destinations
   std::vector<size_t> cursor_;         // scatter positions
+  bool any_validity_ = false;          // some partition has a validity column
 };
 
 }  // namespace zepto
