@@ -1,6 +1,7 @@
 #include "zeptodb/storage/block.h"
 
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <new>
 #include <string>
@@ -19,8 +20,9 @@ namespace {
 constexpr size_t kLine = 64;
 constexpr size_t kPage = 4096;
 constexpr size_t kHugePage = size_t{2} << 20;
-// Blocks at least this big get a mapping of their own (and can grow in place).
-constexpr size_t kOwnMappingMin = 256 * 1024;
+// Blocks at least this big get a mapping of their own (and can grow in place),
+// while the process has mappings to spare (see mapping_budget()).
+constexpr size_t kOwnMappingMin = 64 * 1024;
 // allocate_many() shares one mapping when the blocks add up to this much.
 constexpr size_t kSharedMappingMin = size_t{4} << 20;
 
@@ -49,6 +51,25 @@ class Charge {
 };
 
 #if ZEPTO_HAVE_MREMAP
+// Blocks with mappings of their own, and how many of them may exist: half of
+// the kernel's limit on mappings per process (vm.max_map_count), leaving the
+// rest to the allocator and everything else in the process. Past it, new
+// blocks come from the heap.
+std::atomic<size_t> g_own_mappings{0};
+
+size_t mapping_budget() {
+  static const size_t budget = [] {
+    size_t limit = 65530;  // the usual default
+    if (FILE* f = std::fopen("/proc/sys/vm/max_map_count", "r")) {
+      unsigned long v = 0;
+      if (std::fscanf(f, "%lu", &v) == 1 && v > 0) limit = v;
+      std::fclose(f);
+    }
+    return limit / 2;
+  }();
+  return budget;
+}
+
 // Zero-filled pages, `bytes` a multiple of the page size; nullptr on failure.
 // From a huge page up, the mapping starts on a huge-page boundary and asks for
 // transparent huge pages (a hint: without them it works the same, slower).
@@ -107,17 +128,20 @@ struct Block::SharedMapping {
 
 std::shared_ptr<Block> Block::allocate(size_t bytes, std::shared_ptr<MemoryTracker> tracker) {
 #if ZEPTO_HAVE_MREMAP
-  if (bytes >= kOwnMappingMin) {
+  if (bytes >= kOwnMappingMin &&
+      g_own_mappings.load(std::memory_order_relaxed) < mapping_budget()) {
     const size_t cap = round_up(bytes, kPage);
     Charge charge(tracker.get(), cap);
     std::byte* p = map_pages(cap);
     if (p != nullptr) {
+      g_own_mappings.fetch_add(1, std::memory_order_relaxed);
       if (cap < kHugePage) populate(p, cap);
       std::shared_ptr<Block> b;
       try {
         b.reset(new Block(p, cap, std::move(tracker)));
       } catch (...) {
         munmap(p, cap);
+        g_own_mappings.fetch_sub(1, std::memory_order_relaxed);
         throw;
       }
       b->map_bytes_ = cap;
@@ -211,6 +235,7 @@ Block::~Block() {
     }
   } else if (map_bytes_ != 0) {
     munmap(data_, map_bytes_);
+    g_own_mappings.fetch_sub(1, std::memory_order_relaxed);
   } else {
     std::free(data_);
   }

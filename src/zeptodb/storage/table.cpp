@@ -179,14 +179,21 @@ void Table::reserve(const std::vector<uint8_t>& add_validity) {
     moves.push_back({p, std::max({needed, p->capacity_ + p->capacity_ / 2, initial_rows_})});
   }
   if (!moves.empty()) {
-    // All new blocks in one request: a big batch gets one mapping for all.
+    // The first blocks of new partitions in one request (a big batch gets
+    // one mapping for all, with huge pages); blocks of partitions that grow
+    // get mappings of their own, so that next time they can grow in place.
+    std::stable_partition(moves.begin(), moves.end(), [](const Move& m) { return m.p->capacity_ == 0; });
     std::vector<size_t> sizes;
+    size_t shared = 0;
     for (const Move& m : moves)
       for (size_t c = 0; c < ncol; ++c) {
         sizes.push_back(m.cap * type_width(schema_.column(c).type));
         if (m.p->valid_[c]) sizes.push_back(m.cap);
+        if (m.p->capacity_ == 0) shared = sizes.size();
       }
-    std::vector<BlockPtr> blocks = Block::allocate_many(sizes, tracker_);
+    std::vector<BlockPtr> blocks =
+        Block::allocate_many(std::vector<size_t>(sizes.begin(), sizes.begin() + shared), tracker_);
+    for (size_t i = shared; i < sizes.size(); ++i) blocks.push_back(Block::allocate(sizes[i], tracker_));
     size_t next = 0;
     for (const Move& m : moves) {
       Partition* p = m.p;
