@@ -255,7 +255,7 @@ bool parse_double(std::string_view s, double* out) {
 }
 
 int64_t double_to_int(double x, LType to) {
-  double r = std::round(x);
+  double r = std::nearbyint(x);  // ties to even, as DuckDB casts DOUBLE
   double lo = to == LType::kInteger ? -2147483648.0 : -9223372036854775808.0;
   double hi = to == LType::kInteger ? 2147483648.0 : 9223372036854775808.0;
   if (!(r >= lo && r < hi)) {
@@ -648,6 +648,7 @@ BoundPtr make_const(Vec value) {
   e->op = ExprOp::kConst;
   e->type = value.type;
   value.n = 1;
+  value.constant = true;
   e->value = std::move(value);
   return e;
 }

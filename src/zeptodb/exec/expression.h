@@ -87,8 +87,8 @@ Vec eval(const BoundExpr& e, const std::vector<Vec>& in, size_t n);
 // Rows where a BOOLEAN Vec is true (NULL counts as false).
 std::vector<uint32_t> select_true(const Vec& cond);
 
-// Converts `v` to type `to` (the CAST rules: doubles to integers round half
-// away from zero, strings are parsed, out-of-range values throw).
+// Converts `v` to type `to` (the CAST rules: doubles to integers round to
+// nearest, ties to even, as DuckDB; strings are parsed; out-of-range values throw).
 Vec cast_vec(const Vec& v, LType to, const SymbolDictionary* symbols);
 
 // Applies every index in `columns` of `e` through `map` (old → new index).

@@ -99,8 +99,8 @@ class TableSource : public ChunkSource {
     const BoundExpr* filter = mo.full_filter ? full_filter_.get() : node_.filter.get();
     std::vector<bool> read = needed;
     if (filter) collect_columns(*filter, read);
-    for (size_t off = mo.begin; off < mo.end; off += chunk) {
-      size_t n = std::min(chunk, mo.end - off);
+    for (size_t off = mo.begin, n = 0; off < mo.end; off += n) {
+      n = std::min(chunk, mo.end - off);
       for (size_t c = 0; c < schema.size(); ++c) {
         if (!(c < read.size() && read[c])) {
           cols[c] = const_null(LType::kNull, n);
@@ -158,8 +158,8 @@ class RelationSource : public ChunkSource {
     // Columns not needed downstream and not read by the filter stay NULL placeholders.
     std::vector<bool> read = needed;
     if (filter_) collect_columns(*filter_, read);
-    for (size_t off = begin; off < end; off += chunk) {
-      size_t n = std::min(chunk, end - off);
+    for (size_t off = begin, n = 0; off < end; off += n) {
+      n = std::min(chunk, end - off);
       for (size_t c = 0; c < cols.size(); ++c)
         cols[c] = c < read.size() && read[c] ? slice(rel_.cols[c], off, n) : const_null(LType::kNull, n);
       emit(cols, n, static_cast<int64_t>(off), filter_, needed, fn);

@@ -145,6 +145,7 @@ Vec const_string(std::string value, size_t n) {
 Vec resize_const(const Vec& c, size_t n) {
   Vec v = c;
   v.n = n;
+  v.constant = c.type != LType::kNull || c.constant;
   return v;
 }
 
