@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, Optional, Sequence, Union
 
 from . import _core
 from ._core import NotAvailableError, PipelineConfig, Stats, StorageMode
@@ -107,6 +107,55 @@ class Pipeline(_core.Pipeline):
             names.append(name)
             arrays.append(self._coerce(name, values, ctype, is_sym, is_ts, np))
         return self._ingest_columns(table, names, arrays)
+
+    # -------------------------------------------------------------------- Arrow
+    def export(self, symbol: Any = None, table: str = "trades", columns: Optional[Sequence[str]] = None,
+               *, symbols: str = "auto") -> "_core.ArrowExport":
+        """A point-in-time export of ``table`` for any Arrow consumer, without pyarrow.
+
+        ``symbol`` is None (every symbol), an id or name, or a list of them.
+        The result implements the Arrow PyCapsule protocol, so
+        ``pyarrow.table(x)``, ``polars.DataFrame(x)`` or ``duckdb.from_arrow(x)``
+        read it; numeric and timestamp columns are handed over without a
+        copy (one record batch per symbol). The timestamp column is
+        ``timestamp[ns, tz=UTC]``. ``symbols`` chooses how symbol columns
+        look: "auto" (strings as dictionary<int32, utf8> when any id has a
+        name, ids without one as decimal text; the int64 ids when none has),
+        "dictionary", "utf8" or "id".
+        """
+        keys = None
+        if symbol is not None:
+            wanted = symbol if isinstance(symbol, (list, tuple)) else [symbol]
+            keys = []
+            for s in wanted:
+                sid = self.symbol_id(s) if isinstance(s, str) else s
+                if sid is not None:
+                    keys.append(sid)
+        return self._export_arrow(table, keys, list(columns or []), symbols)
+
+    def ingest_arrow(self, data: Any, table: str = "trades",
+                     columns: Optional[Union[Sequence[str], Mapping[str, str]]] = None, *,
+                     scales: Optional[Mapping[str, float]] = None, reject_nulls: bool = False) -> int:
+        """Store Arrow data as one atomic batch; returns the row count.
+
+        ``data`` is anything with ``__arrow_c_stream__`` or ``__arrow_c_array__``
+        (pyarrow Table/RecordBatch/RecordBatchReader, Polars DataFrame, DuckDB
+        relation, pandas >= 2.2 DataFrame); its buffers are read in C++ with
+        the GIL released. Columns map to table columns by name; ``columns``
+        picks a subset (a list) or renames (``{source: table column}``).
+        ``scales`` maps integer table columns to a factor applied to
+        floating-point input (``{"price": 100}`` stores round(price * 100)).
+        NULLs are stored as NULL, or rejected (naming column and row) with
+        ``reject_nulls=True``.
+        """
+        if columns is None:
+            pairs: list = []
+        elif isinstance(columns, Mapping):
+            pairs = [(str(k), str(v)) for k, v in columns.items()]
+        else:
+            pairs = [(str(c), str(c)) for c in columns]
+        factors = [(str(k), float(v)) for k, v in (scales or {}).items()]
+        return self._ingest_arrow(table, data, pairs, factors, reject_nulls)
 
     # ------------------------------------------------------------------ helpers
     def _trade_columns(self, table: str, symbols: Any, prices: Any, volumes: Any,

@@ -14,6 +14,7 @@
 #include <cmath>
 #include <limits>
 
+#include "arrow_bindings.h"
 #include "numpy_bridge.h"
 #include "sql_bindings.h"
 #include "zeptodb/common/error.h"
@@ -399,4 +400,5 @@ NB_MODULE(_core, m) {
           "table"_a = "trades");
 
   register_sql(m);  // sql_bindings.cpp: QueryResult, Pipeline._execute_sql
+  register_arrow(m);  // arrow_bindings.cpp: ArrowExport, Pipeline._export_arrow / _ingest_arrow
 }

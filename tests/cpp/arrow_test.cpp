@@ -418,6 +418,16 @@ TEST(ArrowImport, ValidityBitmapsBoolsAndNullColumns) {
   EXPECT_EQ(snap.data<uint8_t>(2)[1], 0);
   ASSERT_NE(snap.valid(3), nullptr);
   EXPECT_EQ(snap.valid(3)[0], 0);
+
+  ArrowImportOptions strict;
+  strict.reject_nulls = true;
+  try {
+    ingest(db, {utf8("k", {"A", "A", "A"}), x}, strict, "t");
+    ADD_FAILURE();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("column 'x' row 1 is null"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(db.catalog().require("t")->row_count(), 3u);
 }
 
 // A stream of several chunks, one of them empty with null buffers.

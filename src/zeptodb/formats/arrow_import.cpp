@@ -295,6 +295,13 @@ class ArrowReader {
     }
     if (valid.empty()) valid.assign(rows_, 1);
     for (size_t i = 0; i < n; ++i) valid[at + i] = bit(a.buffers[0], off + static_cast<int64_t>(i));
+    auto first_null = std::find(valid.begin() + at, valid.begin() + at + n, 0);
+    if (options_.reject_nulls && first_null != valid.begin() + at + n)
+      null_error(static_cast<size_t>(first_null - valid.begin()));
+  }
+
+  [[noreturn]] void null_error(size_t row) const {
+    throw_error(ErrorCode::kInvalidArgument, row_msg(current_, row) + " is null (missing values are not accepted)");
   }
 
   ImportedColumn decode(Plan& p, ImportedBatch& out) {
@@ -307,6 +314,8 @@ class ArrowReader {
                        (p.type.src == Src::kFloat && p.type.width == 8 && p.def.type == ColumnType::DOUBLE) ||
                        (p.type.src == Src::kTimestamp && p.type.width == 8 && p.type.ns_factor == 1));
     auto valid = std::make_shared<std::vector<uint8_t>>();
+    current_ = p.name;
+    if (p.type.src == Src::kNull && options_.reject_nulls && rows_ > 0) null_error(0);
     size_t at = 0;
     for (auto& c : chunks_) {
       const ArrowArray& parent = c->a;
@@ -462,6 +471,7 @@ class ArrowReader {
           throw_error(ErrorCode::kInvalidArgument, row_msg(p.name, at + i) + ": dictionary index " +
                                                        std::to_string(k) + " is out of range");
         if (dnulls != nullptr && !bit(dnulls, d.offset + k)) {  // a NULL dictionary entry
+          if (options_.reject_nulls) null_error(at + i);
           if (valid.empty()) valid.assign(rows_, 1);
           valid[at + i] = 0;
           dst[i] = 0;
@@ -481,6 +491,7 @@ class ArrowReader {
   std::vector<Plan> plans_;
   std::vector<std::shared_ptr<OwnedArray>> chunks_;
   std::unordered_map<size_t, Interner> interners_;
+  std::string current_;  // source column being decoded, for errors
   size_t rows_ = 0;
 };
 

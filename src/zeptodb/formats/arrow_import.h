@@ -33,6 +33,10 @@ struct ArrowImportOptions {
   // round(x * factor) (half away from zero). Without a factor, floating-point
   // input for an integer column is rejected.
   std::vector<std::pair<std::string, double>> scales;
+  // Reject NULLs (a cleared validity bit, a null-type column, a NULL
+  // dictionary entry) with an error naming column and row, instead of
+  // storing them as NULL.
+  bool reject_nulls = false;
 };
 
 // One decoded column: `data` holds `rows` values of `type`, `valid` one byte

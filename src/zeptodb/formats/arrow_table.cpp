@@ -71,11 +71,11 @@ TableExport::TableExport(std::shared_ptr<const Table> table, const SymbolDiction
     bool symbolic = options.symbols != SymbolExport::kId && (is_key || def.type == ColumnType::SYMBOL);
     if (symbolic) {
       // Resolve the names now: the stream must not depend on the dictionary later.
-      bool all_named = true;
+      bool any_named = false;
       auto note = [&](int64_t id) {
         if (names_.count(id) != 0) return;
         auto name = symbols.name(id);
-        if (!name) all_named = false;
+        any_named |= name.has_value();
         names_.emplace(id, name ? *name : std::to_string(id));
       };
       for (const auto& s : snapshots_) {
@@ -87,7 +87,7 @@ TableExport::TableExport(std::shared_ptr<const Table> table, const SymbolDiction
         for (size_t r = 0; r < s.rows; ++r)
           if (s.valid(c) == nullptr || s.valid(c)[r] != 0) note(ids[r]);
       }
-      if (options.symbols == SymbolExport::kAuto && !all_named) symbolic = false;
+      if (options.symbols == SymbolExport::kAuto && !any_named) symbolic = false;
     }
     symbolic_.push_back(symbolic);
     ArrowColumn proto;

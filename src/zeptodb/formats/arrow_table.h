@@ -22,7 +22,8 @@
 namespace zepto::formats {
 
 enum class SymbolExport : uint8_t {
-  kAuto,        // dictionary when every id exported has a name, else int64 ids
+  kAuto,        // dictionary when some id exported has a name (the others as
+                // decimal text), int64 ids when none has
   kDictionary,  // dictionary<int32, utf8> (ids without a name as decimal text)
   kUtf8,        // utf8 strings (ids without a name as decimal text)
   kId,          // the int64 ids (zero copy)
