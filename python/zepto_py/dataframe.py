@@ -1,0 +1,380 @@
+"""DataFrames in and out of ZeptoDB: pandas, Polars, NumPy and Arrow.
+
+Ingest is vectorized: each call converts whole columns (NumPy for pandas and
+NumPy input, the Arrow C stream for Polars and Arrow input) and stores them
+with one atomic batch call into the engine; no Python loop runs per row.
+
+Column mapping: for the ``trades`` table the four role columns
+(``symbol_col``, ``timestamp_col``, ``price_col``, ``volume_col``) are taken
+and any other column is ignored; for any other table every column maps to
+the table column of the same name (the role arguments still rename). The
+timestamp column is optional: without it rows get the ingest time.
+
+Values: timestamps of any unit or time zone are stored as ns UTC; string,
+categorical and pandas ``str`` symbol columns go through the symbol
+dictionary; missing values (NaN, None, NaT, pandas NA, Arrow/Polars nulls)
+are rejected with an error naming the column and the first bad row.
+Floating-point prices for an integer price column are stored as
+``round(price * price_scale)``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+
+from .utils import require
+
+__all__ = ["from_pandas", "from_polars", "from_arrow", "from_numpy", "to_pandas", "to_polars",
+           "query_to_pandas", "query_to_polars"]
+
+_INT_TYPES = ("BIGINT", "INTEGER")
+
+
+# ------------------------------------------------------------------ mapping
+class _Target:
+    """How source columns map onto one table: the renames and the scales."""
+
+    def __init__(self, pipeline: Any, table: str, available: Optional[Sequence[str]], symbol_col: str,
+                 price_col: str, volume_col: str, timestamp_col: str, price_scale: float,
+                 volume_scale: Optional[float]) -> None:
+        self.table = table
+        types = {name.lower(): (name, t) for name, t in pipeline.schema(table)}
+        self.types = {name: t for name, t in types.values()}
+        sym_key, ts_key = pipeline._key_columns(table)
+        self.symbol_column = sym_key
+        self.timestamp_column = ts_key
+        roles = [(symbol_col, sym_key or "symbol"), (timestamp_col, ts_key or "timestamp"),
+                 (price_col, "price"), (volume_col, "volume")]
+        names = list(available) if available is not None else [src for src, _ in roles]
+        self.mapping: Dict[str, str] = {}
+        for src, dst in roles:
+            if src in names and dst.lower() in types:
+                self.mapping[src] = types[dst.lower()][0]
+        if table.lower() != "trades":
+            for src in names:
+                if src not in self.mapping:
+                    entry = types.get(str(src).lower())
+                    if entry is None:
+                        valid = ", ".join(self.types)
+                        raise KeyError(f"column '{src}' is not a column of table '{table}'; valid columns: {valid}")
+                    self.mapping[src] = entry[0]
+        if sym_key is not None and sym_key not in self.mapping.values():
+            raise KeyError(f"the data has no symbol column '{symbol_col}' (columns: {', '.join(map(str, names))}); "
+                           f"pass symbol_col=")
+        if table.lower() == "trades":
+            for src, role in ((price_col, "price_col"), (volume_col, "volume_col")):
+                if src not in names:
+                    raise KeyError(f"the data has no column '{src}' (columns: {', '.join(map(str, names))}); "
+                                   f"pass {role}=")
+        self.scales: Dict[str, float] = {}
+        for col, scale in (("price", price_scale), ("volume", volume_scale)):
+            name = types.get(col, (None, None))[0]
+            if scale is not None and name is not None and self.types[name] in _INT_TYPES:
+                self.scales[name] = float(scale)
+
+    def is_symbol(self, column: str) -> bool:
+        return self.types[column] == "SYMBOL" or column == self.symbol_column
+
+
+def _names(data: Any) -> Optional[List[str]]:
+    """Column names of a DataFrame / Arrow object, or None if it does not say."""
+    for attr in ("column_names", "columns"):
+        names = getattr(data, attr, None)
+        if names is not None and not callable(names):
+            return [str(n) for n in names]
+    schema = getattr(data, "schema", None)
+    names = getattr(schema, "names", None)
+    return [str(n) for n in names] if names is not None else None
+
+
+# ---------------------------------------------------------------- NumPy path
+class _Bad:
+    """Rows found bad while converting a batch: one mask and reason per column."""
+
+    def __init__(self) -> None:
+        self.masks: List[Tuple[str, Any, str]] = []  # (column, bool mask, what is wrong)
+
+    def add(self, name: str, mask: Any, what: str) -> bool:
+        if mask is not None and mask.any():
+            self.masks.append((name, mask, what))
+            return True
+        return False
+
+    def union(self, np: Any, n: int) -> Any:
+        out = np.zeros(n, dtype=bool)
+        for _, mask, _ in self.masks:
+            out |= mask
+        return out
+
+    def reason(self, row: int) -> str:
+        return "; ".join(f"column '{name}' is {what}" for name, mask, what in self.masks if mask[row])
+
+    def raise_first(self, np: Any) -> None:
+        """ValueError naming the column and the first bad row."""
+        if self.masks:
+            name, mask, what = min(self.masks, key=lambda m: int(np.argmax(m[1])))
+            raise ValueError(f"column '{name}' row {int(np.argmax(mask))} is {what}; "
+                             f"missing values are not accepted")
+
+
+def _object_missing(arr: Any, np: Any) -> Any:
+    return np.fromiter((v is None or v != v for v in arr), dtype=bool, count=len(arr))
+
+
+def _symbol_ids(pipeline: Any, name: str, values: Any, np: Any, bad: _Bad) -> Any:
+    """int64 ids of names (an array or a pandas Series of any string or categorical
+    dtype), factorized so that each distinct name is interned once; missing
+    names are recorded in `bad` (their id is 0)."""
+    try:
+        import pandas as pd
+
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+        uniques = list(uniques)
+    except ImportError:
+        arr = np.asarray(values)
+        missing = _object_missing(arr, np) if arr.dtype.kind == "O" else np.zeros(len(arr), dtype=bool)
+        uniques, codes = np.unique(np.where(missing, "", arr), return_inverse=True)
+        uniques = uniques.tolist()
+        codes = np.where(missing, -1, codes)
+    codes = np.asarray(codes)
+    bad.add(name, codes < 0, "missing")
+    wrong = [i for i, u in enumerate(uniques) if not isinstance(u, str)]
+    if wrong:
+        row = int(np.argmax(codes == wrong[0]))
+        raise TypeError(f"column '{name}' row {row}: symbol names must be str, got {type(uniques[wrong[0]]).__name__}")
+    ids = pipeline._intern_symbols(uniques) if uniques else np.zeros(1, dtype=np.int64)
+    return ids[np.maximum(codes, 0)]
+
+
+def _numbers(name: str, arr: Any, np: Any, bad: _Bad) -> Any:
+    """An object array of numbers (from Python rows) as a numeric array; None,
+    NaN and non-numbers are recorded as bad rows."""
+    missing = _object_missing(arr, np)
+    wrong = np.fromiter((not (v is None or v != v) and (isinstance(v, (str, bytes)) or not np.isscalar(v))
+                         for v in arr), dtype=bool, count=len(arr))
+    bad.add(name, missing, "missing")
+    bad.add(name, wrong, "not a number")
+    if missing.any() or wrong.any():
+        arr = arr.copy()
+        arr[missing | wrong] = 0
+    return np.asarray(arr.tolist())
+
+
+def _convert(pipeline: Any, target: _Target, columns: Mapping[str, Any], np: Any, bad: _Bad) -> Dict[str, Any]:
+    """Table column -> array ready for Pipeline.ingest_columns (whose _coerce does the
+    remaining dtype conversions). Rows with missing values are recorded in `bad`
+    and hold a placeholder."""
+    out: Dict[str, Any] = {}
+    for src, values in columns.items():
+        name = target.mapping[src]
+        arr = values if isinstance(values, np.ndarray) else np.asarray(values)
+        if target.is_symbol(name) and arr.dtype.kind in "OUT":
+            out[name] = _symbol_ids(pipeline, name, arr, np, bad)
+            continue
+        if arr.dtype.kind == "O":
+            arr = _numbers(name, arr, np, bad)
+        kind = arr.dtype.kind
+        if kind == "f" and bad.add(name, np.isnan(arr), "NaN"):
+            arr = np.where(np.isnan(arr), 0.0, arr)
+        elif kind == "M" and bad.add(name, np.isnat(arr), "NaT"):
+            arr = np.where(np.isnat(arr), np.zeros(1, dtype=arr.dtype), arr)
+        scale = target.scales.get(name)
+        if scale is not None and (kind == "f" or (kind in "iu" and scale != 1.0)):
+            arr = np.ascontiguousarray(arr, dtype=np.float64)
+            with np.errstate(over="ignore", invalid="ignore"):
+                big = ~(np.abs(arr * scale) < 2.0**63)
+            if bad.add(name, big, f"out of range after scaling by {scale:g}"):
+                arr = np.where(big, 0.0, arr)
+            arr = pipeline._scale_to_int64(arr, scale, name)
+        out[name] = arr
+    return out
+
+
+def _prepare(pipeline: Any, target: _Target, columns: Mapping[str, Any], np: Any) -> Dict[str, Any]:
+    """_convert, raising at the first row with a missing value."""
+    bad = _Bad()
+    out = _convert(pipeline, target, columns, np, bad)
+    bad.raise_first(np)
+    return out
+
+
+def from_numpy(data: Any, pipeline: Any, symbol_col: str = "symbol", price_col: str = "price",
+               volume_col: str = "volume", timestamp_col: str = "timestamp", price_scale: float = 1.0,
+               table: str = "trades", *, volume_scale: Optional[float] = None) -> int:
+    """Store NumPy columns: a ``{name: array}`` mapping or a structured array.
+
+    Timestamps may be datetime64 of any unit or int64 ns. Returns the row count.
+    """
+    np = require("numpy", "from_numpy")
+    if isinstance(data, np.ndarray) and data.dtype.names:
+        data = {n: data[n] for n in data.dtype.names}
+    target = _Target(pipeline, table, list(data), symbol_col, price_col, volume_col, timestamp_col,
+                     price_scale, volume_scale)
+    return pipeline.ingest_columns(table, _prepare(pipeline, target, {k: data[k] for k in target.mapping}, np))
+
+
+# --------------------------------------------------------------- pandas path
+def _pandas_column(name: str, s: Any, pd: Any, np: Any, bad: _Bad) -> Any:
+    """A pandas Series as a NumPy array: zero copy for NumPy-backed columns,
+    tz-aware timestamps as UTC datetime64, nullable and Arrow-backed dtypes
+    with their missing values recorded in `bad` (and a placeholder)."""
+    dtype = s.dtype
+    if isinstance(dtype, pd.DatetimeTZDtype):
+        s = s.dt.tz_convert("UTC").dt.tz_localize(None)
+    if isinstance(s.dtype, np.dtype):
+        return s.to_numpy()
+    missing = s.isna().to_numpy()
+    numpy_type = getattr(dtype, "numpy_dtype", None)
+    if numpy_type is None or numpy_type.kind == "O":
+        return np.asarray(s, dtype=object)
+    if bad.add(name, missing, "missing"):
+        return s.to_numpy(dtype=numpy_type, na_value=np.zeros(1, dtype=numpy_type)[0])
+    return s.to_numpy(dtype=numpy_type)
+
+
+def _pandas_columns(pipeline: Any, df: Any, target: _Target, pd: Any, np: Any, bad: _Bad) -> Dict[str, Any]:
+    out = {}
+    for src, name in target.mapping.items():
+        s = df[src]
+        if target.is_symbol(name) and not (isinstance(s.dtype, np.dtype) and s.dtype.kind in "iu"):
+            out[src] = _symbol_ids(pipeline, name, s, np, bad)  # names: object, str, string, categorical
+        else:
+            out[src] = _pandas_column(name, s, pd, np, bad)
+    return out
+
+
+def from_pandas(df: Any, pipeline: Any, symbol_col: str = "symbol", price_col: str = "price",
+                volume_col: str = "volume", timestamp_col: str = "timestamp", price_scale: float = 1.0,
+                table: str = "trades", *, volume_scale: Optional[float] = None) -> int:
+    """Store a pandas DataFrame; returns the row count. Needs only pandas and NumPy."""
+    pd = require("pandas", "from_pandas")
+    np = require("numpy", "from_pandas")
+    target = _Target(pipeline, table, [str(c) for c in df.columns], symbol_col, price_col, volume_col,
+                     timestamp_col, price_scale, volume_scale)
+    bad = _Bad()
+    cols = _convert(pipeline, target, _pandas_columns(pipeline, df, target, pd, np, bad), np, bad)
+    bad.raise_first(np)
+    return pipeline.ingest_columns(table, cols)
+
+
+# ---------------------------------------------------------------- Arrow path
+def _ingest_arrow(data: Any, pipeline: Any, table: str, target: _Target) -> int:
+    return pipeline.ingest_arrow(data, table, columns=target.mapping, scales=target.scales, reject_nulls=True)
+
+
+def from_arrow(data: Any, pipeline: Any, symbol_col: str = "symbol", price_col: str = "price",
+               volume_col: str = "volume", timestamp_col: str = "timestamp", price_scale: float = 1.0,
+               table: str = "trades", *, volume_scale: Optional[float] = None) -> int:
+    """Store Arrow data: any object with ``__arrow_c_stream__`` or ``__arrow_c_array__``
+    (pyarrow Table, RecordBatch, RecordBatchReader, DuckDB relation, ...).
+
+    The buffers are read in C++ (no pyarrow needed); a chunked input is one
+    atomic batch. Returns the row count.
+    """
+    target = _Target(pipeline, table, _names(data), symbol_col, price_col, volume_col, timestamp_col,
+                     price_scale, volume_scale)
+    return _ingest_arrow(data, pipeline, table, target)
+
+
+def from_polars(df: Any, pipeline: Any, symbol_col: str = "symbol", price_col: str = "price",
+                volume_col: str = "volume", timestamp_col: str = "timestamp", price_scale: float = 1.0,
+                table: str = "trades", *, volume_scale: Optional[float] = None) -> int:
+    """Store a Polars DataFrame (or LazyFrame, collected) through the Arrow C stream
+    interface: String/string_view, Categorical/Enum and Datetime of any unit
+    and time zone are read in C++ without pyarrow. Returns the row count."""
+    if hasattr(df, "collect") and not hasattr(df, "__arrow_c_stream__"):
+        df = df.collect()
+    return from_arrow(df, pipeline, symbol_col, price_col, volume_col, timestamp_col, price_scale, table,
+                      volume_scale=volume_scale)
+
+
+# ------------------------------------------------------------------- exports
+def _selection(symbol: Any) -> Optional[list]:
+    if symbol is None:
+        return None
+    return list(symbol) if isinstance(symbol, (list, tuple)) else [symbol]
+
+
+def to_pandas(pipeline: Any, symbol: Any = None, table: str = "trades",
+              columns: Optional[Sequence[str]] = None) -> Any:
+    """Rows of ``table`` (all symbols, or ``symbol``: an id, a name or a list) as a
+    pandas DataFrame: timestamps ``datetime64[ns, UTC]``, symbols as strings
+    (categorical) where they have names, else their int64 ids."""
+    pd = require("pandas", "to_pandas")
+    try:
+        import pyarrow as pa
+    except ImportError:
+        return _to_pandas_numpy(pipeline, symbol, table, columns, pd)
+    return pa.table(pipeline.export(symbol, table, columns)).to_pandas()
+
+
+def _to_pandas_numpy(pipeline: Any, symbol: Any, table: str, columns: Optional[Sequence[str]], pd: Any) -> Any:
+    """to_pandas without pyarrow: the column views of each symbol, concatenated."""
+    np = require("numpy", "to_pandas")
+    keys = pipeline._partition_keys(table)
+    wanted = _selection(symbol)
+    if wanted is not None:
+        ids = {pipeline.symbol_id(s) if isinstance(s, str) else s for s in wanted}
+        keys = [k for k in keys if k in ids]
+    sym_key, ts_key = pipeline._key_columns(table)
+    schema = pipeline.schema(table)
+    names = list(columns) if columns else [n for n, _ in schema]
+    types = {n.lower(): t for n, t in schema}
+    out = {}
+    counts = [pipeline.count(k, table=table) for k in keys]
+    for name in names:
+        if sym_key is not None and name.lower() == sym_key.lower():
+            labels = [pipeline.symbol_name(k) for k in keys]
+            codes = np.repeat(np.arange(len(keys)), counts)
+            if any(label is not None for label in labels):  # like export(): unnamed ids as text
+                out[name] = pd.Categorical.from_codes(
+                    codes, categories=[str(k) if lb is None else lb for k, lb in zip(keys, labels)])
+            else:
+                out[name] = np.asarray(keys, dtype=np.int64)[codes]
+            continue
+        parts = [pipeline.get_column(k, name, table) for k in keys]
+        arr = np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
+        if types[name.lower()] == "TIMESTAMP" or (ts_key is not None and name.lower() == ts_key.lower()):
+            arr = pd.DatetimeIndex(arr.view("M8[ns]")).tz_localize("UTC")
+        out[name] = arr
+    return pd.DataFrame(out)
+
+
+def to_polars(pipeline: Any, symbol: Any = None, table: str = "trades",
+              columns: Optional[Sequence[str]] = None) -> Any:
+    """Rows of ``table`` as a Polars DataFrame, read through the Arrow C stream
+    (numeric columns without a copy when one symbol is selected)."""
+    pl = require("polars", "to_polars")
+    return pl.DataFrame(pipeline.export(symbol, table, columns))
+
+
+# ---------------------------------------------------------------------- SQL
+def _query(pipeline: Any, sql: str) -> Any:
+    result = pipeline.execute(sql)
+    error = getattr(result, "error", None)
+    if error:
+        raise ValueError(f"query failed: {error}")
+    return result
+
+
+def query_to_pandas(pipeline: Any, sql: str) -> Any:
+    """The result of a SQL query as a pandas DataFrame (raises ValueError on a SQL error)."""
+    pd = require("pandas", "query_to_pandas")
+    result = _query(pipeline, sql)
+    if hasattr(result, "__arrow_c_stream__"):
+        try:
+            import pyarrow as pa
+
+            return pa.table(result).to_pandas()
+        except ImportError:
+            pass
+    return pd.DataFrame(result.to_numpy())
+
+
+def query_to_polars(pipeline: Any, sql: str) -> Any:
+    """The result of a SQL query as a Polars DataFrame (raises ValueError on a SQL error)."""
+    pl = require("polars", "query_to_polars")
+    result = _query(pipeline, sql)
+    if hasattr(result, "__arrow_c_stream__"):
+        return pl.DataFrame(result)
+    return pl.DataFrame(result.to_numpy())

@@ -1,0 +1,176 @@
+"""zepto_py.dataframe: pandas / Polars / NumPy / Arrow in and out."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import zeptodb
+import zepto_py
+
+from conftest import T0, assert_rejected, column
+
+pd = pytest.importorskip("pandas")
+pl = pytest.importorskip("polars")
+pa = pytest.importorskip("pyarrow")
+
+
+def trades_frame(n: int = 4) -> dict:
+    return {"symbol": (["AAPL", "MSFT"] * n)[:n], "timestamp": T0 + np.arange(n, dtype=np.int64) * 1000,
+            "price": 100.0 + np.arange(n) / 100, "volume": np.arange(1, n + 1, dtype=np.int64)}
+
+
+# ------------------------------------------------------------------- pandas
+def test_from_pandas_round_trip(pipeline: zeptodb.Pipeline) -> None:
+    df = pd.DataFrame(trades_frame())
+    df["timestamp"] = pd.to_datetime(df["timestamp"], unit="ns")
+    assert zepto_py.from_pandas(df, pipeline, price_scale=100) == 4
+    assert column(pipeline, "AAPL", "price") == [10000, 10002]
+    out = zepto_py.to_pandas(pipeline)
+    assert str(out["timestamp"].dtype) == "datetime64[ns, UTC]"
+    assert out["symbol"].tolist() == ["AAPL", "AAPL", "MSFT", "MSFT"]
+    assert out["timestamp"].iloc[0] == pd.Timestamp(T0, unit="ns", tz="UTC")
+    assert zepto_py.to_pandas(pipeline, symbol="MSFT")["volume"].tolist() == [2, 4]
+
+
+@pytest.mark.parametrize("unit", ["s", "ms", "us", "ns"])
+def test_from_pandas_timestamp_units_and_zones(pipeline: zeptodb.Pipeline, unit: str) -> None:
+    ts = pd.Series(pd.to_datetime([T0], unit="ns")).astype(f"datetime64[{unit}]")
+    local = ts.dt.tz_localize("UTC").dt.tz_convert("America/New_York")
+    zepto_py.from_pandas(pd.DataFrame({"symbol": [1], "price": [1], "volume": [1], "timestamp": ts}), pipeline)
+    zepto_py.from_pandas(pd.DataFrame({"symbol": [1], "price": [1], "volume": [1], "timestamp": local}), pipeline)
+    per = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}[unit]
+    assert column(pipeline, 1, "timestamp") == [T0 // per * per] * 2
+
+
+def test_from_pandas_nanoseconds_and_zone_survive_round_trip(pipeline: zeptodb.Pipeline) -> None:
+    ts = pd.Series([pd.Timestamp("2024-03-21 12:00:00.123456789", tz="Europe/Berlin")])
+    zepto_py.from_pandas(pd.DataFrame({"symbol": ["Z"], "price": [1], "volume": [1], "timestamp": ts}), pipeline)
+    back = zepto_py.to_pandas(pipeline, "Z")["timestamp"].iloc[0]
+    assert back == ts.iloc[0] and back.nanosecond == 789 and str(back.tz) == "UTC"
+
+
+@pytest.mark.parametrize("dtype", ["object", "category", "string", "str"])
+def test_from_pandas_symbol_dtypes(pipeline: zeptodb.Pipeline, dtype: str) -> None:
+    df = pd.DataFrame({"symbol": pd.Series(["A", "B", "A"], dtype=dtype), "price": [1, 2, 3], "volume": [1, 1, 1]})
+    zepto_py.from_pandas(df, pipeline)
+    assert column(pipeline, "A", "price") == [1, 3]
+
+
+def test_from_pandas_int_symbols_and_missing_timestamp(pipeline: zeptodb.Pipeline) -> None:
+    zepto_py.from_pandas(pd.DataFrame({"symbol": [5, 5], "price": [1, 2], "volume": [3, 4]}), pipeline)
+    assert column(pipeline, 5, "volume") == [3, 4]
+    assert abs(column(pipeline, 5, "timestamp")[0] - __import__("time").time_ns()) < 60 * 10**9
+
+
+@pytest.mark.parametrize("frame,match", [
+    ({"symbol": ["A", None], "price": [1.0, 2.0], "volume": [1, 1]}, "column 'symbol' row 1 is missing"),
+    ({"symbol": ["A", "A"], "price": [1.0, float("nan")], "volume": [1, 1]}, "column 'price' row 1 is NaN"),
+    ({"symbol": ["A", "A"], "price": [1, 2], "volume": pd.array([1, None], dtype="Int64")},
+     "column 'volume' row 1 is missing"),
+    ({"symbol": ["A", "A"], "price": [1, 2], "volume": [1, 1], "timestamp": pd.to_datetime([1, None])},
+     "column 'timestamp' row 1 is NaT"),
+])
+def test_from_pandas_rejects_missing_values(pipeline: zeptodb.Pipeline, frame: dict, match: str) -> None:
+    assert_rejected(pipeline, ValueError, match, lambda: zepto_py.from_pandas(pd.DataFrame(frame), pipeline))
+
+
+def test_from_pandas_nullable_dtypes_without_missing_values(pipeline: zeptodb.Pipeline) -> None:
+    df = pd.DataFrame({"symbol": pd.array(["A"], dtype="string"), "price": pd.array([1.25], dtype="Float64"),
+                       "volume": pd.array([7], dtype="Int64")})
+    zepto_py.from_pandas(df, pipeline, price_scale=100)
+    assert column(pipeline, "A", "price") == [125]
+
+
+def test_from_pandas_empty_one_row_and_non_contiguous(pipeline: zeptodb.Pipeline) -> None:
+    empty = pd.DataFrame({"symbol": pd.Series([], dtype=object), "price": pd.Series([], dtype=float),
+                          "volume": pd.Series([], dtype="int64")})
+    assert zepto_py.from_pandas(empty, pipeline) == 0
+    assert zepto_py.from_pandas(pd.DataFrame(trades_frame(1)), pipeline, price_scale=100) == 1
+    big = pd.DataFrame(trades_frame(10))
+    assert zepto_py.from_pandas(big.iloc[1::3], pipeline, price_scale=100) == 3  # strided rows 1, 4, 7
+    assert column(pipeline, "MSFT", "volume") == [2, 8]
+    assert column(pipeline, "AAPL", "volume") == [1, 5]
+
+
+def test_from_pandas_other_table_maps_by_name(pipeline: zeptodb.Pipeline) -> None:
+    pipeline.create_table("q", [("sym", "SYMBOL"), ("ts", "TIMESTAMP"), ("bid", "DOUBLE"), ("n", "INTEGER")])
+    df = pd.DataFrame({"symbol": ["A"], "ts": pd.to_datetime([T0]), "BID": [1.5], "n": [3]})
+    zepto_py.from_pandas(df, pipeline, table="q")
+    t = pa.table(pipeline.export("A", table="q"))
+    assert t.column("bid").to_pylist() == [1.5] and t.column("n").to_pylist() == [3]
+    with pytest.raises(KeyError, match="'zz' is not a column of table 'q'"):
+        zepto_py.from_pandas(df.assign(zz=1), pipeline, table="q")
+
+
+def test_missing_symbol_column_is_a_key_error(pipeline: zeptodb.Pipeline) -> None:
+    with pytest.raises(KeyError, match="no symbol column 'ticker'"):
+        zepto_py.from_pandas(pd.DataFrame(trades_frame()), pipeline, symbol_col="ticker")
+
+
+# ------------------------------------------------------------------- NumPy
+def test_from_numpy_mapping_and_structured(pipeline: zeptodb.Pipeline) -> None:
+    data = trades_frame()
+    data["timestamp"] = data["timestamp"].astype("datetime64[ns]")
+    assert zepto_py.from_numpy(data, pipeline, price_scale=100) == 4
+    rec = np.zeros(2, dtype=[("symbol", "i8"), ("price", "f8"), ("volume", "i8"), ("timestamp", "M8[us]")])
+    rec["symbol"] = 9
+    rec["price"] = [1.5, 2.5]
+    rec["timestamp"] = np.array([1, 2], dtype="M8[us]")
+    assert zepto_py.from_numpy(rec, pipeline, price_scale=10) == 2
+    assert column(pipeline, 9, "price") == [15, 25]
+    assert column(pipeline, 9, "timestamp") == [1000, 2000]
+
+
+# ------------------------------------------------------------------- Polars
+@pytest.mark.parametrize("unit", ["ms", "us", "ns"])
+def test_from_polars_datetimes_and_string_view(pipeline: zeptodb.Pipeline, unit: str) -> None:
+    df = pl.DataFrame({"symbol": ["A", "B"], "price": [1.5, 2.5], "volume": [1, 2],
+                       "timestamp": pl.Series([T0, T0 + 10**6]).cast(pl.Datetime("ns", "UTC"))})
+    df = df.with_columns(pl.col("timestamp").cast(pl.Datetime(unit, "Asia/Tokyo")))
+    assert zepto_py.from_polars(df, pipeline, price_scale=2) == 2
+    per = {"ms": 10**6, "us": 10**3, "ns": 1}[unit]
+    assert column(pipeline, "B", "timestamp") == [(T0 + 10**6) // per * per]
+    assert column(pipeline, "B", "price") == [5]
+    out = zepto_py.to_polars(pipeline)
+    assert out.schema["timestamp"] == pl.Datetime("ns", "UTC")
+    assert out["symbol"].cast(pl.String).to_list() == ["A", "B"]
+
+
+def test_from_polars_categorical_sliced_and_lazy(pipeline: zeptodb.Pipeline) -> None:
+    df = pl.DataFrame({"symbol": ["X", "Y", "X", "Y"], "price": [1, 2, 3, 4], "volume": [1, 1, 1, 1]})
+    df = df.with_columns(pl.col("symbol").cast(pl.Categorical))
+    assert zepto_py.from_polars(df.slice(1, 2), pipeline) == 2
+    assert zepto_py.from_polars(df.lazy().filter(pl.col("price") > 3), pipeline) == 1
+    assert column(pipeline, "Y", "price") == [2, 4]
+
+
+def test_from_polars_rejects_nulls_and_nan(pipeline: zeptodb.Pipeline) -> None:
+    nulls = pl.DataFrame({"symbol": ["A", "A"], "price": [1, None], "volume": [1, 1]})
+    assert_rejected(pipeline, ValueError, "column 'price' row 1 is null", lambda: zepto_py.from_polars(nulls, pipeline))
+    nan = pl.DataFrame({"symbol": ["A", "A"], "price": [1.0, float("nan")], "volume": [1, 1]})
+    assert_rejected(pipeline, ValueError, "column 'price' row 1 is NaN", lambda: zepto_py.from_polars(nan, pipeline))
+
+
+# -------------------------------------------------------------------- Arrow
+def test_from_arrow_chunked_table_and_reader(pipeline: zeptodb.Pipeline) -> None:
+    t = pa.table(trades_frame(6))
+    chunked = pa.concat_tables([t.slice(0, 2), t.slice(2, 4)])
+    assert zepto_py.from_arrow(chunked, pipeline, price_scale=100) == 6
+    reader = pa.RecordBatchReader.from_batches(t.schema, t.to_batches())
+    assert zepto_py.from_arrow(reader, pipeline, price_scale=100) == 6
+    assert len(column(pipeline, "AAPL", "price")) == 6
+
+
+def test_to_pandas_and_polars_of_one_row_and_empty(pipeline: zeptodb.Pipeline) -> None:
+    assert len(zepto_py.to_pandas(pipeline)) == 0
+    assert zepto_py.to_polars(pipeline).height == 0
+    pipeline.ingest_batch(["ONE"], [1], [2], timestamps=[T0])
+    assert zepto_py.to_pandas(pipeline)["symbol"].tolist() == ["ONE"]
+    assert zepto_py.to_polars(pipeline, "ONE")["price"].to_list() == [1]
+
+
+def test_to_pandas_int_ids_stay_ints(pipeline: zeptodb.Pipeline) -> None:
+    pipeline.ingest_batch([3, 4], [1, 2], [1, 1], timestamps=[1, 2])
+    df = zepto_py.to_pandas(pipeline)
+    assert df["symbol"].tolist() == [3, 4] and df["symbol"].dtype == np.int64
