@@ -1,0 +1,141 @@
+"""zepto_py ingest and export against numpy.copyto of the same bytes, in the same run.
+
+10 M trades (symbol, timestamp, price float64, volume int64) over 100
+symbols; every subject includes its conversions: float prices scaled to
+integer ticks (price_scale=100) and timestamps converted to int64 ns UTC
+(datetime64[us] / Arrow timestamp[us, UTC] / Polars Datetime("us", "UTC")).
+Symbols are int64 ids for NumPy, categorical names for pandas, dictionary
+names for Arrow and Polars. The baseline copies the four source columns
+(int64/int64/float64/int64, 320 MB at 10 M rows) into fresh arrays with
+numpy.copyto; a ratio is baseline time / subject time, each the median of
+alternating rounds.
+
+    python bench/bench_interop.py                  # 10 M rows
+    python bench/bench_interop.py --rows 1000000   # quick check
+
+The last lines are machine-readable RESULT lines (see bench/run_all.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from typing import Callable, List
+
+import numpy as np
+
+import zeptodb
+import zepto_py
+from bench_pipeline import SYMBOLS, T0, Result, print_result, rounds, trades
+
+
+def source(rows: int) -> dict:
+    sym, px, vol, ts = trades(rows)
+    return {"symbol": sym, "timestamp": (ts // 1000).astype("datetime64[us]"),
+            "price": px / 100.0, "volume": vol}
+
+
+def copy_baseline(data: dict) -> Callable[[], float]:
+    arrays = [data["symbol"], data["timestamp"].view(np.int64), data["price"], data["volume"]]
+
+    def run() -> float:
+        t = time.perf_counter()
+        out = [np.empty_like(a) for a in arrays]
+        for d, a in zip(out, arrays):
+            np.copyto(d, a)
+        return time.perf_counter() - t
+
+    return run
+
+
+def timed(store: Callable[[zeptodb.Pipeline], int], rows: int) -> Callable[[], float]:
+    def run() -> float:
+        p = zeptodb.Pipeline()
+        t = time.perf_counter()
+        n = store(p)
+        dt = time.perf_counter() - t
+        assert n == rows == p.row_count(), (n, rows)
+        return dt
+
+    return run
+
+
+def compare(name: str, what: str, rows: int, n_rounds: int, baseline: Callable[[], float],
+            subject: Callable[[], float], target: float, nbytes: int) -> Result:
+    b, s = rounds(n_rounds, baseline, subject)
+    ratio = statistics.median(bi / si for bi, si in zip(b, s))
+    r = Result(name, what, rows / statistics.median(s), "rows/s", rows / statistics.median(b),
+               f"numpy.copyto of the same {nbytes >> 20} MB", ratio, f">= {target}x", ratio >= target)
+    print(f"{name}: {rows:,} rows, {n_rounds} rounds")
+    print_result(r)
+    return r
+
+
+def constant_time(name: str, export: Callable[[zeptodb.Pipeline], object], n_rounds: int) -> Result:
+    """Export time of one symbol at 100 k and at 10x more rows: the ratio stays near 1."""
+    times = []
+    for rows in (100_000, 1_000_000):
+        p = zeptodb.Pipeline()
+        p.ingest_batch(np.ones(rows, dtype=np.int64), np.arange(rows), np.ones(rows, dtype=np.int64),
+                       T0 + np.arange(rows))
+        runs = []
+        for _ in range(max(n_rounds, 5)):
+            t = time.perf_counter()
+            export(p)
+            runs.append(time.perf_counter() - t)
+        times.append(statistics.median(runs))
+    ratio = times[0] / times[1]  # 1.0 = constant time; a copy would give about 0.1
+    r = Result(name, f"{name}, 1,000,000 rows of one symbol", times[1] * 1e6, "us", times[0] * 1e6,
+               f"{name}, 100,000 rows (10x fewer)", ratio, ">= 0.5x", ratio >= 0.5)
+    print(f"{name}: constant time whatever the row count")
+    print_result(r)
+    return r
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rows", type=int, default=10_000_000)
+    ap.add_argument("--rounds", type=int, default=5)
+    args = ap.parse_args()
+    rows, n = args.rows, args.rounds
+    import pandas as pd
+    import polars as pl
+    import pyarrow as pa
+
+    data = source(rows)
+    nbytes = sum(a.nbytes for a in data.values())
+    base = copy_baseline(data)
+    names = np.array([f"S{i:03d}" for i in range(SYMBOLS)], dtype=object)
+    frame = pd.DataFrame({"symbol": pd.Categorical.from_codes(data["symbol"], names),
+                          "timestamp": data["timestamp"], "price": data["price"], "volume": data["volume"]})
+    table = pa.table({"symbol": pa.DictionaryArray.from_arrays(pa.array(data["symbol"].astype(np.int32)),
+                                                               pa.array(names.tolist())),
+                      "timestamp": pa.array(data["timestamp"]).cast(pa.timestamp("us", "UTC")),
+                      "price": data["price"], "volume": data["volume"]})
+    polars = pl.from_arrow(table)
+    print(f"zepto_py interop, {rows:,} rows over {SYMBOLS} symbols; baseline numpy.copyto of {nbytes >> 20} MB\n")
+
+    results: List[Result] = [
+        compare("from_numpy", "zepto_py.from_numpy", rows, n, base,
+                timed(lambda p: zepto_py.from_numpy(data, p, price_scale=100), rows), 0.3, nbytes),
+        compare("from_arrow", "zepto_py.from_arrow (pyarrow Table)", rows, n, base,
+                timed(lambda p: zepto_py.from_arrow(table, p, price_scale=100), rows), 0.3, nbytes),
+        compare("from_polars", "zepto_py.from_polars", rows, n, base,
+                timed(lambda p: zepto_py.from_polars(polars, p, price_scale=100), rows), 0.3, nbytes),
+        compare("from_pandas", "zepto_py.from_pandas (categorical symbols)", rows, n, base,
+                timed(lambda p: zepto_py.from_pandas(frame, p, price_scale=100), rows), 0.2, nbytes),
+        compare("stream_pandas", "StreamingSession.ingest_pandas, progress bar", rows, n, base,
+                timed(lambda p: zepto_py.StreamingSession(p, show_progress=True, price_scale=100)
+                      .ingest_pandas(frame), rows), 0.15, nbytes),
+        constant_time("to_arrow", lambda p: zepto_py.ArrowSession(p).to_arrow(1), n),
+        constant_time("to_polars_zc", lambda p: zepto_py.ArrowSession(p).to_polars_zero_copy(1), n),
+    ]
+    for r in results:
+        print(r.line())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
