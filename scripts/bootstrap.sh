@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 DEB_PACKAGES=(
   g++ make ccache pkg-config python3-venv
   libgtest-dev libgmock-dev libbenchmark-dev
+  libboost-dev libsimdjson-dev zlib1g-dev liblz4-dev libzstd-dev
 )
 
 missing=()
