@@ -80,5 +80,130 @@ TEST_F(SqlTest, UnknownColumnListsValid) {
   }
 }
 
+TEST_F(SqlTest, PruningAndRowsScanned) {
+  ResultSet rs = db.execute("SELECT count(*) FROM trades WHERE symbol = 2 AND timestamp >= 2000");
+  EXPECT_EQ(rows(rs), (Rows{"1"}));
+  EXPECT_EQ(rs.rows_scanned, 1u);  // one partition, binary-searched to one row
+  rs = db.execute("SELECT count(*) FROM trades WHERE symbol = 1 OR timestamp > 2400");
+  EXPECT_EQ(rows(rs), (Rows{"4"}));
+  EXPECT_EQ(rs.rows_scanned, 5u);  // an OR with a non-key term reads everything
+  EXPECT_EQ(q("SELECT count(*) FROM trades WHERE NOT (symbol <> 1)"), (Rows{"3"}));
+  EXPECT_EQ(q("SELECT count(*) FROM trades WHERE symbol = 'NOPE'"), (Rows{"0"}));
+  std::string plan;
+  for (const auto& r : q("EXPLAIN SELECT * FROM trades WHERE symbol IN (1, 2) AND timestamp BETWEEN 1000 AND 2000"))
+    plan += r + "\n";
+  EXPECT_NE(plan.find("partitions=[1,2]"), std::string::npos) << plan;
+  EXPECT_NE(plan.find("time=[1000, 2000]"), std::string::npos) << plan;
+}
+
+TEST_F(SqlTest, GroupByOrdinalsAliasesExpressionsHaving) {
+  EXPECT_EQ(q("SELECT xbar(timestamp, 1000) AS b, count(*) FROM trades GROUP BY b ORDER BY b"),
+            (Rows{"1000|2", "2000|2", "3000|1"}));
+  EXPECT_EQ(q("SELECT symbol, max(price) - min(price) AS r FROM trades GROUP BY 1 HAVING count(*) > 2"),
+            (Rows{"1|2"}));
+  EXPECT_EQ(q("SELECT price % 2 AS odd, sum(volume) FROM trades GROUP BY price % 2 ORDER BY odd"),
+            (Rows{"0|800", "1|700"}));
+  EXPECT_THROW(db.execute("SELECT price, count(*) FROM trades GROUP BY symbol"), Error);
+  EXPECT_EQ(q("SELECT count(*), sum(price) FROM trades WHERE symbol = 99"), (Rows{"0|NULL"}));
+}
+
+TEST_F(SqlTest, FirstLastFollowTimestamps) {
+  // Rows arrived out of order; first/last follow the timestamps.
+  EXPECT_EQ(q("SELECT symbol, first(price), last(price) FROM trades GROUP BY symbol ORDER BY symbol"),
+            (Rows{"1|10|12", "2|20|21"}));
+}
+
+TEST_F(SqlTest, ParallelMatchesSerial) {
+  std::vector<int64_t> sym, ts, px, vol;
+  for (int64_t i = 0; i < 50000; ++i) {
+    sym.push_back(i % 37);
+    ts.push_back(100000 - i);
+    px.push_back((i * 7919) % 1000);
+    vol.push_back(i % 13);
+  }
+  db.ingest_columns("trades",
+                    {{"symbol", ColumnType::INT64, sym.data()},
+                     {"timestamp", ColumnType::INT64, ts.data()},
+                     {"price", ColumnType::INT64, px.data()},
+                     {"volume", ColumnType::INT64, vol.data()}},
+                    sym.size());
+  for (const char* sql : {"SELECT symbol, count(*), sum(volume), first(price), last(price), avg(price) FROM trades "
+                          "GROUP BY symbol",
+                          "SELECT price, volume FROM trades WHERE price > 990",
+                          "SELECT count(DISTINCT price), median(price), round(stddev(price), 6) FROM trades"}) {
+    exec::ExecOptions serial, parallel;
+    parallel.threads = 4;
+    parallel.row_threshold = 0;
+    EXPECT_EQ(rows(db.execute(sql, serial)), rows(db.execute(sql, parallel))) << sql;
+  }
+}
+
+TEST_F(SqlTest, NullsAndThreeValuedLogic) {
+  db.execute("CREATE TABLE n (k SYMBOL, x INTEGER, y DOUBLE, b BOOLEAN)");
+  ResultSet ins = db.execute("INSERT INTO n VALUES ('a', 1, 1.5, TRUE), ('a', NULL, NULL, NULL), ('b', 3, NULL, FALSE)");
+  EXPECT_EQ(ins.affected_rows, 3u);
+  EXPECT_EQ(q("SELECT count(*), count(x), sum(x), avg(y), min(y) FROM n"), (Rows{"3|2|4|1.5|1.5"}));
+  EXPECT_EQ(q("SELECT x + 1, x IS NULL, b AND x > 2, b OR x > 2 FROM n ORDER BY k, x NULLS FIRST"),
+            (Rows{"NULL|true|NULL|NULL", "2|false|false|true", "4|false|false|true"}));
+  EXPECT_EQ(q("SELECT coalesce(y, x, -1) FROM n ORDER BY k, x"), (Rows{"1.5", "-1", "3"}));
+  ResultSet rs = db.execute("SELECT k, x FROM n");
+  EXPECT_EQ(rs.columns[0].type, DataType::kVarchar);
+  EXPECT_EQ(rs.columns[1].type, DataType::kInteger);
+  EXPECT_TRUE(rs.columns[1].has_nulls());
+}
+
+TEST_F(SqlTest, FailedInsertChangesNothing) {
+  db.execute("CREATE TABLE t (k SYMBOL, ts TIMESTAMP, v DOUBLE)");
+  EXPECT_THROW(db.execute("INSERT INTO t VALUES ('a', 1, 1.0), ('b', 2, 'x')"), Error);
+  EXPECT_THROW(db.execute("INSERT INTO t VALUES ('a', 1, 1.0), (NULL, 2, 2.0)"), Error);
+  EXPECT_EQ(q("SELECT count(*) FROM t"), (Rows{"0"}));
+  EXPECT_EQ(db.execute("INSERT INTO t (k, v) VALUES ('a', 2.5)").affected_rows, 1u);
+  EXPECT_EQ(q("SELECT k, v FROM t"), (Rows{"a|2.5"}));
+  EXPECT_THROW(db.execute("CREATE TABLE t (x BIGINT)"), Error);
+  EXPECT_NO_THROW(db.execute("CREATE TABLE IF NOT EXISTS t (x BIGINT)"));
+  EXPECT_NO_THROW(db.execute("DROP TABLE t"));
+  EXPECT_NO_THROW(db.execute("DROP TABLE IF EXISTS t"));
+  EXPECT_THROW(db.execute("DROP TABLE t"), Error);
+}
+
+TEST_F(SqlTest, JoinsAndWindows) {
+  db.execute("CREATE TABLE q (symbol BIGINT, ts TIMESTAMP, bid DOUBLE) PARTITION BY symbol ORDER BY ts");
+  db.execute("INSERT INTO q VALUES (1, 900, 9.5), (1, 1900, 10.5), (2, 1600, 19.5), (3, 1, 0.0)");
+  EXPECT_EQ(q("SELECT t.timestamp, q.bid FROM trades t ASOF JOIN q ON t.symbol = q.symbol AND t.timestamp >= q.ts "
+              "ORDER BY t.timestamp"),
+            (Rows{"1000|9.5", "2000|10.5", "2500|19.5", "3000|10.5"}));
+  EXPECT_EQ(q("SELECT count(*) FROM trades t ASOF LEFT JOIN q ON t.symbol = q.symbol AND t.timestamp > q.ts"),
+            (Rows{"5"}));
+  EXPECT_EQ(q("SELECT t.price, q.bid FROM trades t JOIN q ON t.symbol = q.symbol WHERE q.ts < 1000 ORDER BY 1"),
+            (Rows{"10|9.5", "11|9.5", "12|9.5"}));
+  EXPECT_EQ(q("SELECT t.timestamp, count(q.bid), sum(q.bid) FROM trades t WINDOW JOIN q ON t.symbol = q.symbol "
+              "AND q.ts BETWEEN t.timestamp - 1100 AND t.timestamp + 0 ORDER BY t.timestamp"),
+            (Rows{"1000|1|9.5", "1500|0|NULL", "2000|2|20", "2500|1|19.5", "3000|1|10.5"}));
+  EXPECT_EQ(q("SELECT price, row_number() OVER (ORDER BY price DESC), rank() OVER (PARTITION BY symbol ORDER BY "
+              "price), sum(price) OVER (PARTITION BY symbol ORDER BY timestamp ROWS 1 PRECEDING) FROM trades "
+              "WHERE symbol = 1 ORDER BY timestamp"),
+            (Rows{"10|3|1|10", "11|2|2|21", "12|1|3|23"}));
+}
+
+TEST_F(SqlTest, UnionCteSubqueries) {
+  EXPECT_EQ(q("WITH a AS (SELECT symbol, price FROM trades), b (s, p) AS (SELECT * FROM a WHERE price > 11) "
+              "SELECT s, p FROM b ORDER BY p"),
+            (Rows{"1|12", "2|20", "2|21"}));
+  EXPECT_EQ(q("SELECT 1 AS x UNION ALL SELECT 2 UNION ALL SELECT 3 ORDER BY x DESC LIMIT 2"), (Rows{"3", "2"}));
+  EXPECT_EQ(q("SELECT price FROM trades WHERE price = (SELECT max(price) FROM trades)"), (Rows{"21"}));
+  EXPECT_EQ(q("SELECT count(*) FROM (SELECT symbol FROM trades WHERE symbol IN (SELECT symbol FROM trades "
+              "WHERE price > 20)) s"),
+            (Rows{"2"}));
+  EXPECT_THROW(db.execute("SELECT (SELECT price FROM trades)"), Error);
+}
+
+TEST_F(SqlTest, ArithmeticErrorsAndNames) {
+  EXPECT_THROW(db.execute("SELECT 9223372036854775807 * 2"), Error);
+  EXPECT_THROW(db.execute("SELECT price % 0 FROM trades"), Error);
+  EXPECT_EQ(q("SELECT 1 / 0, -1 / 0"), (Rows{"inf|-inf"}));
+  ResultSet rs = db.execute("SELECT price, price, sum(volume) FROM trades GROUP BY price ORDER BY price LIMIT 1");
+  EXPECT_EQ(rs.column_names(), (std::vector<std::string>{"price", "price_1", "sum(volume)"}));
+}
+
 }  // namespace
 }  // namespace zepto

@@ -329,14 +329,28 @@ class FirstLast : public Base<Pick<T>, FirstLast<T>> {
     // is the first (last) row holding the minimum (maximum) key.
     size_t best = e;
     int64_t best_key = 0;
-    for (size_t k = 0; k < e - b; ++k) {
-      size_t i = last_ ? e - 1 - k : b + k;
-      if (!v.is_valid(i) || (ts && !ts->is_valid(i))) continue;
-      int64_t key = ts ? ts->i64(i) : 0;
-      if (best == e || (last_ ? key > best_key : key < best_key)) {
-        best = i;
-        best_key = key;
-        if (!ts) break;
+    if (ts && e > b && !ts->constant && !ts->valid && !v.valid && v.type != LType::kNull) {
+      // Tight loop: the first row with the smallest key, or the last with the largest.
+      const int64_t* t = ts->as<int64_t>();
+      best = b;
+      best_key = t[b];
+      if (last_) {
+        for (size_t i = b + 1; i < e; ++i)
+          if (t[i] >= best_key) best_key = t[best = i];
+      } else {
+        for (size_t i = b + 1; i < e; ++i)
+          if (t[i] < best_key) best_key = t[best = i];
+      }
+    } else {
+      for (size_t k = 0; k < e - b; ++k) {
+        size_t i = last_ ? e - 1 - k : b + k;
+        if (!v.is_valid(i) || (ts && !ts->is_valid(i))) continue;
+        int64_t key = ts ? ts->i64(i) : 0;
+        if (best == e || (last_ ? key > best_key : key < best_key)) {
+          best = i;
+          best_key = key;
+          if (!ts) break;
+        }
       }
     }
     if (best == e) return;
