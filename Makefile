@@ -20,8 +20,9 @@ build: deps
 	mkdir -p build && CMAKE_BUILD_PARALLEL_LEVEL=$(JOBS) flock build/.lock $(PY) -m pip install -q --no-build-isolation --no-deps \
 	  -C build-dir=$(BUILD) -C cmake.define.ZEPTO_BUILD_TESTS=ON -C cmake.define.ZEPTO_BUILD_BENCH=ON .
 
+# The ClickHouse-compatible HTTP server on 127.0.0.1:8123, in memory (Ctrl-C stops it).
 serve: build
-	$(PY) examples/quickstart.py
+	$(VENV)/bin/zepto-server --host 127.0.0.1 --port 8123
 
 test: build test-cpp test-python test-sanitizers
 

@@ -28,3 +28,4 @@ __all__ = [
     "check_dependencies", "versions",
     "HAS_NUMPY", "HAS_PANDAS", "HAS_POLARS", "HAS_PYARROW", "HAS_DUCKDB", "HAS_TQDM",
 ]
+from zepto_py.connection import ApexConnection, ZeptoConnection, ZeptoConnectionError, ZeptoError, connect  # noqa: E402,F401

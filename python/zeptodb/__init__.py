@@ -272,3 +272,12 @@ def _datetime_to_ns(name: str, arr: Any, np: Any) -> Any:
     if bad.size:
         raise ValueError(f"column '{name}' row {bad[0]} overflows int64 nanoseconds")
     return raw * factor
+
+
+def __getattr__(name: str) -> Any:
+    # zeptodb.connect is zepto_py.connect (the zepto_server HTTP client), imported on first use.
+    if name == "connect":
+        from zepto_py.connection import connect
+
+        return connect
+    raise AttributeError(f"module 'zeptodb' has no attribute {name!r}")
