@@ -35,6 +35,10 @@ class SqlTest : public ::testing::Test {
     // trades: symbol 1 (3 rows) and 2 (2 rows), ts 1000.., int prices/volumes.
     std::vector<int64_t> sym{1, 1, 2, 1, 2}, ts{1000, 2000, 1500, 3000, 2500}, px{10, 11, 20, 12, 21},
         vol{100, 200, 300, 400, 500};
+    load(sym, ts, px, vol);
+  }
+  void load(const std::vector<int64_t>& sym, const std::vector<int64_t>& ts, const std::vector<int64_t>& px,
+            const std::vector<int64_t>& vol) {
     db.ingest_columns("trades",
                       {{"symbol", ColumnType::INT64, sym.data()},
                        {"timestamp", ColumnType::INT64, ts.data()},
@@ -121,12 +125,7 @@ TEST_F(SqlTest, ParallelMatchesSerial) {
     px.push_back((i * 7919) % 1000);
     vol.push_back(i % 13);
   }
-  db.ingest_columns("trades",
-                    {{"symbol", ColumnType::INT64, sym.data()},
-                     {"timestamp", ColumnType::INT64, ts.data()},
-                     {"price", ColumnType::INT64, px.data()},
-                     {"volume", ColumnType::INT64, vol.data()}},
-                    sym.size());
+  load(sym, ts, px, vol);
   for (const char* sql : {"SELECT symbol, count(*), sum(volume), first(price), last(price), avg(price) FROM trades "
                           "GROUP BY symbol",
                           "SELECT price, volume FROM trades WHERE price > 990",
