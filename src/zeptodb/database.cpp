@@ -272,13 +272,9 @@ size_t Database::ingest_columns(std::string_view table_name, const std::vector<C
     }
   }
   if (n == 0) return 0;
-  if (schema.symbol_index() >= 0) {
-    const int64_t* s = static_cast<const int64_t*>(ptrs[schema.symbol_index()]);
-    auto [lo, hi] = std::minmax_element(s, s + n);
-    symbols_.note_ids(*lo, *hi);
-  }
   auto t0 = std::chrono::steady_clock::now();
-  partitions_.fetch_add(table->append(ptrs.data(), valid.data(), n), std::memory_order_relaxed);
+  // append() notes the keys in the symbol dictionary before they are visible.
+  partitions_.fetch_add(table->append(ptrs.data(), valid.data(), n, &symbols_), std::memory_order_relaxed);
   batch_rows_.fetch_add(n, std::memory_order_relaxed);
   stored_.fetch_add(n, std::memory_order_relaxed);
   last_latency_.store(std::chrono::duration_cast<std::chrono::nanoseconds>(

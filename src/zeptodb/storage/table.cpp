@@ -3,7 +3,10 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <exception>
 #include <numeric>
+#include <system_error>
+#include <thread>
 
 #include "zeptodb/common/error.h"
 #include "zeptodb/storage/symbol_dict.h"
@@ -26,6 +29,8 @@ int64_t dense_slot(int64_t key) {
 // Batches up to this many rows keep their row -> partition map in a reused
 // buffer; larger ones use scratch memory of their own.
 constexpr size_t kSmallBatch = size_t{1} << 16;
+// Batches from this many rows up are split across two threads.
+constexpr size_t kParallelRows = size_t{1} << 20;
 
 // Writes K columns of T values at once: row i of src[j] goes to
 // dst[slot[i] * K + j][cursor[slot[i]]], and the cursor advances. One pass
@@ -120,11 +125,6 @@ uint32_t Table::slot_for(int64_t key, uint64_t epoch) {
     p->batch_epoch_ = epoch;
     p->batch_slot_ = static_cast<uint32_t>(slots_.size());
     slots_.push_back(Slot{p});
-  }
-  const int64_t d = dense_slot(key);
-  if (d >= 0) {
-    if (static_cast<size_t>(d) >= batch_map_.size()) batch_map_.resize(static_cast<size_t>(d) + 1, 0);
-    batch_map_[static_cast<size_t>(d)] = (uint64_t{static_cast<uint32_t>(epoch)} << 32) | p->batch_slot_;
   }
   return p->batch_slot_;
 }
@@ -231,13 +231,15 @@ void Table::reserve(const std::vector<uint8_t>& add_validity) {
 }
 
 // Phase B of append(): writes each slot's rows past its partition's published
-// count, in arrival order.
+// count, in arrival order: each range's rows of a slot after those of the
+// ranges before it.
 void Table::scatter_rows(const void* const* columns, const uint8_t* const* validity,
-                         const std::vector<uint8_t>& add_validity, const uint32_t* slot_of, size_t n) {
+                         const std::vector<uint8_t>& add_validity, const uint32_t* slot_of,
+                         size_t nranges) {
   const size_t ncol = schema_.size();
-  const int sym_idx = schema_.symbol_index();
   if (slots_.size() == 1) {
     Partition* p = slots_[0].p;
+    const size_t n = slots_[0].count;
     for (size_t c = 0; c < ncol; ++c) {
       const size_t w = type_width(schema_.column(c).type);
       std::memcpy(p->data_[c] + p->rows_ * w, columns[c], n * w);
@@ -248,7 +250,9 @@ void Table::scatter_rows(const void* const* columns, const uint8_t* const* valid
     }
     return;
   }
-  // Physical columns to scatter, grouped by width: (source, column, is validity).
+  // Physical columns to scatter, grouped by width, at most four per pass.
+  // The partition key is the same in every row of a partition: filled in
+  // finish_slots() instead.
   struct Job {
     const std::byte* src;
     size_t col;
@@ -257,44 +261,73 @@ void Table::scatter_rows(const void* const* columns, const uint8_t* const* valid
   std::vector<Job> by_width[3];  // 8, 4 and 1 bytes
   for (size_t c = 0; c < ncol; ++c) {
     const size_t w = type_width(schema_.column(c).type);
-    // The partition key is the same in every row of a partition: filled below.
-    if (static_cast<int>(c) != sym_idx)
+    if (static_cast<int>(c) != schema_.symbol_index())
       by_width[w == 8 ? 0 : w == 4 ? 1 : 2].push_back({static_cast<const std::byte*>(columns[c]), c, false});
     if (add_validity[c]) by_width[2].push_back({reinterpret_cast<const std::byte*>(validity[c]), c, true});
   }
+  run_ranges(nranges, [&](size_t h) {
+    Range& r = ranges_[h];
+    const size_t nl = r.keys.size(), n = r.end - r.begin;
+    for (size_t g = 0; g < 3; ++g) {
+      const size_t w = g == 0 ? 8 : g == 1 ? 4 : 1;
+      const std::vector<Job>& jobs = by_width[g];
+      for (size_t first = 0; first < jobs.size(); first += 4) {
+        const size_t k = std::min<size_t>(4, jobs.size() - first);
+        const std::byte* src[4];
+        r.dst.resize(nl * k);
+        for (size_t j = 0; j < k; ++j) {
+          const Job& job = jobs[first + j];
+          src[j] = job.src + r.begin * w;
+          for (size_t l = 0; l < nl; ++l) {
+            Partition* p = slots_[r.global[l]].p;
+            std::byte* base = job.validity ? p->valid_[job.col]->data() : p->data_[job.col];
+            r.dst[l * k + j] = base + (p->rows_ + r.offset[l]) * w;
+          }
+        }
+        r.cursor.assign(nl, 0);
+        const uint32_t* slots = slot_of + r.begin;
+        if (w == 8) scatter_k<uint64_t>(k, src, n, slots, r.dst.data(), r.cursor.data());
+        else if (w == 4) scatter_k<uint32_t>(k, src, n, slots, r.dst.data(), r.cursor.data());
+        else scatter_k<uint8_t>(k, src, n, slots, r.dst.data(), r.cursor.data());
+      }
+    }
+  });
+}
+
+// After the scatter, per slot: the key column, validity of columns without
+// NULLs in this batch, and whether the new rows are in timestamp order (with
+// their smallest and largest timestamp). Slots are split across the ranges.
+void Table::finish_slots(const std::vector<uint8_t>& add_validity, size_t nranges) {
+  const int sym_idx = schema_.symbol_index();
+  const int ts_idx = schema_.timestamp_index();
   const size_t ns = slots_.size();
-  for (size_t g = 0; g < 3; ++g) {
-    const size_t w = g == 0 ? 8 : g == 1 ? 4 : 1;
-    const std::vector<Job>& jobs = by_width[g];
-    for (size_t first = 0; first < jobs.size(); first += 4) {
-      const size_t k = std::min<size_t>(4, jobs.size() - first);
-      const std::byte* src[4];
-      dst_.resize(ns * k);
-      for (size_t j = 0; j < k; ++j) {
-        const Job& job = jobs[first + j];
-        src[j] = job.src;
-        for (size_t s = 0; s < ns; ++s) {
-          Partition* p = slots_[s].p;
-          std::byte* base = job.validity ? p->valid_[job.col]->data() : p->data_[job.col];
-          dst_[s * k + j] = base + p->rows_ * w;
+  run_ranges(nranges, [&](size_t h) {
+    for (size_t s = ns * h / nranges; s < ns * (h + 1) / nranges; ++s) {
+      Slot& sl = slots_[s];
+      Partition* p = sl.p;
+      if (sym_idx >= 0 && ns > 1) {
+        int64_t* out = reinterpret_cast<int64_t*>(p->data_[static_cast<size_t>(sym_idx)]) + p->rows_;
+        std::fill_n(out, sl.count, p->key());
+      }
+      if (any_validity_ && ns > 1)
+        for (size_t c = 0; c < schema_.size(); ++c)
+          if (!add_validity[c] && p->valid_[c]) std::memset(p->valid_[c]->data() + p->rows_, 1, sl.count);
+      if (ts_idx >= 0) {
+        const int64_t* t = reinterpret_cast<const int64_t*>(p->data_[static_cast<size_t>(ts_idx)]) + p->rows_;
+        bool sorted = true;
+        for (size_t i = 1; i < sl.count; ++i) sorted &= t[i - 1] <= t[i];
+        sl.sorted = sorted;
+        if (sorted) {
+          sl.min_ts = t[0];
+          sl.max_ts = t[sl.count - 1];
+        } else {
+          auto [lo, hi] = std::minmax_element(t, t + sl.count);
+          sl.min_ts = *lo;
+          sl.max_ts = *hi;
         }
       }
-      cursor_.assign(ns, 0);
-      if (w == 8) scatter_k<uint64_t>(k, src, n, slot_of, dst_.data(), cursor_.data());
-      else if (w == 4) scatter_k<uint32_t>(k, src, n, slot_of, dst_.data(), cursor_.data());
-      else scatter_k<uint8_t>(k, src, n, slot_of, dst_.data(), cursor_.data());
     }
-  }
-  for (const Slot& sl : slots_) {
-    Partition* p = sl.p;
-    if (sym_idx >= 0) {
-      int64_t* out = reinterpret_cast<int64_t*>(p->data_[static_cast<size_t>(sym_idx)]) + p->rows_;
-      std::fill_n(out, sl.count, p->key());
-    }
-    if (!any_validity_) continue;
-    for (size_t c = 0; c < ncol; ++c)
-      if (!add_validity[c] && p->valid_[c]) std::memset(p->valid_[c]->data() + p->rows_, 1, sl.count);
-  }
+  });
 }
 
 // Rows [old_rows, new_rows) were written past the published count and are not
@@ -346,25 +379,95 @@ void Table::merge_tail(Partition* p, size_t old_rows, size_t new_rows, int64_t m
   p->rows_pub_.store(new_rows, std::memory_order_release);
 }
 
-size_t Table::append(const void* const* columns, const uint8_t* const* validity, size_t n) {
+// Pass 1 over r's rows: a local slot per distinct key (in order of first
+// appearance), the local slot of each row, and rows per local slot.
+void Table::classify(Range& r, const int64_t* sym, uint32_t* slot_of) {
+  r.keys.clear();
+  r.counts.clear();
+  r.sparse.clear();
+  uint32_t* map = r.dense.data();
+  size_t map_size = r.dense.size();
+  size_t* counts = nullptr;
+  auto add = [&](int64_t key, int64_t d) -> uint32_t {  // a key not in `map`
+    const auto l = static_cast<uint32_t>(r.keys.size());
+    if (d >= 0) {
+      if (static_cast<size_t>(d) >= r.dense.size()) r.dense.resize(static_cast<size_t>(d) + 1, 0);
+      map = r.dense.data();
+      map_size = r.dense.size();
+      map[d] = l + 1;
+    } else {
+      auto [it, added] = r.sparse.try_emplace(key, l);
+      if (!added) return it->second;
+    }
+    r.keys.push_back(key);
+    r.counts.push_back(0);
+    counts = r.counts.data();
+    return l;
+  };
+  try {
+    int64_t last = sym[r.begin];
+    uint32_t s = add(last, dense_slot(last));
+    for (size_t i = r.begin; i < r.end; ++i) {
+      const int64_t key = sym[i];
+      if (key != last) {
+        const int64_t d = dense_slot(key);
+        s = d >= 0 && static_cast<size_t>(d) < map_size && map[d] != 0 ? map[d] - 1 : add(key, d);
+        last = key;
+      }
+      slot_of[i] = s;
+      ++counts[s];
+    }
+  } catch (...) {
+    for (int64_t key : r.keys)
+      if (const int64_t d = dense_slot(key); d >= 0 && static_cast<size_t>(d) < r.dense.size()) r.dense[d] = 0;
+    throw;
+  }
+  for (int64_t key : r.keys)  // leave the map empty for the next batch
+    if (const int64_t d = dense_slot(key); d >= 0) r.dense[d] = 0;
+}
+
+// Runs fn(0) .. fn(n - 1), n <= 2: fn(1) on a second thread.
+template <typename Fn>
+void Table::run_ranges(size_t n, Fn&& fn) {
+  if (n == 1) return fn(0);
+  std::exception_ptr error;
+  std::thread helper;
+  try {
+    helper = std::thread([&] {
+      try {
+        fn(1);
+      } catch (...) {
+        error = std::current_exception();
+      }
+    });
+  } catch (const std::system_error&) {  // no thread to be had: do it here
+    fn(1);
+  }
+  try {
+    fn(0);
+  } catch (...) {
+    if (helper.joinable()) helper.join();
+    throw;
+  }
+  if (helper.joinable()) helper.join();
+  if (error) std::rethrow_exception(error);
+}
+
+size_t Table::append(const void* const* columns, const uint8_t* const* validity, size_t n,
+                     SymbolDictionary* ids) {
   if (n == 0) return 0;
   std::lock_guard write_lock(write_mu_);
-  if (static_cast<uint32_t>(epoch_ + 1) == 0) {  // the 32-bit tags in batch_map_ wrap
-    std::fill(batch_map_.begin(), batch_map_.end(), 0);
-    ++epoch_;
-  }
   const uint64_t epoch = ++epoch_;
-  const uint64_t tag = static_cast<uint32_t>(epoch);
   const int sym_idx = schema_.symbol_index();
-  const int ts_idx = schema_.timestamp_index();
   const int64_t* sym = sym_idx >= 0 ? static_cast<const int64_t*>(columns[sym_idx]) : nullptr;
-  const int64_t* ts = ts_idx >= 0 ? static_cast<const int64_t*>(columns[ts_idx]) : nullptr;
   std::vector<uint8_t> add_validity(schema_.size(), 0);
   for (size_t c = 0; c < schema_.size(); ++c) add_validity[c] = validity && validity[c];
 
-  // Pass 1: the slot (touched partition) of each row, rows per slot, and
-  // whether each slot's rows are in timestamp order.
+  // Pass 1: the partitions this batch touches (slots_), and rows per slot.
+  // A big batch is split into two ranges that are classified, and later
+  // scattered, each on its own thread.
   slots_.clear();
+  const size_t nranges = sym && n >= kParallelRows ? 2 : 1;
   uint32_t* slot_of = nullptr;
   BlockPtr scratch;
   if (sym) {
@@ -375,51 +478,38 @@ size_t Table::append(const void* const* columns, const uint8_t* const* validity,
       scratch = Block::allocate(n * sizeof(uint32_t), nullptr);
       slot_of = reinterpret_cast<uint32_t*>(scratch->data());
     }
-    const uint64_t* map = batch_map_.data();
-    size_t map_size = batch_map_.size();
-    auto lookup = [&](int64_t key) {
-      const int64_t d = dense_slot(key);
-      if (d >= 0 && static_cast<size_t>(d) < map_size && (map[d] >> 32) == tag)
-        return static_cast<uint32_t>(map[d]);
-      const uint32_t s = slot_for(key, epoch);
-      map = batch_map_.data();
-      map_size = batch_map_.size();
-      return s;
-    };
-    int64_t last_key = sym[0];
-    uint32_t s = lookup(last_key);
-    for (size_t i = 0; i < n; ++i) {
-      const int64_t key = sym[i];
-      if (key != last_key) {
-        s = lookup(key);
-        last_key = key;
-      }
-      slot_of[i] = s;
-      Slot& sl = slots_[s];
-      ++sl.count;
-      if (ts) {
-        const int64_t t = ts[i];
-        sl.sorted &= t >= sl.max_ts;
-        sl.max_ts = std::max(sl.max_ts, t);
-        sl.min_ts = std::min(sl.min_ts, t);
+    for (size_t h = 0; h < nranges; ++h) {
+      ranges_[h].begin = n * h / nranges;
+      ranges_[h].end = n * (h + 1) / nranges;
+    }
+    run_ranges(nranges, [&](size_t h) { classify(ranges_[h], sym, slot_of); });
+    int64_t lo = INT64_MAX, hi = INT64_MIN;
+    for (size_t h = 0; h < nranges; ++h) {
+      Range& r = ranges_[h];
+      r.global.resize(r.keys.size());
+      r.offset.resize(r.keys.size());
+      for (size_t l = 0; l < r.keys.size(); ++l) {
+        const uint32_t g = slot_for(r.keys[l], epoch);
+        r.global[l] = g;
+        r.offset[l] = slots_[g].count;
+        slots_[g].count += r.counts[l];
+        lo = std::min(lo, r.keys[l]);
+        hi = std::max(hi, r.keys[l]);
       }
     }
+    if (ids) ids->note_ids(lo, hi);  // before any row is visible
   } else {
-    Slot& sl = slots_[slot_for(0, epoch)];
-    sl.count = n;
-    for (size_t i = 0; ts && i < n; ++i) {
-      sl.sorted &= ts[i] >= sl.max_ts;
-      sl.max_ts = std::max(sl.max_ts, ts[i]);
-      sl.min_ts = std::min(sl.min_ts, ts[i]);
-    }
+    slots_[slot_for(0, epoch)].count = n;
   }
 
   // Phase A: room everywhere. May throw; nothing is visible yet.
   reserve(add_validity);
   // Phase B: the new rows, past each partition's published count.
-  scatter_rows(columns, validity, add_validity, slot_of, n);
+  scatter_rows(columns, validity, add_validity, slot_of, nranges);
+  finish_slots(add_validity, slots_.size() > 64 ? nranges : 1);
 
   // Phase C: publish, restoring timestamp order where the new rows break it.
+  const bool has_ts = schema_.timestamp_index() >= 0;
   // A partition counts as created when its first rows are published (one
   // made by a rejected call has none yet).
   size_t created = 0;
@@ -428,15 +518,16 @@ size_t Table::append(const void* const* columns, const uint8_t* const* validity,
     const size_t old_rows = p->rows_;
     const size_t new_rows = old_rows + sl.count;
     created += old_rows == 0;
-    const bool in_order = !ts || (sl.sorted && (old_rows == 0 || sl.min_ts >= p->last_ts_));
+    const bool in_order = !has_ts || (sl.sorted && (old_rows == 0 || sl.min_ts >= p->last_ts_));
     if (in_order) {
       p->rows_ = new_rows;
       p->rows_pub_.store(new_rows, std::memory_order_release);
     } else {
       merge_tail(p, old_rows, new_rows, sl.min_ts);
     }
-    if (ts) p->last_ts_ = old_rows == 0 ? sl.max_ts : std::max(p->last_ts_, sl.max_ts);
+    if (has_ts) p->last_ts_ = old_rows == 0 ? sl.max_ts : std::max(p->last_ts_, sl.max_ts);
   }
   return created;
 }
+
 }  // namespace zepto

@@ -1,6 +1,7 @@
 // A table: a schema and one Partition per value of its symbol column.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -12,6 +13,7 @@
 #include "zeptodb/storage/block.h"
 #include "zeptodb/storage/partition.h"
 #include "zeptodb/storage/schema.h"
+#include "zeptodb/storage/symbol_dict.h"
 
 namespace zepto {
 
@@ -28,8 +30,11 @@ class Table {
   // column null or n bytes (1 = valid, 0 = NULL). All rows are stored or none: on error
   // (Error(kOutOfMemory)) nothing is visible to readers. Within a partition,
   // rows end up ordered by timestamp (ties keep arrival order). Returns the
-  // number of partitions that got their first rows in this call.
-  size_t append(const void* const* columns, const uint8_t* const* validity, size_t n);
+  // number of partitions that got their first rows in this call. With `ids`,
+  // the batch's partition keys are noted there (SymbolDictionary::note_ids)
+  // before any row is visible. A big batch is stored by two threads.
+  size_t append(const void* const* columns, const uint8_t* const* validity, size_t n,
+                SymbolDictionary* ids = nullptr);
 
   // The partition for `key`, or nullptr. Partitions live as long as the table.
   const Partition* find_partition(int64_t key) const;
@@ -48,12 +53,30 @@ class Table {
     bool sorted = true;  // this batch's rows of p are in timestamp order
   };
 
+  // One part of a batch's rows, classified (pass 1) and scattered by one
+  // thread: its rows get local slots, mapped to slots_ afterwards.
+  struct Range {
+    size_t begin = 0, end = 0;
+    std::vector<int64_t> keys;       // key of each local slot, in order of first appearance
+    std::vector<size_t> counts;      // rows of each local slot
+    std::vector<uint32_t> global;    // local slot -> index in slots_
+    std::vector<size_t> offset;      // local slot -> its first row among the slot's new rows
+    std::vector<uint32_t> dense;     // dense index of a key -> local slot + 1 (0: none)
+    std::unordered_map<int64_t, uint32_t> sparse;  // local slots of the other keys
+    std::vector<std::byte*> dst;     // scatter destinations
+    std::vector<size_t> cursor;      // scatter positions
+  };
+
   Partition* get_or_create(int64_t key);
   uint32_t slot_for(int64_t key, uint64_t epoch);
+  static void classify(Range& r, const int64_t* sym, uint32_t* slot_of);
+  template <typename Fn>
+  static void run_ranges(size_t n, Fn&& fn);
   void reserve(const std::vector<uint8_t>& add_validity);
   bool grow_in_place(Partition* p, size_t needed_rows);
   void scatter_rows(const void* const* columns, const uint8_t* const* validity,
-                    const std::vector<uint8_t>& add_validity, const uint32_t* slot_of, size_t n);
+                    const std::vector<uint8_t>& add_validity, const uint32_t* slot_of, size_t nranges);
+  void finish_slots(const std::vector<uint8_t>& add_validity, size_t nranges);
   void merge_tail(Partition* p, size_t old_rows, size_t new_rows, int64_t min_new_ts);
   static void refresh_data(Partition* p);
 
@@ -71,10 +94,8 @@ class Table {
   std::mutex write_mu_;  // one writer at a time
   uint64_t epoch_ = 0;
   std::vector<Slot> slots_;            // partitions the current batch touches
-  std::vector<uint64_t> batch_map_;    // per dense index: (epoch tag << 32) | slot
-  std::vector<uint32_t> slot_buf_;     // slot of each row, for small batches
-  std::vector<std::byte*> dst_;        // scatter destinations
-  std::vector<size_t> cursor_;         // scatter positions
+  std::array<Range, 2> ranges_;
+  std::vector<uint32_t> slot_buf_;     // local slot of each row, for small batches
   bool any_validity_ = false;          // some partition has a validity column
 };
 
