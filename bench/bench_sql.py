@@ -128,8 +128,8 @@ def main() -> int:
             print(f"  {name}: ERROR {r.error}")
             failed = True
             continue
-        want = duck.execute(theirs).fetchall()
-        got = r.rows
+        want = sorted(duck.execute(theirs).fetchall())
+        got = sorted(r.rows)
         if len(got) != len(want) or any(
                 not np.allclose(np.asarray(g, dtype=float), np.asarray(w, dtype=float), rtol=1e-9)
                 for g, w in zip(got, want)):

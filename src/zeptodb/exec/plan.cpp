@@ -208,7 +208,17 @@ struct KeyGroups {
 KeyGroups group_by_key(const std::vector<Vec>& keys, size_t n) {
   KeyGroups g;
   std::string k;
+  std::vector<int64_t>* prev = nullptr;  // the group of row i - 1: rows in storage order come in runs
   for (size_t i = 0; i < n; ++i) {
+    if (prev && i > 0) {
+      bool same = true;
+      for (size_t c = 0; c < keys.size() && same; ++c) same = keys[c].is_valid(i) && same_value(keys[c], i, keys[c], i - 1);
+      if (same) {
+        prev->push_back(static_cast<int64_t>(i));
+        continue;
+      }
+    }
+    prev = nullptr;
     k.clear();
     bool null = false;
     for (const auto& v : keys) {
@@ -219,6 +229,7 @@ KeyGroups group_by_key(const std::vector<Vec>& keys, size_t n) {
     auto [it, added] = g.rows.try_emplace(k);
     if (added) g.order.push_back(k);
     it->second.push_back(static_cast<int64_t>(i));
+    prev = &it->second;
   }
   return g;
 }
