@@ -348,7 +348,7 @@ NB_MODULE(_core, m) {
             auto sym = to_symbol(db, symbol, false);
             ColumnRef ref = db.column(table, sym.value_or(0), name);
             if (!sym) ref = ColumnRef{nullptr, 0, ref.type};
-            PyObject* arr = make_view(ref);
+            PyObject* arr = make_view(std::move(ref));
             if (arr == nullptr) throw nb::python_error();
             return nb::steal(arr);
           },

@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <new>
+#include <utility>
 
 namespace zepto::py {
 
@@ -60,12 +61,12 @@ PyTypeObject* block_owner_type() {
   return type;
 }
 
-PyObject* new_block_owner(const BlockPtr& block) {
+PyObject* new_block_owner(BlockPtr block) {
   PyTypeObject* type = block_owner_type();
   if (type == nullptr) return nullptr;
   BlockOwner* owner = PyObject_New(BlockOwner, type);
   if (owner == nullptr) return nullptr;
-  new (&owner->block) BlockPtr(block);
+  new (&owner->block) BlockPtr(std::move(block));
   return reinterpret_cast<PyObject*>(owner);
 }
 
@@ -85,7 +86,7 @@ PyArray_Descr* descr_for(ColumnType t) {
 
 }  // namespace
 
-PyObject* make_view(const ColumnRef& ref) {
+PyObject* make_view(ColumnRef ref) {
   if (!ensure_numpy()) return nullptr;
   PyArray_Descr* descr = descr_for(ref.type);
   if (descr == nullptr) return nullptr;
@@ -97,7 +98,7 @@ PyObject* make_view(const ColumnRef& ref) {
                                        const_cast<std::byte*>(ref.block->data()),
                                        NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED, nullptr);
   if (arr == nullptr) return nullptr;
-  PyObject* owner = new_block_owner(ref.block);
+  PyObject* owner = new_block_owner(std::move(ref.block));
   if (owner == nullptr) {
     Py_DECREF(arr);
     return nullptr;

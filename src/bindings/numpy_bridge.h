@@ -15,7 +15,7 @@ namespace zepto::py {
 // A read-only 1-D array over ref.rows values of ref.block (dtype from
 // ref.type: int64, int32, float64, bool, datetime64[ns]). New reference;
 // nullptr with a Python error set on failure.
-PyObject* make_view(const ColumnRef& ref);
+PyObject* make_view(ColumnRef ref);
 
 // A new writable int64 array of length n; *data receives its buffer.
 PyObject* new_int64_array(size_t n, int64_t** data);

@@ -22,7 +22,7 @@ constexpr size_t kPage = 4096;
 constexpr size_t kHugePage = size_t{2} << 20;
 // Blocks at least this big get a mapping of their own (and can grow in place),
 // while the process has mappings to spare (see mapping_budget()).
-constexpr size_t kOwnMappingMin = 64 * 1024;
+constexpr size_t kOwnMappingMin = 16 * 1024;
 // allocate_many() shares one mapping when the blocks add up to this much.
 constexpr size_t kSharedMappingMin = size_t{4} << 20;
 

@@ -82,7 +82,18 @@ Table::Table(std::string name, Schema schema, std::shared_ptr<MemoryTracker> tra
       tracker_(std::move(tracker)),
       initial_rows_(std::max<size_t>(initial_rows, 16)) {}
 
+Table::~Table() {
+  for (auto& chunk : dense_) delete[] chunk.load(std::memory_order_relaxed);
+}
+
+Partition* Table::dense_partition(int64_t d) const {
+  const auto* chunk = dense_[static_cast<size_t>(d) / kDenseChunk].load(std::memory_order_acquire);
+  return chunk ? chunk[static_cast<size_t>(d) % kDenseChunk].load(std::memory_order_acquire) : nullptr;
+}
+
 const Partition* Table::find_partition(int64_t key) const {
+  // Every partition with a dense key is in dense_: no lock, no map.
+  if (const int64_t d = dense_slot(key); d >= 0) return dense_partition(d);
   std::shared_lock lock(parts_mu_);
   auto it = parts_.find(key);
   return it == parts_.end() ? nullptr : it->second.get();
@@ -102,20 +113,29 @@ size_t Table::row_count() const {
 
 Partition* Table::get_or_create(int64_t key) {
   const int64_t d = dense_slot(key);
-  if (d >= 0 && d < static_cast<int64_t>(dense_.size()) && dense_[d] != nullptr) return dense_[d];
-  {
+  if (d >= 0) {
+    if (Partition* p = dense_partition(d)) return p;
+  } else {
     std::shared_lock lock(parts_mu_);
     auto it = parts_.find(key);
     if (it != parts_.end()) return it->second.get();
   }
   auto part = std::make_unique<Partition>(key, schema_.size());
   Partition* raw = part.get();
+  std::atomic<Partition*>* chunk = nullptr;
+  if (d >= 0) {
+    auto& slot = dense_[static_cast<size_t>(d) / kDenseChunk];
+    chunk = slot.load(std::memory_order_relaxed);  // only the writer stores
+    if (chunk == nullptr) {
+      chunk = new std::atomic<Partition*>[kDenseChunk]();
+      slot.store(chunk, std::memory_order_release);
+    }
+  }
   std::unique_lock lock(parts_mu_);
   order_.reserve(order_.size() + 1);
-  if (d >= static_cast<int64_t>(dense_.size())) dense_.resize(static_cast<size_t>(d) + 1, nullptr);
   parts_.emplace(key, std::move(part));
   order_.push_back(raw);
-  if (d >= 0) dense_[d] = raw;
+  if (chunk) chunk[static_cast<size_t>(d) % kDenseChunk].store(raw, std::memory_order_release);
   return raw;
 }
 
@@ -129,11 +149,12 @@ uint32_t Table::slot_for(int64_t key, uint64_t epoch) {
   return p->batch_slot_;
 }
 
-// Grows every block of `p` to `needed_rows` (or a quarter more than now) by
+// Grows every block of `p` to `needed_rows` (or an eighth more than now) by
 // remapping, when no reader holds any of them and each has its own mapping.
-// The contents stay where readers will look for them; nothing is copied.
+// The contents stay where readers will look for them; nothing is copied, so
+// growing often is cheap and little memory is held in reserve.
 bool Table::grow_in_place(Partition* p, size_t needed_rows) {
-  const size_t cap = std::max(needed_rows, p->capacity_ + p->capacity_ / 4);
+  const size_t cap = std::max(needed_rows, p->capacity_ + p->capacity_ / 8);
   std::lock_guard lock(p->mu_);
   for (size_t c = 0; c < schema_.size(); ++c)
     for (const BlockPtr* b : {&p->cols_[c], &p->valid_[c]})

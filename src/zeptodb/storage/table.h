@@ -2,6 +2,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -21,6 +22,9 @@ class Table {
  public:
   Table(std::string name, Schema schema, std::shared_ptr<MemoryTracker> tracker,
         size_t initial_rows = 1024);
+  ~Table();
+  Table(const Table&) = delete;
+  Table& operator=(const Table&) = delete;
 
   const std::string& name() const { return name_; }
   const Schema& schema() const { return schema_; }
@@ -67,6 +71,7 @@ class Table {
     std::vector<size_t> cursor;      // scatter positions
   };
 
+  Partition* dense_partition(int64_t dense_index) const;
   Partition* get_or_create(int64_t key);
   uint32_t slot_for(int64_t key, uint64_t epoch);
   static void classify(Range& r, const int64_t* sym, uint32_t* slot_of);
@@ -85,10 +90,14 @@ class Table {
   const std::shared_ptr<MemoryTracker> tracker_;
   const size_t initial_rows_;
 
-  mutable std::shared_mutex parts_mu_;  // guards parts_, order_, dense_ growth
+  mutable std::shared_mutex parts_mu_;  // guards parts_ and order_
   std::unordered_map<int64_t, std::unique_ptr<Partition>> parts_;
   std::vector<Partition*> order_;
-  std::vector<Partition*> dense_;  // writer-side direct index, see dense_slot() in table.cpp
+  // The partitions of the common keys by dense index (dense_slot() in
+  // table.cpp), readable without a lock: chunks of pointers made on demand
+  // and kept for the table's life, like the partitions themselves.
+  static constexpr size_t kDenseChunk = 1024;
+  std::array<std::atomic<std::atomic<Partition*>*>, 128> dense_{};
 
   // Writer state and scratch, reused across appends (under write_mu_).
   std::mutex write_mu_;  // one writer at a time
