@@ -48,7 +48,8 @@ class Result:
     passed: bool
 
     def line(self) -> str:
-        return (f"RESULT {self.name} value={self.value:.6g} unit={self.unit} baseline={self.baseline:.6g} "
+        return (f"RESULT {self.name} value={self.value:.6g} unit={self.unit.replace(' ', '_')} "
+                f"baseline={self.baseline:.6g} "
                 f"ratio={self.ratio:.4f} target={self.target.replace(' ', '')} "
                 f"{'PASS' if self.passed else 'MISS'}")
 
@@ -231,7 +232,7 @@ def bench_memory(rows: int) -> List[Result]:
         assert m["stored"] == rows
         held, rss = m["memory_bytes"] / m["raw"], m["rss"] / m["raw"]
         worst = max(held, rss)
-        r = Result(f"memory_{chunks}", f"{label}: memory_bytes / raw, RSS growth / raw", worst, "x raw",
+        r = Result(f"memory_{chunks}", f"{label}: memory_bytes / raw, RSS growth / raw", worst, "x_raw",
                    1.0, "raw bytes", worst, "<= 1.25x", worst <= 1.25)
         print(f"  {label:<12} memory_bytes {m['memory_bytes'] / 1e6:7.1f} MB = {held:.3f}x raw, "
               f"RSS growth {m['rss'] / 1e6:7.1f} MB = {rss:.3f}x raw; target <= 1.25x: "

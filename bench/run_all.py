@@ -35,7 +35,7 @@ def run(cmd: list[str], label: str) -> tuple[list[tuple[str, dict, str]], bool]:
         sys.stdout.write(line)
         m = RESULT.match(line.strip())
         if m:
-            fields = dict(kv.split("=", 1) for kv in m.group(2).split())
+            fields = dict(kv.split("=", 1) for kv in m.group(2).split() if "=" in kv)
             found.append((m.group(1), fields, m.group(3)))
     ok = proc.wait() == 0
     if not ok:

@@ -51,6 +51,16 @@ int64_t key_of(uint64_t r) {
   }
 }
 
+// Stops and joins a reader thread when the test body ends, also early.
+struct StopAndJoin {
+  std::atomic<bool>& done;
+  std::thread& thread;
+  ~StopAndJoin() {
+    done = true;
+    if (thread.joinable()) thread.join();
+  }
+};
+
 void expect_matches(Database& db, const Reference& ref) {
   auto table = db.catalog().require("trades");
   size_t total = 0;
@@ -140,7 +150,7 @@ TEST(StorageBulk, ValidityInBigBatches) {
 // a copy instead at one point. Readers check order and contents meanwhile.
 TEST(StorageBulk, QueueGrowthWithReaders) {
   DatabaseConfig cfg;
-  cfg.queue_capacity = 1 << 12;
+  cfg.queue_capacity = 1 << 19;  // never full: no tick is rejected on a slow machine
   Database db(cfg);
   db.start();
   constexpr int64_t kTicks = 400'000, kKeys = 3;
@@ -157,6 +167,7 @@ TEST(StorageBulk, QueueGrowthWithReaders) {
       }
     }
   });
+  StopAndJoin stop{done, reader};
   ColumnRef held;
   for (int64_t i = 0; i < kTicks; ++i) {
     ASSERT_TRUE(db.ingest(i % kKeys, i, 1, 1'000 + i));
@@ -195,6 +206,7 @@ TEST(StorageBulk, BigBatchesWithReaders) {
       }
     }
   });
+  StopAndJoin stop{done, reader};
   for (int round = 0; round < 3; ++round) {
     Batch b;
     for (int64_t i = 0; i < 1'100'000; ++i) b.add(i % 10, round * 2'000'000 + (i ^ 1), i, 1);

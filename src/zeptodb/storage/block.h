@@ -83,4 +83,20 @@ class Block {
 
 using BlockPtr = std::shared_ptr<Block>;
 
+// True if `b` is the only reference to its block. A caller that holds the
+// lock every other reference is taken under may then change the block in
+// place: the others are gone, and their last reads happened before (the
+// release of their reference, then the acquire fence here). ThreadSanitizer
+// does not model such fences, so under it this is always false and callers
+// take their copy-on-write path instead.
+inline bool sole_owner(const BlockPtr& b) {
+#if defined(__SANITIZE_THREAD__)
+  return false;
+#else
+  if (b.use_count() != 1) return false;
+  std::atomic_thread_fence(std::memory_order_acquire);
+  return true;
+#endif
+}
+
 }  // namespace zepto

@@ -68,8 +68,7 @@ void scatter_k(size_t k, const std::byte* const* src, size_t n, const uint32_t* 
 
 bool exclusively_owned(const std::vector<BlockPtr>& cols) {
   for (const auto& b : cols)
-    if (b && b.use_count() != 1) return false;
-  std::atomic_thread_fence(std::memory_order_acquire);
+    if (b && !sole_owner(b)) return false;
   return true;
 }
 
@@ -158,8 +157,7 @@ bool Table::grow_in_place(Partition* p, size_t needed_rows) {
   std::lock_guard lock(p->mu_);
   for (size_t c = 0; c < schema_.size(); ++c)
     for (const BlockPtr* b : {&p->cols_[c], &p->valid_[c]})
-      if (*b && (b->use_count() != 1 || !(*b)->growable_in_place())) return false;
-  std::atomic_thread_fence(std::memory_order_acquire);
+      if (*b && (!(*b)->growable_in_place() || !sole_owner(*b))) return false;
   for (size_t c = 0; c < schema_.size(); ++c) {
     if (!p->cols_[c]->grow_in_place(cap * type_width(schema_.column(c).type))) {
       refresh_data(p);  // earlier columns may have moved
@@ -303,6 +301,9 @@ void Table::scatter_rows(const void* const* columns, const uint8_t* const* valid
             Partition* p = slots_[r.global[l]].p;
             std::byte* base = job.validity ? p->valid_[job.col]->data() : p->data_[job.col];
             r.dst[l * k + j] = base + (p->rows_ + r.offset[l]) * w;
+            // Small batches write a few rows to each of many partitions: ask
+            // for the lines now, so their misses overlap instead of queueing.
+            if (n < kSmallBatch) __builtin_prefetch(r.dst[l * k + j], 1);
           }
         }
         r.cursor.assign(nl, 0);
