@@ -97,20 +97,23 @@ Authenticator::Authenticator(std::vector<User> users, std::string keys_file, boo
   reload_keys();
 }
 
-void Authenticator::reload_keys() {
-  int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                    std::chrono::steady_clock::now().time_since_epoch()).count();
-  if (keys_checked_ms_ >= 0 && now - keys_checked_ms_ < 200) return;
-  keys_checked_ms_ = now;
+// The key file is replaced by rename on every change (KeyStore::save), so a
+// new inode, size or mtime means new content. One stat per request keeps
+// creation and revocation effective at once.
+void Authenticator::reload_keys(bool force) {
   if (keys_file_.empty()) return;
   struct stat st {};
   if (stat(keys_file_.c_str(), &st) != 0) {
     keys_.clear();
+    keys_loaded_ = false;
     return;
   }
-  if (st.st_mtim.tv_sec == keys_mtime_.tv_sec && st.st_mtim.tv_nsec == keys_mtime_.tv_nsec && !keys_.empty()) return;
-  keys_mtime_ = st.st_mtim;
+  if (!force && keys_loaded_ && st.st_ino == keys_stat_.st_ino && st.st_size == keys_stat_.st_size &&
+      st.st_mtim.tv_sec == keys_stat_.st_mtim.tv_sec && st.st_mtim.tv_nsec == keys_stat_.st_mtim.tv_nsec)
+    return;
+  keys_stat_ = st;
   keys_ = KeyStore(keys_file_).list();
+  keys_loaded_ = true;
 }
 
 bool Authenticator::has_credentials_configured() {
@@ -120,6 +123,13 @@ bool Authenticator::has_credentials_configured() {
 }
 
 Principal Authenticator::authenticate(const Credentials& c) {
+  // Clients that only speak user/password (Basic auth, X-ClickHouse-Key) can
+  // pass an API key as the password, with any user name.
+  if (!c.bearer && c.password && c.password->size() == 6 + 64 && c.password->compare(0, 6, "zepto_") == 0) {
+    Credentials as_key;
+    as_key.bearer = c.password;
+    return authenticate(as_key);
+  }
   if (c.bearer) {
     const std::string& token = *c.bearer;
     if (token.size() != 6 + 64 || token.compare(0, 6, "zepto_") != 0)
@@ -127,9 +137,19 @@ Principal Authenticator::authenticate(const Credentials& c) {
     std::string digest = sha256_hex(token);
     std::lock_guard lock(mu_);
     reload_keys();
-    const ApiKey* found = nullptr;
-    for (const auto& k : keys_)  // no early exit: the time does not depend on which key matched
-      if (constant_time_equal(k.sha256, digest)) found = &k;
+    auto find = [&]() -> const ApiKey* {
+      const ApiKey* found = nullptr;
+      for (const auto& k : keys_)  // no early exit: the time does not depend on which key matched
+        if (constant_time_equal(k.sha256, digest)) found = &k;
+      return found;
+    };
+    const ApiKey* found = find();
+    if (!found) {
+      // Timestamps are coarse: a key created a moment ago may not be loaded
+      // yet. Read the file again before refusing.
+      reload_keys(true);
+      found = find();
+    }
     if (!found) throw AuthError{"unknown or revoked API key"};
     return {"key:" + (found->name.empty() ? found->id : found->name), found->role};
   }

@@ -11,6 +11,8 @@
 // restart.
 #pragma once
 
+#include <sys/stat.h>
+
 #include <cstdint>
 #include <ctime>
 #include <mutex>
@@ -84,15 +86,15 @@ class Authenticator {
   bool has_credentials_configured();
 
  private:
-  void reload_keys();  // requires mu_
+  void reload_keys(bool force = false);  // requires mu_
 
   std::vector<User> users_;
   std::string keys_file_;
   bool allow_default_;
   std::mutex mu_;
   std::vector<ApiKey> keys_;
-  struct timespec keys_mtime_ {};
-  int64_t keys_checked_ms_ = -1;
+  struct stat keys_stat_ {};
+  bool keys_loaded_ = false;
 };
 
 }  // namespace zepto::server

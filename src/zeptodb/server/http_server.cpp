@@ -81,9 +81,12 @@ struct HttpServer::Impl {
   // use_awaitable passes it by value into a coroutine, and GCC 12 may destroy
   // such parameters twice (the same reason the coroutines below take no
   // by-value parameters that own anything).
+  // `fn` is taken by reference and copied here, so that call sites pass a
+  // named local and no temporary that owns anything lives in their co_await
+  // expression (GCC 12 can destroy such temporaries twice).
   template <typename R>
-  auto on_workers(std::function<R()> fn) {
-    auto* job = new std::function<R()>(std::move(fn));
+  auto on_workers(const std::function<R()>& fn) {
+    auto* job = new std::function<R()>(fn);
     return net::async_initiate<const net::use_awaitable_t<>, void(R)>(
         [this, job](auto handler) {
           auto ex = net::get_associated_executor(handler);
@@ -125,10 +128,16 @@ struct HttpServer::Impl {
       first = false;
       if (ec) {
         if (ec == http::error::header_limit)
-          co_await send_simple(stream, 11, false, std::make_shared<HttpResponse>(Handler::error_response(431, 1002, "HEADER_TOO_LARGE", "request headers are too large", opt.version)));
+          {
+            auto err = std::make_shared<HttpResponse>(Handler::error_response(431, 1002, "HEADER_TOO_LARGE", "request headers are too large", opt.version));
+            co_await send_simple(stream, 11, false, err);
+          }
         else if (ec != http::error::end_of_stream && ec != net::error::operation_aborted && ec != beast::error::timeout &&
                  ec != net::error::eof && ec != net::error::connection_reset)
-          co_await send_simple(stream, 11, false, std::make_shared<HttpResponse>(Handler::error_response(400, 1002, "BAD_REQUEST", "malformed HTTP request: " + ec.message(), opt.version)));
+          {
+            auto err = std::make_shared<HttpResponse>(Handler::error_response(400, 1002, "BAD_REQUEST", "malformed HTTP request: " + ec.message(), opt.version));
+            co_await send_simple(stream, 11, false, err);
+          }
         break;
       }
       auto& head = parser.get();
@@ -140,14 +149,17 @@ struct HttpServer::Impl {
       stream.expires_after(std::chrono::seconds(opt.read_timeout_seconds));
       co_await http::async_read(stream, buffer, parser, net::redirect_error(use_awaitable, ec));
       if (ec) {
-        if (ec == http::error::body_limit)
-          co_await send_simple(stream, version, false,
-                               std::make_shared<HttpResponse>(Handler::error_response(413, 1002, "REQUEST_TOO_LARGE",
-                                                       "the request body exceeds the limit of " + std::to_string(opt.max_body_bytes) + " bytes",
-                                                       opt.version)));
-        else if (ec != http::error::end_of_stream && ec != net::error::eof && ec != beast::error::timeout &&
+        if (ec == http::error::body_limit) {
+          auto err = std::make_shared<HttpResponse>(Handler::error_response(
+              413, 1002, "REQUEST_TOO_LARGE",
+              "the request body exceeds the limit of " + std::to_string(opt.max_body_bytes) + " bytes", opt.version));
+          co_await send_simple(stream, version, false, err);
+        } else if (ec != http::error::end_of_stream && ec != net::error::eof && ec != beast::error::timeout &&
                  ec != net::error::connection_reset && ec != http::error::partial_message)
-          co_await send_simple(stream, version, false, std::make_shared<HttpResponse>(Handler::error_response(400, 1002, "BAD_REQUEST", "malformed HTTP request: " + ec.message(), opt.version)));
+          {
+            auto err = std::make_shared<HttpResponse>(Handler::error_response(400, 1002, "BAD_REQUEST", "malformed HTTP request: " + ec.message(), opt.version));
+            co_await send_simple(stream, version, false, err);
+          }
         break;
       }
       http::request<http::string_body> msg = parser.release();
@@ -164,7 +176,7 @@ struct HttpServer::Impl {
       Handler* h = &handler;
       // The request runs on the worker pool; a response that must be whole
       // (wait_end_of_query=1) is drained there too.
-      auto res = co_await on_workers<std::shared_ptr<HttpResponse>>([h, request] {
+      std::function<std::shared_ptr<HttpResponse>()> job = [h, request] {
         auto r = std::make_shared<HttpResponse>(h->handle(*request));
         if (r->more && r->buffer_whole) {
           std::string chunk;
@@ -176,7 +188,9 @@ struct HttpServer::Impl {
           r->more = nullptr;
         }
         return r;
-      });
+      };
+      auto res = co_await on_workers(job);
+      job = nullptr;
       request.reset();
       if (!res->more) {
         if (!co_await send_simple(stream, version, keep_alive, res)) break;
@@ -202,13 +216,14 @@ struct HttpServer::Impl {
               break;
             }
           }
-          bool more = co_await on_workers<bool>([res, chunk] {
+          std::function<bool()> next = [res, chunk] {
             try {
               return res->more(*chunk);
             } catch (const std::exception&) {
               return false;  // cut short: the client sees an unterminated chunked body
             }
-          });
+          };
+          bool more = co_await on_workers(next);
           if (!more) break;
         }
         if (!ok) break;  // the client went away mid-stream: drop the connection

@@ -1,0 +1,89 @@
+"""zepto_server with clients nobody here wrote (clickhouse-connect, pyarrow's IPC reader) and with zepto_py.connect."""
+from __future__ import annotations
+
+import io
+import urllib.request
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from server_fixture import Server
+
+clickhouse_connect = pytest.importorskip("clickhouse_connect")
+pa = pytest.importorskip("pyarrow")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    s = Server(tmp_path_factory.mktemp("clients"))
+    yield s
+    assert s.stop() == 0
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    c = clickhouse_connect.get_client(host="127.0.0.1", port=server.port)
+    c.command("CREATE TABLE cc (sym SYMBOL, ts TIMESTAMP, px DOUBLE, n BIGINT)")
+    return c
+
+
+def test_clickhouse_connect_round_trip(client):
+    assert client.server_version == "24.8.1.1"
+    client.insert("cc", [["GOOG", pd.Timestamp("2024-01-01", tz="UTC"), 3.5, 7]], column_names=["sym", "ts", "px", "n"])
+    df = pd.DataFrame({"sym": ["A", "B"], "ts": pd.to_datetime([1, 2], unit="s", utc=True), "px": [1.0, 2.0], "n": [1, 2]})
+    client.insert_df("cc", df)
+    client.insert_arrow("cc", pa.table({"sym": ["Z"], "px": [9.0]}))
+    assert client.command("SELECT count(*) FROM cc") == 4
+    rows = client.query("SELECT sym, px, n FROM cc ORDER BY sym").result_rows
+    assert rows == [("A", 1.0, 1), ("B", 2.0, 2), ("GOOG", 3.5, 7), ("Z", 9.0, None)]
+    got = client.query_df("SELECT sym, px FROM cc ORDER BY sym")
+    assert got["sym"].tolist() == ["A", "B", "GOOG", "Z"] and got["px"].tolist() == [1.0, 2.0, 3.5, 9.0]
+    arrays = client.query_np("SELECT px FROM cc ORDER BY px")
+    assert np.allclose(arrays[:, 0].astype(float), [1.0, 2.0, 3.5, 9.0])
+    table = client.query_arrow("SELECT sym, ts FROM cc WHERE sym = 'A'")
+    assert table.column("sym").to_pylist() == ["A"]
+    assert table.column("ts").to_pylist()[0] == pd.Timestamp(1, unit="s", tz="UTC")
+
+
+def test_clickhouse_connect_errors(client):
+    with pytest.raises(clickhouse_connect.driver.exceptions.DatabaseError, match="60"):
+        client.query("SELECT * FROM nope")
+
+
+def test_pyarrow_reads_arrow_stream(server, client):
+    with urllib.request.urlopen(server.url + "/?query=SELECT%20sym,%20px%20FROM%20cc%20ORDER%20BY%20sym%20FORMAT%20ArrowStream") as r:
+        table = pa.ipc.open_stream(io.BytesIO(r.read())).read_all()
+    assert table.column("sym").to_pylist() == ["A", "B", "GOOG", "Z"]
+
+
+def test_zepto_py_connect(server):
+    import zepto_py
+    import zeptodb
+
+    assert zeptodb.connect is zepto_py.connect
+    with zepto_py.connect(port=server.port) as db:
+        assert db.ping()
+        assert db.execute("CREATE TABLE zp (symbol SYMBOL, timestamp TIMESTAMP, price DOUBLE, volume BIGINT)") == 0
+        n = 25_000
+        df = pd.DataFrame({"sym": np.array(["AAPL", "MSFT", "X"])[np.arange(n) % 3],
+                           "t": pd.to_datetime(np.arange(n), unit="ms", utc=True),
+                           "p": np.arange(n) * 0.5, "v": np.arange(n)})
+        assert db.ingest_pandas(df, table="zp", symbol_col="sym", timestamp_col="t", price_col="p", volume_col="v",
+                                chunk_rows=10_000) == n
+        got = db.query_pandas("SELECT symbol, count(*) AS c, sum(volume) AS v FROM zp GROUP BY symbol ORDER BY symbol")
+        assert got["c"].tolist() == [8334, 8333, 8333]
+        assert int(got["v"].sum()) == n * (n - 1) // 2
+        arrays = db.query_numpy("SELECT price, timestamp FROM zp ORDER BY timestamp LIMIT 3")
+        assert arrays["price"].tolist() == [0.0, 0.5, 1.0] and arrays["timestamp"].dtype == np.dtype("datetime64[ns]")
+        assert db.query_arrow("SELECT count(*) AS c FROM zp").column("c").to_pylist() == [n]
+        assert db.query_polars("SELECT count(*) AS c FROM zp")["c"].to_list() == [n]
+        assert db.execute("SELECT count(*) FROM zp") == [(n,)]
+        assert db.ingest_arrow(pa.table({"symbol": ["Q"], "price": [1.0]}), table="zp") == 1
+        with pytest.raises(zepto_py.ZeptoError) as info:
+            db.execute("SELECT * FROM missing")
+        assert info.value.code == 60
+    with pytest.raises(zepto_py.ZeptoConnectionError):
+        from server_fixture import free_port
+
+        zepto_py.connect(port=free_port(), timeout=2)

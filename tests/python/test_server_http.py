@@ -1,0 +1,223 @@
+"""zepto_server over plain HTTP: curl, formats, errors, compression, malformed input, auth, load."""
+from __future__ import annotations
+
+import gzip
+import json
+import socket
+import subprocess
+import threading
+import urllib.parse
+import urllib.request
+import zlib
+
+import pytest
+
+from server_fixture import Server
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    s = Server(tmp_path_factory.mktemp("server"))
+    yield s
+    assert s.stop() == 0
+
+
+def post(server, body, params=None, headers=None):
+    url = server.url + "/" + ("?" + urllib.parse.urlencode(params) if params else "")
+    req = urllib.request.Request(url, data=body if isinstance(body, bytes) else body.encode(), headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, dict(r.headers), r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read()
+
+
+def curl(*args):
+    return subprocess.run(["curl", "-s", *args], capture_output=True, check=True, timeout=30).stdout
+
+
+def test_ping_and_curl_round_trip(server):
+    assert curl(server.url + "/ping") == b"Ok.\n"
+    assert curl(server.url + "/", "--data-binary", "CREATE TABLE http_t (sym SYMBOL, ts TIMESTAMP, px DOUBLE, n BIGINT)") == b""
+    rows = b'{"sym":"AAPL","ts":"2024-01-02 14:30:00","px":1.5,"n":3}\n{"sym":"MSFT","ts":1711000000000000000,"px":2.25}\n'
+    out = subprocess.run(["curl", "-s", "-D", "-", server.url + "/?query=INSERT%20INTO%20http_t%20FORMAT%20JSONEachRow",
+                          "--data-binary", "@-"], input=rows, capture_output=True, check=True).stdout
+    assert b'"written_rows":"2"' in out
+    assert curl(server.url + "/?query=SELECT%20sym,px,n%20FROM%20http_t%20ORDER%20BY%20sym") == b"AAPL\t1.5\t3\nMSFT\t2.25\t\\N\n"
+
+
+def test_output_formats(server):
+    post(server, "CREATE TABLE fmt_t (s SYMBOL, x DOUBLE)")
+    post(server, 'INSERT INTO fmt_t FORMAT CSV\n"a\tb",0.1\n"q""x",\\N\n')
+    status, headers, body = post(server, "SELECT s, x FROM fmt_t ORDER BY x NULLS LAST FORMAT JSON")
+    assert status == 200 and headers["X-ClickHouse-Format"] == "JSON"
+    doc = json.loads(body)
+    assert doc["rows"] == 2 and doc["meta"][1] == {"name": "x", "type": "Nullable(Float64)"}
+    assert doc["data"][0] == {"s": "a\tb", "x": 0.1} and doc["data"][1]["x"] is None
+    assert post(server, "SELECT s FROM fmt_t ORDER BY s FORMAT CSVWithNames")[2] == b'"s"\n"a\tb"\n"q""x"\n'
+    assert post(server, "SELECT s FROM fmt_t ORDER BY s FORMAT TSVWithNamesAndTypes")[2] == b"s\nString\na\\tb\nq\"x\n"
+    lines = post(server, "SELECT s, x FROM fmt_t ORDER BY s", {"default_format": "JSONEachRow"})[2].splitlines()
+    assert json.loads(lines[0]) == {"s": "a\tb", "x": 0.1}
+    compact = json.loads(post(server, "SELECT 1 AS one, 0.0/0 AS nan FORMAT JSONCompact")[2])
+    assert compact["data"] == [["1", None]]
+
+
+def test_parameters_and_system(server):
+    status, _, body = post(server, "SELECT {a:Int64} + 1 AS x, {s:String} AS y", {"param_a": "41", "param_s": "it's"})
+    assert status == 200 and body == b"42\tit's\n"
+    assert post(server, "SELECT version(), timezone(), currentDatabase()")[2] == b"24.8.1.1\tUTC\tdefault\n"
+    assert b"trades" in post(server, "SHOW TABLES")[2]
+    describe = post(server, "DESCRIBE TABLE trades FORMAT TSV")[2].decode().splitlines()
+    assert describe[0].split("\t")[:2] == ["symbol", "String"] or describe[0].split("\t")[:2] == ["symbol", "Int64"]
+    assert b"enable_http_compression" in post(server, "SELECT name FROM system.settings")[2]
+    assert post(server, "SELECT name FROM system.tables WHERE name = 'trades'")[2] == b"trades\n"
+    assert post(server, "SELECT 1 SETTINGS some_unknown_setting = 5", {"another_unknown": "1"})[0] == 200
+
+
+def test_errors_have_codes_and_statuses(server):
+    status, headers, body = post(server, "SELEC 1")
+    assert status == 400 and headers["X-ClickHouse-Exception-Code"] == "62" and body.startswith(b"Code: 62. DB::Exception:")
+    status, headers, _ = post(server, "SELECT * FROM no_such_table")
+    assert status == 404 and headers["X-ClickHouse-Exception-Code"] == "60"
+    assert post(server, "SELECT 1 FORMAT Nope")[0] == 400
+    assert post(server, "INSERT INTO trades FORMAT JSONEachRow\n{\"symbol\":1,\"price\":\"x\"}")[0] == 400
+    status, _, _ = post(server, "", {"query": "SELECT 1"}, headers={"Content-Encoding": "br"})
+    assert status == 400
+    try:
+        urllib.request.urlopen(server.url + "/nope")
+        raise AssertionError("unknown path must be 404")
+    except urllib.error.HTTPError as e:
+        assert e.code == 404
+    try:
+        urllib.request.urlopen(server.url + "/?query=" + urllib.parse.quote("CREATE TABLE via_get (a BIGINT)"))
+        raise AssertionError("GET must not modify")
+    except urllib.error.HTTPError as e:
+        assert e.code == 400
+
+
+def test_compression_both_ways(server):
+    post(server, "CREATE TABLE comp_t (s SYMBOL, n BIGINT)")
+    data = "".join(f'{{"s":"k{i % 7}","n":{i}}}\n' for i in range(5000)).encode()
+    import lz4.frame
+    from backports import zstd
+
+    for enc, packed in (("gzip", gzip.compress(data)), ("deflate", zlib.compress(data)),
+                        ("zstd", zstd.compress(data)), ("lz4", lz4.frame.compress(data))):
+        status, headers, _ = post(server, packed, {"query": "INSERT INTO comp_t FORMAT JSONEachRow"},
+                                  {"Content-Encoding": enc})
+        assert status == 200, enc
+    want = post(server, "SELECT count(*), sum(n) FROM comp_t")[2]
+    assert want == f"20000\t{4 * sum(range(5000))}\n".encode()
+    for enc, unpack in (("gzip", gzip.decompress), ("zstd", zstd.decompress), ("lz4", lz4.frame.decompress),
+                        ("deflate", zlib.decompress)):
+        status, headers, body = post(server, "SELECT count(*), sum(n) FROM comp_t", {"enable_http_compression": "1"},
+                                     {"Accept-Encoding": enc})
+        assert headers.get("Content-Encoding") == enc and unpack(body) == want
+    status, _, _ = post(server, b"garbage", {"query": "INSERT INTO comp_t FORMAT JSONEachRow"}, {"Content-Encoding": "gzip"})
+    assert status == 400
+
+
+def raw(server, payload: bytes, read=True) -> bytes:
+    """Sends raw bytes; returns what the server answered before it closed.
+
+    The server may answer and close while the payload is still being sent
+    (a malformed or oversized request), so send and shutdown errors are
+    expected here, not failures."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+        out = b""
+        try:
+            s.sendall(payload)
+            if not read:
+                return b""
+            s.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+        try:
+            while chunk := s.recv(65536):
+                out += chunk
+        except ConnectionResetError:
+            pass
+        return out
+
+
+def test_malformed_truncated_and_disconnects(server):
+    assert raw(server, b"NOT HTTP AT ALL\r\n\r\n").startswith(b"HTTP/1.1 400")
+    # A body shorter than its Content-Length, then the client goes away.
+    raw(server, b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nSELECT", read=False)
+    # A truncated INSERT stores nothing.
+    post(server, "CREATE TABLE trunc_t (s SYMBOL, n BIGINT)")
+    status, _, _ = post(server, b'{"s":"a","n":1}\n{"s":"b","n"', {"query": "INSERT INTO trunc_t FORMAT JSONEachRow"})
+    assert status == 400 and post(server, "SELECT count(*) FROM trunc_t")[2] == b"0\n"
+    # Disconnect in the middle of a large streamed result.
+    post(server, "CREATE TABLE big_t (n BIGINT)")
+    post(server, "\n".join(str(i) for i in range(300000)).encode(), {"query": "INSERT INTO big_t FORMAT TSV"})
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+        s.sendall(b"GET /?query=SELECT%20n%20FROM%20big_t%20FORMAT%20JSONEachRow HTTP/1.1\r\nHost: x\r\n\r\n")
+        s.recv(1000)
+    # Oversized headers.
+    assert raw(server, b"GET /ping HTTP/1.1\r\nX-Big: " + b"a" * (2 << 20) + b"\r\n\r\n")[:12] in (b"HTTP/1.1 431", b"")
+    assert curl(server.url + "/ping") == b"Ok.\n"
+    assert post(server, "SELECT count(*) FROM big_t")[2] == b"300000\n"
+
+
+def test_metrics_and_health(server):
+    assert curl(server.url + "/health") == b"Ok.\n"
+    text = curl(server.url + "/metrics").decode()
+    assert "zeptodb_http_requests_total" in text and "zeptodb_query_duration_seconds_bucket" in text
+
+
+def test_api_keys_and_roles(tmp_path):
+    s = Server(tmp_path)
+    try:
+        reader = s.keys("create", "--name", "dash", "--role", "reader")
+        writer = s.keys("create", "--name", "etl", "--role", "writer")
+        assert reader.startswith("zepto_") and len(reader) == 70
+
+        def as_(key, sql, **kw):
+            return post(s, sql, headers={"Authorization": f"Bearer {key}"}, **kw)
+
+        assert as_(writer, "CREATE TABLE auth_t (a BIGINT)")[0] == 200
+        assert as_(reader, "SELECT count(*) FROM auth_t")[0] == 200
+        status, headers, _ = as_(reader, "INSERT INTO auth_t VALUES (1)")
+        assert status == 403 and headers["X-ClickHouse-Exception-Code"] == "497"
+        assert as_("zepto_" + "0" * 64, "SELECT 1")[0] == 401
+        assert post(s, "SELECT 1", headers={"X-ClickHouse-User": "default", "X-ClickHouse-Key": reader})[0] == 200
+        key_id = s.keys("list").splitlines()[1].split()[0]
+        s.keys("revoke", key_id)
+        assert as_(reader, "SELECT 1")[0] == 401
+    finally:
+        s.stop()
+
+
+def test_refuses_public_address_without_credentials(tmp_path):
+    from server_fixture import server_path
+
+    out = subprocess.run([str(server_path()), "--host", "0.0.0.0", "--port", "0", "--keys-file", str(tmp_path / "k")],
+                         capture_output=True, text=True, timeout=20)
+    assert out.returncode != 0 and "without credentials" in out.stderr
+
+
+def test_load_mixed_inserts_and_queries(server):
+    post(server, "CREATE TABLE load_t (s SYMBOL, n BIGINT)")
+    errors, per_thread, threads = [], 40, 16
+
+    def worker(t):
+        try:
+            for i in range(per_thread):
+                if i % 2 == 0:
+                    rows = "".join(f"t{t},{i * 100 + k}\n" for k in range(100))
+                    status, _, body = post(server, rows, {"query": "INSERT INTO load_t FORMAT CSV"})
+                else:
+                    status, _, body = post(server, "SELECT count(*) FROM load_t")
+                if status != 200:
+                    errors.append(body)
+        except Exception as e:  # noqa: BLE001
+            errors.append(repr(e))
+
+    pool = [threading.Thread(target=worker, args=(t,)) for t in range(threads)]
+    for th in pool:
+        th.start()
+    for th in pool:
+        th.join(timeout=120)
+    assert errors == []
+    assert post(server, "SELECT count(*) FROM load_t")[2] == f"{threads * per_thread // 2 * 100}\n".encode()
