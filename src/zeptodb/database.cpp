@@ -167,16 +167,21 @@ bool Database::ingest(int64_t symbol, int64_t price, int64_t volume,
   if (symbol >= SymbolDictionary::kNameIdBase) symbols_.note_ids(symbol, symbol);
   Tick t{symbol, price, volume, timestamp ? *timestamp : now_ns()};
   if (queue_.try_push(t)) return true;
-  // Full: drain from this thread if no one else is, else wait for whoever
-  // is. Give up only when nothing at all is drained for kStallLimit, i.e.
-  // the drainer is stuck, not merely slower than the producers.
+  // Full. Without a drain thread, drain from this thread. With one, wait
+  // for it instead of taking its work: producer and drain thread taking turns
+  // would leave a core idle. Give up only when nothing at all is drained for
+  // kStallLimit, i.e. the drainer is stuck, not merely slower than producers.
   constexpr auto kStallLimit = std::chrono::milliseconds(100);
   uint64_t seen = queue_.popped();
   auto deadline = std::chrono::steady_clock::now() + kStallLimit;
-  for (;;) {
-    if (consume_mu_.try_lock()) {
+  for (unsigned spins = 0;; ++spins) {
+    if (!running() && consume_mu_.try_lock()) {
       drain_step();
       consume_mu_.unlock();
+    } else if (spins < 64) {
+#if defined(__x86_64__)
+      __builtin_ia32_pause();
+#endif
     } else {
       std::this_thread::yield();
     }

@@ -87,9 +87,10 @@ class Database {
   void start();  // starts the drain thread (no-op if running)
   void stop();   // stops it and stores everything accepted
   bool running() const { return running_.load(std::memory_order_acquire); }
-  // Queues a tick. If the queue is full, drains it from this thread or waits
-  // for the thread that is draining (back-pressure); returns false (tick not
-  // taken, counted as dropped) only if nothing is drained for 100 ms.
+  // Queues a tick. If the queue is full, waits for the drain thread
+  // (back-pressure), or drains it from this thread when none is running;
+  // returns false (tick not taken, counted as dropped) only if nothing is
+  // drained for 100 ms.
   bool ingest(int64_t symbol, int64_t price, int64_t volume,
               std::optional<int64_t> timestamp = std::nullopt);
   // Returns once every tick accepted before the call is stored.
