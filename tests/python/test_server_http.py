@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import gzip
+import http.client
 import json
 import socket
 import subprocess
@@ -221,3 +222,28 @@ def test_load_mixed_inserts_and_queries(server):
         th.join(timeout=120)
     assert errors == []
     assert post(server, "SELECT count(*) FROM load_t")[2] == f"{threads * per_thread // 2 * 100}\n".encode()
+
+
+def test_encoding_failure_mid_stream_cuts_the_connection(tmp_path, monkeypatch):
+    # The server's test hook makes encoding fail after the first piece of a body.
+    monkeypatch.setenv("ZEPTO_SERVER_FAIL_STREAM_AFTER", "1")
+    s = Server(tmp_path)
+    try:
+        post(s, "CREATE TABLE cut_t (n BIGINT)")
+        post(s, "\n".join(str(i) for i in range(300000)).encode(), {"query": "INSERT INTO cut_t FORMAT TSV"})
+        # Streamed: the status line is already out, so the body must end unterminated.
+        reply = raw(s, b"GET /?query=SELECT%20n%20FROM%20cut_t HTTP/1.1\r\nHost: x\r\n\r\n")
+        head, _, body = reply.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200") and b"chunked" in head.lower()
+        assert len(body) > 0 and not body.endswith(b"0\r\n\r\n")
+        try:
+            urllib.request.urlopen(s.url + "/?query=SELECT%20n%20FROM%20cut_t", timeout=30).read()
+            raise AssertionError("a cut stream must not read as complete")
+        except http.client.IncompleteRead:
+            pass
+        # Buffered: nothing was sent yet, so the client gets a proper error.
+        status, headers, body = post(s, "SELECT n FROM cut_t", {"wait_end_of_query": "1"})
+        assert status == 500 and headers["X-ClickHouse-Exception-Code"] == "1001" and b"encoding failed" in body
+        assert curl(s.url + "/ping") == b"Ok.\n"
+    finally:
+        assert s.stop() == 0

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <map>
 #include <variant>
 
@@ -373,9 +374,17 @@ HttpResponse Handler::query(HttpRequest& req, const std::string&) {
   }
   Metrics* metrics = &metrics_;
   // Produces the next piece of the (compressed) body; false at the end.
-  auto next = [stream, compressor, metrics, done = false](std::string& out) mutable {
+  // Test hook: ZEPTO_SERVER_FAIL_STREAM_AFTER=N makes encoding fail after N
+  // pieces of a body, so tests can see what a client gets when a streamed
+  // response breaks (tests/python/test_server_http.py).
+  static const long fail_after = [] {
+    const char* v = std::getenv("ZEPTO_SERVER_FAIL_STREAM_AFTER");
+    return v ? std::atol(v) : 0L;
+  }();
+  auto next = [stream, compressor, metrics, done = false, pieces = 0L](std::string& out) mutable {
     out.clear();
     if (done) return false;
+    if (fail_after > 0 && ++pieces > fail_after) throw Error(ErrorCode::kInternal, "encoding failed (injected by a test)");
     std::string chunk;
     while (out.empty()) {
       bool more = stream->next(chunk);

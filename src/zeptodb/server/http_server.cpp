@@ -174,18 +174,22 @@ struct HttpServer::Impl {
       }
       request->body = std::move(msg.body());
       Handler* h = &handler;
+      const std::string* server_version = &opt.version;
       // The request runs on the worker pool; a response that must be whole
       // (wait_end_of_query=1) is drained there too.
-      std::function<std::shared_ptr<HttpResponse>()> job = [h, request] {
+      std::function<std::shared_ptr<HttpResponse>()> job = [h, request, server_version] {
         auto r = std::make_shared<HttpResponse>(h->handle(*request));
         if (r->more && r->buffer_whole) {
           std::string chunk;
           try {
             while (r->more(chunk)) r->body += chunk;
+            r->more = nullptr;
           } catch (const std::exception& e) {
-            r->body += std::string("\nCode: 1001. DB::Exception: ") + e.what() + "\n";
+            // Nothing is sent yet: the client gets a proper error instead.
+            r = std::make_shared<HttpResponse>(
+                Handler::error_response(500, 1001, "STD_EXCEPTION", std::string("encoding the result failed: ") + e.what(),
+                                        *server_version));
           }
-          r->more = nullptr;
         }
         return r;
       };
@@ -206,6 +210,7 @@ struct HttpServer::Impl {
         co_await http::async_write_header(stream, sr, net::redirect_error(use_awaitable, ec));
         if (ec) break;
         auto chunk = std::make_shared<std::string>(std::move(res->body));
+        // 1: a chunk follows, 0: the body is complete, -1: encoding failed.
         bool ok = true;
         while (true) {
           if (!chunk->empty()) {
@@ -216,17 +221,21 @@ struct HttpServer::Impl {
               break;
             }
           }
-          std::function<bool()> next = [res, chunk] {
+          std::function<int()> next = [res, chunk]() -> int {
             try {
-              return res->more(*chunk);
+              return res->more(*chunk) ? 1 : 0;
             } catch (const std::exception&) {
-              return false;  // cut short: the client sees an unterminated chunked body
+              return -1;
             }
           };
-          bool more = co_await on_workers(next);
-          if (!more) break;
+          int more = co_await on_workers(next);
+          if (more < 0) ok = false;
+          if (more <= 0) break;
         }
-        if (!ok) break;  // the client went away mid-stream: drop the connection
+        // The client went away, or encoding failed after the status line was
+        // sent: drop the connection without the last chunk, so the client sees
+        // a truncated body and never mistakes part of a result for all of it.
+        if (!ok) break;
         stream.expires_after(std::chrono::seconds(opt.write_timeout_seconds));
         co_await net::async_write(stream, http::make_chunk_last(), net::redirect_error(use_awaitable, ec));
         if (ec) break;
