@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "zeptodb/common/error.h"
+#include "zeptodb/common/strings.h"
 #include "zeptodb/database.h"
 #include "zeptodb/formats/arrow_ipc.h"
 #include "zeptodb/formats/decoders.h"
@@ -13,12 +14,6 @@
 namespace zepto::formats {
 
 namespace {
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
-}
 
 constexpr std::array<std::pair<std::string_view, std::string_view>, 15> kInputs{{
     {"JSONEachRow", "JSONEachRow"},

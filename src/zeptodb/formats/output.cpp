@@ -5,17 +5,12 @@
 #include <utility>
 
 #include "zeptodb/common/error.h"
+#include "zeptodb/common/strings.h"
 #include "zeptodb/formats/encoders.h"
 
 namespace zepto::formats {
 
 namespace {
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
-}
 
 // (alias, canonical name)
 constexpr std::array<std::pair<std::string_view, std::string_view>, 18> kFormats{{

@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "zeptodb/common/error.h"
+#include "zeptodb/common/strings.h"
 #include "zeptodb/formats/decoders.h"
 #include "zeptodb/sql/time_literal.h"
 
@@ -20,12 +21,6 @@ bool parse_int(std::string_view s, int64_t& out) {
   if (!s.empty() && s[0] == '+') s.remove_prefix(1);
   auto r = std::from_chars(s.data(), s.data() + s.size(), out);
   return r.ec == std::errc() && r.ptr == s.data() + s.size() && !s.empty();
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
 }
 
 }  // namespace

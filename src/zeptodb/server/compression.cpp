@@ -9,16 +9,11 @@
 #include <vector>
 
 #include "zeptodb/common/error.h"
+#include "zeptodb/common/strings.h"
 
 namespace zepto::server {
 
 namespace {
-
-std::string lower(std::string_view s) {
-  std::string r(s);
-  for (auto& c : r) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return r;
-}
 
 std::string trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -142,7 +137,7 @@ class Lz4Compressor : public Compressor {
 }  // namespace
 
 Encoding parse_content_encoding(std::string_view value) {
-  std::string v = lower(trim(value));
+  std::string v = to_lower(trim(value));
   if (v.empty() || v == "identity") return Encoding::kIdentity;
   if (v == "gzip" || v == "x-gzip") return Encoding::kGzip;
   if (v == "deflate") return Encoding::kDeflate;
@@ -158,7 +153,7 @@ Encoding choose_encoding(std::string_view accept) {
   while (pos <= accept.size()) {
     size_t end = accept.find(',', pos);
     if (end == std::string_view::npos) end = accept.size();
-    std::string item = lower(trim(accept.substr(pos, end - pos)));
+    std::string item = to_lower(trim(accept.substr(pos, end - pos)));
     std::string name = item.substr(0, item.find(';'));
     bool refused = item.find("q=0") != std::string::npos && item.find("q=0.") == std::string::npos;
     if (!refused) {

@@ -7,6 +7,7 @@
 #include <variant>
 
 #include "zeptodb/common/error.h"
+#include "zeptodb/common/strings.h"
 #include "zeptodb/database.h"
 #include "zeptodb/formats/input.h"
 #include "zeptodb/formats/output.h"
@@ -52,14 +53,6 @@ int hex_value(char c) {
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
   return -1;
 }
-
-std::string lower(std::string_view s) {
-  std::string r(s);
-  for (auto& c : r) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return r;
-}
-
-bool iequals(std::string_view a, std::string_view b) { return lower(a) == lower(b); }
 
 // Base64 of HTTP Basic auth.
 std::string base64_decode(std::string_view in) {

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "zeptodb/common/error.h"
+#include "zeptodb/common/strings.h"
 #include "zeptodb/sql/lexer.h"
 
 namespace zepto::server {
@@ -14,14 +15,8 @@ namespace {
 using sql::Token;
 using sql::TokenKind;
 
-std::string lower(std::string_view s) {
-  std::string r(s);
-  for (auto& c : r) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return r;
-}
-
 std::string strip_wrapper(std::string type, std::string_view wrapper, bool* found) {
-  if (type.size() > wrapper.size() + 2 && lower(type.substr(0, wrapper.size())) == lower(wrapper) &&
+  if (type.size() > wrapper.size() + 2 && to_lower(type.substr(0, wrapper.size())) == to_lower(wrapper) &&
       type[wrapper.size()] == '(' && type.back() == ')') {
     *found = true;
     return type.substr(wrapper.size() + 1, type.size() - wrapper.size() - 2);
@@ -37,7 +32,7 @@ std::string literal(const std::string& name, std::string type, const std::string
   type = strip_wrapper(type, "LowCardinality", &low_card);
   type = strip_wrapper(type, "Nullable", &nullable);
   if (value == "\\N" && nullable) return "NULL";
-  std::string t = lower(type);
+  std::string t = to_lower(type);
   auto fail = [&](const std::string& why) -> std::string {
     throw_error(ErrorCode::kInvalidArgument,
                 "query parameter '" + name + "' of type " + type + ": value '" + value.substr(0, 64) + "' " + why);
@@ -52,7 +47,7 @@ std::string literal(const std::string& name, std::string type, const std::string
     return q + "\"";
   }
   if (t == "bool" || t == "boolean") {
-    std::string v = lower(value);
+    std::string v = to_lower(value);
     if (v == "true" || v == "1") return "TRUE";
     if (v == "false" || v == "0") return "FALSE";
     return fail("is not a Bool");
@@ -65,7 +60,7 @@ std::string literal(const std::string& name, std::string type, const std::string
   }
   if (t.rfind("float", 0) == 0 || t.rfind("decimal", 0) == 0 || t == "double") {
     if (value.empty() || value.find_first_not_of("0123456789+-.eE") != std::string::npos) {
-      std::string v = lower(value);
+      std::string v = to_lower(value);
       if (v == "nan" || v == "inf" || v == "+inf" || v == "-inf") return "CAST('" + v + "' AS DOUBLE)";
       return fail("is not a number");
     }
@@ -135,7 +130,7 @@ std::string rewrite_query(std::string_view sql_text, const std::map<std::string,
     if (t.kind == TokenKind::kIdent && i + 2 < tokens.size() && tokens[i + 1].kind == TokenKind::kLParen &&
         tokens[i + 2].kind == TokenKind::kRParen) {
       bool qualified = i > 0 && tokens[i - 1].kind == TokenKind::kDot;
-      std::string fn = lower(text(i));
+      std::string fn = to_lower(text(i));
       const std::string* value = nullptr;
       std::string shown;
       if (fn == "version") value = &k.version, shown = "version()";
@@ -147,11 +142,11 @@ std::string rewrite_query(std::string_view sql_text, const std::map<std::string,
       std::string lit = sql_string_literal(*value);
       // Named like ClickHouse when it stands alone in the select list.
       bool starts = i > 0 && (tokens[i - 1].kind == TokenKind::kComma ||
-                              (tokens[i - 1].kind == TokenKind::kIdent && lower(text(i - 1)) == "select"));
+                              (tokens[i - 1].kind == TokenKind::kIdent && to_lower(text(i - 1)) == "select"));
       bool ends = i + 3 >= tokens.size() || tokens[i + 3].kind == TokenKind::kComma ||
                   tokens[i + 3].kind == TokenKind::kSemicolon ||
                   (tokens[i + 3].kind == TokenKind::kIdent &&
-                   (lower(text(i + 3)) == "from" || lower(text(i + 3)) == "format" || lower(text(i + 3)) == "settings"));
+                   (to_lower(text(i + 3)) == "from" || to_lower(text(i + 3)) == "format" || to_lower(text(i + 3)) == "settings"));
       if (starts && ends) lit += " AS \"" + shown + "\"";
       replace(t.offset, tokens[i + 2].offset + tokens[i + 2].length, lit);
       i += 2;

@@ -5,19 +5,13 @@
 #include <variant>
 
 #include "zeptodb/common/error.h"
+#include "zeptodb/common/strings.h"
 #include "zeptodb/database.h"
 #include "zeptodb/formats/clickhouse_types.h"
 
 namespace zepto::server {
 
 namespace {
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
-  return true;
-}
 
 // Rows of a system table, built column by column.
 class SystemTable {

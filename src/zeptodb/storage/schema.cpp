@@ -1,16 +1,9 @@
 #include "zeptodb/storage/schema.h"
 
-#include <strings.h>
-
 #include "zeptodb/common/error.h"
+#include "zeptodb/common/strings.h"
 
 namespace zepto {
-
-namespace {
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
-}
-}  // namespace
 
 Schema::Schema(std::vector<ColumnDef> columns, std::string_view symbol_column,
                std::string_view timestamp_column)
