@@ -23,7 +23,12 @@ import struct
 import urllib.parse
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
-import numpy as np
+from .utils import require
+
+try:
+    import numpy as np
+except ImportError:  # optional: connect(), execute() and Arrow/Polars results work without it
+    np = None  # type: ignore[assignment]
 
 __all__ = ["connect", "ZeptoConnection", "ApexConnection", "ZeptoError", "ZeptoConnectionError"]
 
@@ -308,6 +313,7 @@ def _polars_column(series):
 
 def _to_numpy(col: Any):
     """A column as (values ndarray, null mask or None), keeping strings as objects."""
+    require("numpy", "the Native format")
     try:
         import pandas as pd
     except ImportError:  # pragma: no cover
@@ -338,6 +344,7 @@ def _to_numpy(col: Any):
 
 def _encode_native(columns: Mapping[str, Any]) -> bytes:
     """One Native block of the columns (each a (values, mask) pair or array-like)."""
+    require("numpy", "the Native format")
     prepared = []
     n = None
     for name, col in columns.items():
@@ -424,6 +431,7 @@ _NUMERIC = {"Int64": "<i8", "Int32": "<i4", "Float64": "<f8", "Bool": "u1", "UIn
 
 
 def _decode_native(data: bytes) -> Dict[str, np.ndarray]:
+    require("numpy", "the Native format")
     reader = _Reader(data)
     blocks: Dict[str, List[np.ndarray]] = {}
     order: List[str] = []

@@ -358,23 +358,51 @@ def _query(pipeline: Any, sql: str) -> Any:
 
 
 def query_to_pandas(pipeline: Any, sql: str) -> Any:
-    """The result of a SQL query as a pandas DataFrame (raises ValueError on a SQL error)."""
+    """The result of a SQL query as a pandas DataFrame; raises ValueError on a SQL error.
+
+    With pyarrow the result is read through the Arrow C stream (its buffers
+    are not copied before ``to_pandas``); without it, from the result's NumPy
+    views. Either way TIMESTAMP columns are ``datetime64[ns, UTC]``, VARCHAR
+    columns strings, and NULLs NaN / NaT / None as pyarrow's ``to_pandas``
+    gives them.
+    """
     pd = require("pandas", "query_to_pandas")
     result = _query(pipeline, sql)
-    if hasattr(result, "__arrow_c_stream__"):
-        try:
-            import pyarrow as pa
+    try:
+        import pyarrow as pa
+    except ImportError:
+        return _query_to_pandas_numpy(result, pd)
+    return pa.table(result).to_pandas()
 
-            return pa.table(result).to_pandas()
-        except ImportError:
-            pass
-    return pd.DataFrame(result.to_numpy())
+
+def _query_to_pandas_numpy(result: Any, pd: Any) -> Any:
+    """query_to_pandas without pyarrow: one pandas column per result column."""
+    np = require("numpy", "query_to_pandas")
+    out: Dict[str, Any] = {}
+    for i, (name, ctype) in enumerate(zip(result.column_names, result.column_types)):
+        values, mask = result._column(i)
+        if ctype == "VARCHAR":
+            out[name] = values  # a list of str (None for NULL): pandas infers its string dtype
+            continue
+        if ctype == "TIMESTAMP":
+            ts = values.view("M8[ns]")
+            if mask is not None:
+                ts = np.where(mask, np.datetime64("NaT", "ns"), ts)
+            out[name] = pd.DatetimeIndex(ts).tz_localize("UTC")
+        elif mask is None:
+            out[name] = values
+        elif ctype == "BOOLEAN":
+            col = values.astype(object)
+            col[mask] = None
+            out[name] = col
+        else:  # like pyarrow: numbers with NULLs become float64 with NaN
+            out[name] = np.where(mask, np.nan, values.astype(np.float64))
+    return pd.DataFrame(out, index=pd.RangeIndex(len(result)))
 
 
 def query_to_polars(pipeline: Any, sql: str) -> Any:
-    """The result of a SQL query as a Polars DataFrame (raises ValueError on a SQL error)."""
+    """The result of a SQL query as a Polars DataFrame, read through the Arrow C
+    stream (no pyarrow needed; numeric columns without a copy); raises
+    ValueError on a SQL error."""
     pl = require("polars", "query_to_polars")
-    result = _query(pipeline, sql)
-    if hasattr(result, "__arrow_c_stream__"):
-        return pl.DataFrame(result)
-    return pl.DataFrame(result.to_numpy())
+    return pl.DataFrame(_query(pipeline, sql))

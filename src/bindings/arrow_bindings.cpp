@@ -59,12 +59,6 @@ T take(nb::handle cap, const char* name) {
   return out;
 }
 
-nb::object schema_capsule(const std::vector<formats::ArrowColumn>& columns) {
-  auto s = std::make_unique<ArrowSchema>();
-  formats::export_schema(columns, s.get());
-  return capsule(std::move(s), "arrow_schema");
-}
-
 SymbolExport symbol_mode(const std::string& mode) {
   if (mode == "auto") return SymbolExport::kAuto;
   if (mode == "dictionary") return SymbolExport::kDictionary;
@@ -81,13 +75,34 @@ std::string schema_repr(const TableExport& e) {
 
 }  // namespace
 
+nb::object arrow_schema_capsule(const std::vector<formats::ArrowColumn>& columns) {
+  auto s = std::make_unique<ArrowSchema>();
+  formats::export_schema(columns, s.get());
+  return capsule(std::move(s), "arrow_schema");
+}
+
+nb::object arrow_array_capsule(const formats::ArrowBatch& batch) {
+  auto a = std::make_unique<ArrowArray>();
+  {
+    nb::gil_scoped_release release;
+    formats::export_batch(batch, a.get());
+  }
+  return capsule(std::move(a), "arrow_array");
+}
+
+nb::object arrow_stream_capsule(std::vector<formats::ArrowColumn> columns, formats::BatchSource next) {
+  auto s = std::make_unique<ArrowArrayStream>();
+  formats::export_stream(std::move(columns), std::move(next), s.get());
+  return capsule(std::move(s), "arrow_array_stream");
+}
+
 void register_arrow(nb::module_& m) {
   nb::class_<TableExport>(m, "ArrowExport",
                           "A point-in-time export of a table for Arrow consumers (the Arrow PyCapsule "
                           "protocol): pyarrow.table(x), polars.from_arrow(x), duckdb.from_arrow(x) read "
                           "its numeric and timestamp columns without a copy. One record batch per symbol.")
       .def(
-          "__arrow_c_schema__", [](const TableExport& e) { return schema_capsule(e.schema()); },
+          "__arrow_c_schema__", [](const TableExport& e) { return arrow_schema_capsule(e.schema()); },
           "The schema as an 'arrow_schema' capsule.")
       .def(
           "__arrow_c_stream__",
@@ -102,13 +117,13 @@ void register_arrow(nb::module_& m) {
       .def(
           "__arrow_c_array__",
           [](const TableExport& e, nb::handle /*requested_schema*/) {
-            auto a = std::make_unique<ArrowArray>();
+            formats::ArrowBatch batch;
             {
-              nb::gil_scoped_release release;
-              formats::export_batch(e.combined(), a.get());
+              nb::gil_scoped_release release;  // concatenates when the export holds several symbols
+              batch = e.combined();
             }
-            nb::object arr = capsule(std::move(a), "arrow_array");
-            return nb::make_tuple(schema_capsule(e.schema()), arr);
+            nb::object arr = arrow_array_capsule(batch);
+            return nb::make_tuple(arrow_schema_capsule(e.schema()), arr);
           },
           "requested_schema"_a = nb::none(),
           "(schema, array) capsules of all rows as one record batch (zero copy when the export holds "

@@ -12,9 +12,11 @@
 
 #include <memory>
 
+#include "arrow_bindings.h"
 #include "sql_bindings.h"
 #include "zeptodb/common/error.h"
 #include "zeptodb/database.h"
+#include "zeptodb/formats/arrow_result.h"
 #include "zeptodb/sql/parse_error.h"
 
 namespace nb = nanobind;
@@ -83,6 +85,25 @@ nb::object values_array(const ResultColumn& c) {
   }
 }
 
+// The result for an Arrow consumer; a failed statement raises ValueError.
+const ResultSet& arrow_ready(const QueryResult& q) {
+  if (!q.error.empty()) throw nb::value_error(("the query failed: " + q.error).c_str());
+  return *q.rs;
+}
+
+// The result as a one-batch stream sharing its buffers (the stream owns the
+// ResultSet until the consumer releases it).
+nb::object result_stream(const QueryResult& q) {
+  std::shared_ptr<const ResultSet> rs = q.rs;
+  arrow_ready(q);
+  auto done = std::make_shared<bool>(false);
+  return arrow_stream_capsule(formats::result_schema(*rs), [rs, done]() -> std::optional<formats::ArrowBatch> {
+    if (*done) return std::nullopt;
+    *done = true;
+    return formats::result_batch(*rs, 0, rs->rows);
+  });
+}
+
 void register_result(nb::module_& m) {
   nb::class_<QueryResult>(m, "QueryResult",
                           "The result of one SQL statement: typed columns, or an error message.")
@@ -115,6 +136,25 @@ void register_result(nb::module_& m) {
       .def_prop_ro("error_column", [](const QueryResult& q) { return q.error_column; })
       .def("ok", [](const QueryResult& q) { return q.error.empty(); })
       .def("__len__", [](const QueryResult& q) { return q.rs->rows; })
+      .def(
+          "__arrow_c_schema__",
+          [](const QueryResult& q) { return arrow_schema_capsule(formats::result_schema(arrow_ready(q))); },
+          "The schema as an 'arrow_schema' capsule (TIMESTAMP as timestamp[ns, tz=UTC], VARCHAR as "
+          "large_utf8).")
+      .def(
+          "__arrow_c_stream__", [](const QueryResult& q, nb::handle /*requested_schema*/) { return result_stream(q); },
+          "requested_schema"_a = nb::none(),
+          "An 'arrow_array_stream' capsule of the result as one record batch whose numeric, timestamp "
+          "and string buffers are the result's own (zero copy). requested_schema is accepted and "
+          "ignored. Raises ValueError if the statement failed.")
+      .def(
+          "__arrow_c_array__",
+          [](const QueryResult& q, nb::handle /*requested_schema*/) {
+            const ResultSet& rs = arrow_ready(q);
+            nb::object schema = arrow_schema_capsule(formats::result_schema(rs));
+            return nb::make_tuple(schema, arrow_array_capsule(formats::result_batch(rs, 0, rs.rows)));
+          },
+          "requested_schema"_a = nb::none(), "(schema, array) capsules of the result as one record batch (zero copy).")
       .def(
           "_column",
           [](const QueryResult& q, size_t i) {

@@ -47,6 +47,18 @@ SCRIPTS = {
         assert str(out["timestamp"].dtype) == "datetime64[ns, UTC]"
         assert zepto_py.to_polars(p, "B")["price"].to_list() == [25, 25]
         needs(lambda: zepto_py.ArrowSession(p).to_arrow(), "pyarrow")
+        p.execute("CREATE TABLE q (sym SYMBOL, ts TIMESTAMP, x DOUBLE)")
+        p.execute("INSERT INTO q VALUES ('A', 1711000000000000001, 1.5), ('B', 1711000000000000002, NULL)")
+        q = zepto_py.query_to_pandas(p, "SELECT sym, ts, x FROM q ORDER BY ts")  # from the NumPy views
+        assert str(q["ts"].dtype) == "datetime64[ns, UTC]" and q["ts"].iloc[1].value == 1711000000000000002
+        assert q["sym"].tolist() == ["A", "B"] and q["x"].isna().tolist() == [False, True]
+        assert zepto_py.query_to_polars(p, "SELECT sym FROM q ORDER BY ts")["sym"].to_list() == ["A", "B"]
+        try:
+            zepto_py.query_to_pandas(p, "SELECT nope FROM q")
+        except ValueError as e:
+            assert "nope" in str(e), e
+        else:
+            raise AssertionError("no ValueError")
     """,
     "pandas": """
         import numpy as np, polars as pl
@@ -77,6 +89,7 @@ SCRIPTS = {
         assert zepto_py.from_polars(pl.DataFrame({"symbol": ["A"], "price": [1], "volume": [1]}), p) == 1
         assert p.count("A") == 1
         needs(lambda: zepto_py.from_numpy({}, p), "numpy")
+        assert zepto_py.query_to_polars(p, "SELECT symbol, price FROM trades")["price"].to_list() == [1]
     """,
 }
 

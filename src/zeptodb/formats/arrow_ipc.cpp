@@ -10,6 +10,7 @@
 
 #include "zeptodb/common/error.h"
 #include "zeptodb/formats/arrow_export.h"
+#include "zeptodb/formats/arrow_result.h"
 #include "zeptodb/formats/encoders.h"
 #include "zeptodb/formats/flatbuffer.h"
 
@@ -497,18 +498,12 @@ void stream_release(ArrowArrayStream* s) {
 
 // ------------------------------------------------------------------ encoder
 
-// ArrowStream / Arrow output of a result: export_batch (arrow_export.h) per
-// block, serialized as IPC messages.
+// ArrowStream / Arrow output of a result: export_batch (arrow_export.h) of
+// result_batch (arrow_result.h) per block, serialized as IPC messages.
 class ArrowEncoder : public Encoder {
  public:
   ArrowEncoder(bool file, const exec::ResultSet& rs) : file_(file), rs_(rs) {
-    for (const auto& c : rs_.columns) {
-      ArrowColumn a;
-      a.name = c.name;
-      a.kind = kind(c.type);
-      columns_.push_back(std::move(a));
-    }
-    export_schema(columns_, &schema_);
+    export_schema(result_schema(rs_), &schema_);
   }
   ~ArrowEncoder() override {
     if (schema_.release) schema_.release(&schema_);
@@ -522,11 +517,8 @@ class ArrowEncoder : public Encoder {
   }
 
   void rows(size_t begin, size_t end, std::string& out) override {
-    ArrowBatch batch;
-    batch.rows = end - begin;
-    for (size_t i = 0; i < rs_.columns.size(); ++i) batch.columns.push_back(slice(rs_.columns[i], i, begin, end));
     ArrowArray array;
-    export_batch(batch, &array);
+    export_batch(result_batch(rs_, begin, end), &array);
     size_t start = out.size();
     std::pair<int32_t, int64_t> sizes;
     try {
@@ -546,33 +538,8 @@ class ArrowEncoder : public Encoder {
   }
 
  private:
-  static ArrowKind kind(exec::DataType t) {
-    switch (t) {
-      case exec::DataType::kBigint: return ArrowKind::kInt64;
-      case exec::DataType::kInteger: return ArrowKind::kInt32;
-      case exec::DataType::kDouble: return ArrowKind::kFloat64;
-      case exec::DataType::kBoolean: return ArrowKind::kBool;
-      case exec::DataType::kTimestamp: return ArrowKind::kTimestamp;
-      case exec::DataType::kVarchar: return ArrowKind::kLargeUtf8;
-    }
-    return ArrowKind::kInt64;
-  }
-
-  // Rows [begin, end) of a result column, sharing its buffers.
-  ArrowColumn slice(const exec::ResultColumn& c, size_t i, size_t begin, size_t end) const {
-    ArrowColumn a = columns_[i];
-    a.length = end - begin;
-    size_t width = exec::data_type_width(c.type);
-    a.values = std::shared_ptr<const void>(c.values, reinterpret_cast<const char*>(c.values.get()) + begin * width);
-    if (c.validity)
-      a.valid = std::shared_ptr<const uint8_t>(c.validity, reinterpret_cast<const uint8_t*>(c.validity.get()) + begin);
-    if (c.type == exec::DataType::kVarchar) a.chars = std::shared_ptr<const char>(c.chars, reinterpret_cast<const char*>(c.chars.get()));
-    return a;
-  }
-
   bool file_;
   const exec::ResultSet& rs_;
-  std::vector<ArrowColumn> columns_;
   ArrowSchema schema_{};
   size_t written_ = 0;
   std::vector<IpcBlock> blocks_;
