@@ -52,6 +52,10 @@ struct HttpServer::Impl {
         if (stopping || ec == net::error::operation_aborted) break;
         continue;  // e.g. too many open files: keep serving the others
       }
+      // Responses go out as several small writes (header, chunks, last chunk):
+      // without TCP_NODELAY, Nagle's algorithm holds the last one back until the
+      // client's delayed ACK, about 40 ms per small query.
+      socket.set_option(tcp::no_delay(true), ec);
       sessions.fetch_add(1);
       auto ex = socket.get_executor();
       net::co_spawn(ex, session(new tcp::socket(std::move(socket))), net::detached);
