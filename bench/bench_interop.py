@@ -8,7 +8,9 @@ Symbols are int64 ids for NumPy, categorical names for pandas, dictionary
 names for Arrow and Polars. The baseline copies the four source columns
 (int64/int64/float64/int64, 320 MB at 10 M rows) into fresh arrays with
 numpy.copyto; a ratio is baseline time / subject time, each the median of
-alternating rounds.
+alternating rounds. query_to_pandas is compared with DuckDB instead: the same
+SELECT of every row over the same data, DuckDB's result taken as .arrow() and
+converted with to_pandas().
 
     python bench/bench_interop.py                  # 10 M rows
     python bench/bench_interop.py --rows 1000000   # quick check
@@ -94,6 +96,55 @@ def constant_time(name: str, export: Callable[[zeptodb.Pipeline], object], n_rou
     return r
 
 
+# Every row; the second leaves out the symbol column (whose names the executor
+# materializes as VARCHAR text), to show the cost of the hand-over itself.
+QUERIES = {"query_to_pandas": "SELECT symbol, timestamp, price, volume FROM q",
+           "query_to_pandas_num": "SELECT timestamp, price, volume FROM q"}
+
+
+def query_to_pandas_vs_duckdb(table, rows: int, n_rounds: int) -> List[Result]:
+    """query_to_pandas of a 10 M-row result against DuckDB's .arrow() → to_pandas() of the
+    same query over the same data (symbol VARCHAR, timestamp ns, price DOUBLE, volume BIGINT)."""
+    import duckdb
+
+    p = zeptodb.Pipeline()
+    assert p.execute("CREATE TABLE q (symbol SYMBOL, timestamp TIMESTAMP, price DOUBLE, volume BIGINT)").ok()
+    assert zepto_py.from_arrow(table, p, table="q") == rows
+    con = duckdb.connect()
+    con.register("src", table)
+    con.execute("CREATE TABLE q AS SELECT symbol::VARCHAR AS symbol, timestamp::TIMESTAMP_NS AS timestamp, "
+                "price, volume FROM src")
+    con.unregister("src")
+
+    return [one_query(name, sql, p, con, rows, n_rounds) for name, sql in QUERIES.items()]
+
+
+def one_query(name: str, sql: str, p: zeptodb.Pipeline, con, rows: int, n_rounds: int) -> Result:
+    def ours() -> float:
+        t = time.perf_counter()
+        df = zepto_py.query_to_pandas(p, sql)
+        dt = time.perf_counter() - t
+        assert len(df) == rows
+        return dt
+
+    def duck() -> float:
+        t = time.perf_counter()
+        df = con.sql(sql).arrow().read_all().to_pandas()
+        dt = time.perf_counter() - t
+        assert len(df) == rows
+        return dt
+
+    ours(), duck()  # warm both (first-touch page faults, lazy imports)
+    b, s = rounds(n_rounds, duck, ours)
+    ratio = statistics.median(bi / si for bi, si in zip(b, s))
+    r = Result(name, f"zepto_py.query_to_pandas, {rows:,}-row result", rows / statistics.median(s),
+               "rows/s", rows / statistics.median(b), "DuckDB .arrow() -> to_pandas(), same query",
+               ratio, ">= 1.0x", ratio >= 1.0)
+    print(f"{name}: {sql!r}, {rows:,} rows, {n_rounds} rounds")
+    print_result(r)
+    return r
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rows", type=int, default=10_000_000)
@@ -132,6 +183,7 @@ def main() -> int:
         constant_time("to_arrow", lambda p: zepto_py.ArrowSession(p).to_arrow(1), n),
         constant_time("to_polars_zc", lambda p: zepto_py.ArrowSession(p).to_polars_zero_copy(1), n),
     ]
+    results += query_to_pandas_vs_duckdb(table, rows, n)
     for r in results:
         print(r.line())
     return 0
