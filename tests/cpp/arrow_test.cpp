@@ -10,6 +10,7 @@
 #include "zeptodb/database.h"
 #include "zeptodb/formats/arrow_export.h"
 #include "zeptodb/formats/arrow_import.h"
+#include "zeptodb/formats/arrow_result.h"
 
 namespace zepto {
 namespace {
@@ -477,6 +478,42 @@ TEST(ArrowImport, ChunkedStreamIsOneAtomicBatch) {
   EXPECT_EQ(stored<int64_t>(db, 3, "price"), (std::vector<int64_t>{1, 2, 3, 4, 5, 6}));
   EXPECT_EQ(run({}, db), 0u);
   EXPECT_EQ(stored<int64_t>(db, 3, "price").size(), 6u);
+}
+
+TEST(ArrowResult, SliceOfAResultSharesItsBuffers) {
+  exec::ResultSet rs;
+  exec::ColumnBuilder ts("ts", exec::DataType::kTimestamp), x("x", exec::DataType::kDouble),
+      s("s", exec::DataType::kVarchar);
+  for (int i = 0; i < 4; ++i) {
+    ts.append_int(100 + i);
+    if (i == 2) x.append_null();
+    else x.append_double(i + 0.5);
+    s.append_string(std::string(static_cast<size_t>(i + 1), static_cast<char>('a' + i)));
+  }
+  rs.columns = {ts.finish(), x.finish(), s.finish()};
+  rs.rows = 4;
+
+  ArrowSchema schema;
+  formats::export_schema(formats::result_schema(rs), &schema);
+  ASSERT_EQ(schema.n_children, 3);
+  EXPECT_STREQ(schema.children[0]->format, "tsn:UTC");
+  EXPECT_STREQ(schema.children[1]->format, "g");
+  EXPECT_STREQ(schema.children[2]->format, "U");
+  schema.release(&schema);
+
+  ArrowArray a;
+  formats::export_batch(formats::result_batch(rs, 1, 3), &a);  // rows 1 and 2
+  ASSERT_EQ(a.length, 2);
+  EXPECT_EQ(a.children[0]->buffers[1], rs.columns[0].data<int64_t>() + 1);  // zero copy
+  EXPECT_EQ(a.children[1]->null_count, 1);
+  EXPECT_EQ(static_cast<const uint8_t*>(a.children[1]->buffers[0])[0] & 0b11, 0b01);
+  auto* off = static_cast<const int64_t*>(a.children[2]->buffers[1]);
+  auto* chars = static_cast<const char*>(a.children[2]->buffers[2]);
+  EXPECT_EQ(std::string(chars + off[0], off[1] - off[0]), "bb");
+  EXPECT_EQ(std::string(chars + off[1], off[2] - off[1]), "ccc");
+  rs = exec::ResultSet();  // the array keeps the buffers alive
+  EXPECT_EQ(static_cast<const int64_t*>(a.children[0]->buffers[1])[1], 102);
+  a.release(&a);
 }
 
 }  // namespace
