@@ -11,6 +11,9 @@
 
 ``execute`` never raises for a bad statement: the result's ``error`` holds
 the message (with line and column for syntax errors) and ``ok()`` is False.
+A result is an Arrow PyCapsule producer (``__arrow_c_stream__``,
+``__arrow_c_array__``, ``__arrow_c_schema__``): ``pyarrow.table(r)``,
+``polars.DataFrame(r)`` and DuckDB read its buffers without a copy.
 The dialect is described in docs/sql.md.
 """
 

@@ -140,3 +140,22 @@ def test_sql_errors_raise_value_error(typed: zeptodb.Pipeline, fn: str) -> None:
         getattr(zepto_py, fn)(typed, "SELECT nope FROM q")
     with pytest.raises(ValueError, match="query failed"):
         getattr(zepto_py, fn)(typed, "SELEC 1")
+
+
+def test_timestamps_zero_copy_and_result_outlives_pipeline() -> None:
+    p = zeptodb.Pipeline()
+    assert p.execute("CREATE TABLE z (sym SYMBOL, ts TIMESTAMP, x DOUBLE)").ok()
+    n = 5000
+    assert zepto_py.from_numpy({"sym": np.array(["A"] * n), "ts": np.arange(T0, T0 + n).view("M8[ns]"),
+                                "x": np.arange(n, dtype=np.float64)}, p, table="z") == n
+    r = p.execute("SELECT ts, x FROM z WHERE x >= 0")
+    ts_view = r.to_numpy()["ts"]
+    p.stop()
+    del p
+    gc.collect()
+    t = pa.table(r)
+    del r
+    gc.collect()
+    assert t.column("ts").chunk(0).buffers()[1].address == address(ts_view)
+    assert t.column("ts").cast(pa.int64()).to_pylist()[-1] == T0 + n - 1
+    assert t.column("x").to_numpy()[-1] == n - 1
