@@ -322,7 +322,11 @@ def _to_numpy(col: Any):
         if isinstance(col.dtype, pd.DatetimeTZDtype):
             col = col.dt.tz_convert("UTC").dt.tz_localize(None)
         mask = col.isna().to_numpy()
-        if isinstance(col.dtype, pd.CategoricalDtype) or col.dtype == object or pd.api.types.is_string_dtype(col.dtype):
+        if isinstance(col.dtype, pd.CategoricalDtype):
+            # Kept as a Categorical: its codes and categories become the
+            # LowCardinality dictionary as they are, with no per-row strings.
+            return (col.array, mask if mask.any() else None)
+        if col.dtype == object or pd.api.types.is_string_dtype(col.dtype):
             return (col.astype(object).to_numpy(), mask if mask.any() else None)
         if mask.any():
             if pd.api.types.is_integer_dtype(col.dtype) or pd.api.types.is_bool_dtype(col.dtype):
@@ -342,6 +346,14 @@ def _to_numpy(col: Any):
     return (arr, mask)
 
 
+def _low_cardinality(name: str, keys: List[str], codes, nullable: bool) -> List[bytes]:
+    """A LowCardinality(String) column of a Native block: each key once, then the row indices."""
+    index_type, index_dtype = (0, "<u1") if len(keys) < 256 else (1, "<u2") if len(keys) < 65536 else (2, "<u4")
+    tname = "LowCardinality(Nullable(String))" if nullable else "LowCardinality(String)"
+    return [_string(name), _string(tname), struct.pack("<QQQ", 1, index_type | (1 << 9), len(keys)),
+            b"".join(_string(k) for k in keys), struct.pack("<Q", len(codes)), codes.astype(index_dtype).tobytes()]
+
+
 def _encode_native(columns: Mapping[str, Any]) -> bytes:
     """One Native block of the columns (each a (values, mask) pair or array-like)."""
     require("numpy", "the Native format")
@@ -356,6 +368,14 @@ def _encode_native(columns: Mapping[str, Any]) -> bytes:
         prepared.append((name, values, mask))
     parts = [_varint(len(prepared)), _varint(n or 0)]
     for name, values, mask in prepared:
+        if hasattr(values, "codes") and hasattr(values, "categories"):  # a pandas Categorical
+            nullable = mask is not None
+            keys = ([""] if nullable else []) + [str(c) for c in values.categories]
+            codes = np.asarray(values.codes).astype(np.int64)
+            if nullable:
+                codes += 1  # code -1 (NULL) becomes key 0, the empty string
+            parts += _low_cardinality(name, keys, codes, nullable)
+            continue
         kind = values.dtype.kind
         if kind in "OUS":
             # LowCardinality(String): each distinct string once, then indices.
@@ -369,12 +389,7 @@ def _encode_native(columns: Mapping[str, Any]) -> bytes:
             codes = codes.astype(np.int64) + (1 if nullable else 0)
             if nullable:
                 codes[mask] = 0
-            index_type, index_dtype = (0, "<u1") if len(keys) < 256 else (1, "<u2") if len(keys) < 65536 else (2, "<u4")
-            tname = "LowCardinality(Nullable(String))" if nullable else "LowCardinality(String)"
-            parts += [_string(name), _string(tname), struct.pack("<QQQ", 1, index_type | (1 << 9), len(keys))]
-            parts.append(b"".join(_string(k) for k in keys))
-            parts.append(struct.pack("<Q", len(codes)))
-            parts.append(codes.astype(index_dtype).tobytes())
+            parts += _low_cardinality(name, keys, codes, nullable)
             continue
         if kind == "M":
             data = values.astype("datetime64[ns]").view("<i8")

@@ -87,3 +87,16 @@ def test_zepto_py_connect(server):
         from server_fixture import free_port
 
         zepto_py.connect(port=free_port(), timeout=2)
+
+
+def test_zepto_py_categorical_symbols(server):
+    """A categorical column is sent as its codes and categories (unused categories and NaN included)."""
+    import zepto_py
+
+    with zepto_py.connect(port=server.port) as db:
+        db.execute("CREATE TABLE zp_cat (s SYMBOL, k SYMBOL, n BIGINT)")
+        cats = pd.Categorical(["b", "a", None, "b", "c"], categories=["z", "a", "b", "c"])
+        df = pd.DataFrame({"s": pd.Categorical(["x", "y", "x", "y", "x"]), "k": cats, "n": np.arange(5)})
+        assert db.ingest_pandas(df, table="zp_cat", chunk_rows=2) == 5
+        got = db.execute("SELECT s, k, n FROM zp_cat ORDER BY n")
+        assert got == [("x", "b", 0), ("y", "a", 1), ("x", None, 2), ("y", "b", 3), ("x", "c", 4)]
