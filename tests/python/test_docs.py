@@ -33,9 +33,16 @@ class Block(NamedTuple):
     skipped: bool
 
 
-def python_blocks(text: str) -> List[Block]:
-    """The ```python blocks of a Markdown text (other languages are ignored)."""
-    blocks: List[Block] = []
+class Fenced(NamedTuple):
+    start: int      # 0-based index of the opening fence line
+    lang: str       # first word of the info string, lower case
+    code: str
+    end: int        # 0-based index of the line after the closing fence
+
+
+def fenced_blocks(text: str) -> List[Fenced]:
+    """Every fenced code block of a Markdown text (also tests/python/test_http_docs.py)."""
+    blocks: List[Fenced] = []
     lines = text.splitlines()
     i = 0
     while i < len(lines):
@@ -51,10 +58,15 @@ def python_blocks(text: str) -> List[Block]:
             body.append(lines[i][indent:] if lines[i][:indent].strip() == "" else lines[i])
             i += 1
         i += 1  # the closing fence
-        if lang in ("python", "py"):
-            skipped = start > 0 and lines[start - 1].strip() == SKIP_MARKER
-            blocks.append(Block(start + 2, "\n".join(body) + "\n", skipped))
+        blocks.append(Fenced(start, lang, "\n".join(body) + "\n", i))
     return blocks
+
+
+def python_blocks(text: str) -> List[Block]:
+    """The ```python blocks of a Markdown text (other languages are ignored)."""
+    lines = text.splitlines()
+    return [Block(b.start + 2, b.code, b.start > 0 and lines[b.start - 1].strip() == SKIP_MARKER)
+            for b in fenced_blocks(text) if b.lang in ("python", "py")]
 
 
 def test_block_extraction():

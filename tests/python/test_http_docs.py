@@ -10,7 +10,6 @@ server, leaves this page to this file.)
 """
 from __future__ import annotations
 
-import re
 import shlex
 import subprocess
 from pathlib import Path
@@ -19,10 +18,10 @@ from typing import List, NamedTuple, Optional
 import pytest
 
 from server_fixture import Server, server_path
+from test_docs import fenced_blocks
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "http.md"
-FENCE = re.compile(r"^```(?P<lang>[A-Za-z]*)\s*$")
 
 
 class Example(NamedTuple):
@@ -33,30 +32,14 @@ class Example(NamedTuple):
 
 
 def examples(text: str) -> List[Example]:
-    blocks = []  # (line, lang, code)
-    lines = text.splitlines()
-    i = 0
-    while i < len(lines):
-        m = FENCE.match(lines[i])
-        if not m:
-            i += 1
-            continue
-        start, lang = i, m.group("lang").lower()
-        i += 1
-        body = []
-        while i < len(lines) and lines[i].strip() != "```":
-            body.append(lines[i])
-            i += 1
-        i += 1
-        blocks.append((start + 2, lang, "\n".join(body) + "\n", i))
+    blocks = fenced_blocks(text)
     out: List[Example] = []
-    for k, (line, lang, code, end) in enumerate(blocks):
-        if lang not in ("sh", "python"):
+    for k, b in enumerate(blocks):
+        if b.lang not in ("sh", "python"):
             continue
-        expected = None
-        if k + 1 < len(blocks) and blocks[k + 1][1] == "text" and blocks[k + 1][0] == end + 2:
-            expected = blocks[k + 1][2]
-        out.append(Example(line, lang, code, expected))
+        following = blocks[k + 1] if k + 1 < len(blocks) else None
+        expected = following.code if following and following.lang == "text" and following.start == b.end else None
+        out.append(Example(b.start + 2, b.lang, b.code, expected))
     return out
 
 
