@@ -103,6 +103,23 @@ TEST(StorageBulk, BigBatchesMatchReference) {
   EXPECT_GT(db.symbols().intern("NEW"), SymbolDictionary::kNameIdBase + 49);
 }
 
+// Each half of a big batch in order, the second half earlier than the first:
+// the halves are written by different threads, and the order across them
+// must still be restored.
+TEST(StorageBulk, BigBatchOrderAcrossHalves) {
+  Database db;
+  Reference ref;
+  Batch b;
+  const int64_t n = 1'200'000;
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t t = i < n / 2 ? n + i : i - n / 2;
+    b.add((i * 7) % 13, t, i, 1);
+  }
+  b.ingest(db);
+  b.apply(ref);
+  expect_matches(db, ref);
+}
+
 TEST(StorageBulk, ValidityInBigBatches) {
   Database db;
   db.catalog().create("q", Schema({{"sym", ColumnType::SYMBOL},

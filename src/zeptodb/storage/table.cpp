@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "zeptodb/common/error.h"
+#include "zeptodb/storage/scatter.h"
 #include "zeptodb/storage/symbol_dict.h"
 
 namespace zepto {
@@ -31,40 +32,9 @@ int64_t dense_slot(int64_t key) {
 constexpr size_t kSmallBatch = size_t{1} << 16;
 // Batches from this many rows up are split across two threads.
 constexpr size_t kParallelRows = size_t{1} << 20;
-
-// Writes K columns of T values at once: row i of src[j] goes to
-// dst[slot[i] * K + j][cursor[slot[i]]], and the cursor advances. One pass
-// over the rows for K columns reads the slot map once instead of K times.
-template <typename T, size_t K>
-void scatter_group(const std::byte* const* sources, size_t n, const uint32_t* slot,
-                   std::byte* const* dst, size_t* cursor) {
-  const std::byte* src[K];
-  for (size_t j = 0; j < K; ++j) src[j] = sources[j];
-  for (size_t i = 0; i < n; ++i) {
-    const uint32_t s = slot[i];
-    const size_t at = cursor[s];
-    cursor[s] = at + 1;
-    std::byte* const* d = dst + static_cast<size_t>(s) * K;
-    std::byte* out[K];
-    T v[K];
-    for (size_t j = 0; j < K; ++j) {
-      out[j] = d[j];
-      std::memcpy(&v[j], src[j] + i * sizeof(T), sizeof(T));
-    }
-    for (size_t j = 0; j < K; ++j) std::memcpy(out[j] + at * sizeof(T), &v[j], sizeof(T));
-  }
-}
-
-template <typename T>
-void scatter_k(size_t k, const std::byte* const* src, size_t n, const uint32_t* slot,
-               std::byte* const* dst, size_t* cursor) {
-  switch (k) {
-    case 1: return scatter_group<T, 1>(src, n, slot, dst, cursor);
-    case 2: return scatter_group<T, 2>(src, n, slot, dst, cursor);
-    case 3: return scatter_group<T, 3>(src, n, slot, dst, cursor);
-    default: return scatter_group<T, 4>(src, n, slot, dst, cursor);
-  }
-}
+// A range with at most this many partitions and at least kSmallBatch rows
+// is written with whole-line non-temporal stores (scatter.h).
+constexpr size_t kStreamingSlots = 4096;
 
 bool exclusively_owned(const std::vector<BlockPtr>& cols) {
   for (const auto& b : cols)
@@ -284,6 +254,13 @@ void Table::scatter_rows(const void* const* columns, const uint8_t* const* valid
       by_width[w == 8 ? 0 : w == 4 ? 1 : 2].push_back({static_cast<const std::byte*>(columns[c]), c, false});
     if (add_validity[c]) by_width[2].push_back({reinterpret_cast<const std::byte*>(validity[c]), c, true});
   }
+  // The timestamp first among the 8-byte columns: streaming tracks its order.
+  const int ts_idx = schema_.timestamp_index();
+  auto& wide = by_width[0];
+  std::stable_partition(wide.begin(), wide.end(),
+                        [&](const Job& j) { return !j.validity && static_cast<int>(j.col) == ts_idx; });
+  const bool big = slots_.size() > 1 && ranges_[0].end - ranges_[0].begin >= kSmallBatch;
+  ts_ordered_ = false;
   run_ranges(nranges, [&](size_t h) {
     Range& r = ranges_[h];
     const size_t nl = r.keys.size(), n = r.end - r.begin;
@@ -308,45 +285,104 @@ void Table::scatter_rows(const void* const* columns, const uint8_t* const* valid
         }
         r.cursor.assign(nl, 0);
         const uint32_t* slots = slot_of + r.begin;
-        if (w == 8) scatter_k<uint64_t>(k, src, n, slots, r.dst.data(), r.cursor.data());
-        else if (w == 4) scatter_k<uint32_t>(k, src, n, slots, r.dst.data(), r.cursor.data());
-        else scatter_k<uint8_t>(k, src, n, slots, r.dst.data(), r.cursor.data());
+        const bool with_ts = first == 0 && !jobs[0].validity && static_cast<int>(jobs[0].col) == ts_idx;
+        if (w == 8 && big && nl <= kStreamingSlots && scatter_streaming(r, k, with_ts, src, n, slots)) {
+          if (with_ts && h == 0) ts_ordered_ = true;
+          continue;
+        }
+        if (w == 8) scatter::scatter_k<uint64_t>(k, src, n, slots, r.dst.data(), r.cursor.data());
+        else if (w == 4) scatter::scatter_k<uint32_t>(k, src, n, slots, r.dst.data(), r.cursor.data());
+        else scatter::scatter_k<uint8_t>(k, src, n, slots, r.dst.data(), r.cursor.data());
       }
     }
   });
 }
 
+// One group of 8-byte columns of a big range with whole-line non-temporal
+// stores (scatter::scatter_streaming), r.dst and r.cursor prepared. False
+// (nothing written) if the streaming loop cannot be used.
+bool Table::scatter_streaming(Range& r, size_t k, bool with_ts, const std::byte* const* src, size_t n,
+                              const uint32_t* slots) {
+  if (!scatter::streaming_available()) return false;
+  const size_t nl = r.keys.size();
+  r.stream.assign(nl, scatter::StreamSlot{});
+  for (size_t l = 0; l < nl; ++l) {
+    const auto phase = reinterpret_cast<uintptr_t>(r.dst[l * k]) % scatter::kLine;
+    for (size_t j = 1; j < k; ++j)
+      if (reinterpret_cast<uintptr_t>(r.dst[l * k + j]) % scatter::kLine != phase) return false;
+    if (phase % 8 != 0) return false;
+    r.stream[l].head = (scatter::kLine - phase) % scatter::kLine / 8;
+  }
+  const size_t bytes = nl * k * scatter::kLine;
+  if (!r.lines || r.lines->capacity() < bytes) r.lines = Block::allocate(bytes, nullptr);
+  std::byte* lines = r.lines->data();
+  size_t* cur = r.cursor.data();
+  std::byte* const* dst = r.dst.data();
+  scatter::StreamSlot* st = r.stream.data();
+  switch (k * 2 + with_ts) {
+    case 2: scatter::scatter_streaming<1, false>(src, n, slots, dst, cur, lines, st, nl); break;
+    case 3: scatter::scatter_streaming<1, true>(src, n, slots, dst, cur, lines, st, nl); break;
+    case 4: scatter::scatter_streaming<2, false>(src, n, slots, dst, cur, lines, st, nl); break;
+    case 5: scatter::scatter_streaming<2, true>(src, n, slots, dst, cur, lines, st, nl); break;
+    case 6: scatter::scatter_streaming<3, false>(src, n, slots, dst, cur, lines, st, nl); break;
+    case 7: scatter::scatter_streaming<3, true>(src, n, slots, dst, cur, lines, st, nl); break;
+    case 8: scatter::scatter_streaming<4, false>(src, n, slots, dst, cur, lines, st, nl); break;
+    default: scatter::scatter_streaming<4, true>(src, n, slots, dst, cur, lines, st, nl); break;
+  }
+  if (with_ts)  // first timestamp of each local slot, for finish_slots()
+    for (size_t l = 0; l < nl; ++l) std::memcpy(&r.stream[l].first, r.dst[l * k], 8);
+  return true;
+}
+
 // After the scatter, per slot: the key column, validity of columns without
 // NULLs in this batch, and whether the new rows are in timestamp order (with
 // their smallest and largest timestamp). Slots are split across the ranges.
-void Table::finish_slots(const std::vector<uint8_t>& add_validity, size_t nranges) {
+void Table::finish_slots(const std::vector<uint8_t>& add_validity, size_t nranges, size_t threads) {
   const int sym_idx = schema_.symbol_index();
   const int ts_idx = schema_.timestamp_index();
   const size_t ns = slots_.size();
-  run_ranges(nranges, [&](size_t h) {
-    for (size_t s = ns * h / nranges; s < ns * (h + 1) / nranges; ++s) {
+  const bool big = ns > 1 && ranges_[0].end - ranges_[0].begin >= kSmallBatch;
+  if (ts_ordered_) {
+    // The streaming scatter tracked each range's order: combine the ranges,
+    // in order, into each slot (min_ts/max_ts hold first/last until then).
+    for (Slot& sl : slots_) sl.count = 0;  // rows combined so far
+    for (size_t h = 0; h < nranges; ++h) {
+      const Range& r = ranges_[h];
+      for (size_t l = 0; l < r.keys.size(); ++l) {
+        Slot& sl = slots_[r.global[l]];
+        const scatter::StreamSlot& st = r.stream[l];
+        if (sl.count == 0) sl.min_ts = st.first;
+        else sl.sorted &= sl.max_ts <= st.first;
+        sl.sorted &= st.sorted;
+        sl.max_ts = st.last;
+        sl.count += r.counts[l];
+      }
+    }
+  }
+  run_ranges(threads, [&](size_t h) {
+    for (size_t s = ns * h / threads; s < ns * (h + 1) / threads; ++s) {
       Slot& sl = slots_[s];
       Partition* p = sl.p;
       if (sym_idx >= 0 && ns > 1) {
         int64_t* out = reinterpret_cast<int64_t*>(p->data_[static_cast<size_t>(sym_idx)]) + p->rows_;
-        std::fill_n(out, sl.count, p->key());
+        if (big) scatter::fill_streaming(out, sl.count, p->key());
+        else std::fill_n(out, sl.count, p->key());
       }
       if (any_validity_ && ns > 1)
         for (size_t c = 0; c < schema_.size(); ++c)
           if (!add_validity[c] && p->valid_[c]) std::memset(p->valid_[c]->data() + p->rows_, 1, sl.count);
-      if (ts_idx >= 0) {
-        const int64_t* t = reinterpret_cast<const int64_t*>(p->data_[static_cast<size_t>(ts_idx)]) + p->rows_;
-        bool sorted = true;
-        for (size_t i = 1; i < sl.count; ++i) sorted &= t[i - 1] <= t[i];
-        sl.sorted = sorted;
-        if (sorted) {
-          sl.min_ts = t[0];
-          sl.max_ts = t[sl.count - 1];
-        } else {
-          auto [lo, hi] = std::minmax_element(t, t + sl.count);
-          sl.min_ts = *lo;
-          sl.max_ts = *hi;
-        }
+      if (ts_idx < 0 || (ts_ordered_ && sl.sorted)) continue;
+      const int64_t* t = reinterpret_cast<const int64_t*>(p->data_[static_cast<size_t>(ts_idx)]) + p->rows_;
+      bool sorted = true;
+      for (size_t i = 1; i < sl.count; ++i) sorted &= t[i - 1] <= t[i];
+      sl.sorted = sorted;
+      if (sorted) {
+        sl.min_ts = t[0];
+        sl.max_ts = t[sl.count - 1];
+      } else {
+        auto [lo, hi] = std::minmax_element(t, t + sl.count);
+        sl.min_ts = *lo;
+        sl.max_ts = *hi;
       }
     }
   });
@@ -528,7 +564,7 @@ size_t Table::append(const void* const* columns, const uint8_t* const* validity,
   reserve(add_validity);
   // Phase B: the new rows, past each partition's published count.
   scatter_rows(columns, validity, add_validity, slot_of, nranges);
-  finish_slots(add_validity, slots_.size() > 64 ? nranges : 1);
+  finish_slots(add_validity, nranges, slots_.size() > 64 ? nranges : 1);
 
   // Phase C: publish, restoring timestamp order where the new rows break it.
   const bool has_ts = schema_.timestamp_index() >= 0;

@@ -13,6 +13,7 @@
 
 #include "zeptodb/storage/block.h"
 #include "zeptodb/storage/partition.h"
+#include "zeptodb/storage/scatter.h"
 #include "zeptodb/storage/schema.h"
 #include "zeptodb/storage/symbol_dict.h"
 
@@ -69,6 +70,8 @@ class Table {
     std::unordered_map<int64_t, uint32_t> sparse;  // local slots of the other keys
     std::vector<std::byte*> dst;     // scatter destinations
     std::vector<size_t> cursor;      // scatter positions
+    std::vector<scatter::StreamSlot> stream;  // per local slot, for scatter_streaming()
+    BlockPtr lines;                  // scratch lines for scatter_streaming()
   };
 
   Partition* dense_partition(int64_t dense_index) const;
@@ -81,7 +84,9 @@ class Table {
   bool grow_in_place(Partition* p, size_t needed_rows);
   void scatter_rows(const void* const* columns, const uint8_t* const* validity,
                     const std::vector<uint8_t>& add_validity, const uint32_t* slot_of, size_t nranges);
-  void finish_slots(const std::vector<uint8_t>& add_validity, size_t nranges);
+  bool scatter_streaming(Range& r, size_t k, bool with_ts, const std::byte* const* src, size_t n,
+                         const uint32_t* slots);
+  void finish_slots(const std::vector<uint8_t>& add_validity, size_t nranges, size_t threads);
   void merge_tail(Partition* p, size_t old_rows, size_t new_rows, int64_t min_new_ts);
   static void refresh_data(Partition* p);
 
@@ -106,6 +111,7 @@ class Table {
   std::array<Range, 2> ranges_;
   std::vector<uint32_t> slot_buf_;     // local slot of each row, for small batches
   bool any_validity_ = false;          // some partition has a validity column
+  bool ts_ordered_ = false;            // the scatter tracked the timestamp order (Range::stream)
 };
 
 }  // namespace zepto
