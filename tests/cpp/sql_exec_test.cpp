@@ -151,6 +151,18 @@ TEST_F(SqlTest, NullsAndThreeValuedLogic) {
   EXPECT_TRUE(rs.columns[1].has_nulls());
 }
 
+TEST_F(SqlTest, SymbolTextsInResults) {
+  // Runs of one id, ids that come back, ids without a name (trades holds
+  // integer ids) and NULLs from an outer join all print as the dictionary has
+  // them, in the result and through a cast.
+  db.execute("CREATE TABLE s (k SYMBOL, ts TIMESTAMP, v BIGINT)");
+  db.execute("INSERT INTO s VALUES ('a', 1, 1), ('a', 2, 2), ('b', 3, 3), ('a', 4, 4), ('c', 5, 6)");
+  EXPECT_EQ(q("SELECT k FROM s ORDER BY ts"), (Rows{"a", "a", "b", "a", "c"}));
+  EXPECT_EQ(q("SELECT CAST(k AS VARCHAR) || '!' FROM s ORDER BY ts"), (Rows{"a!", "a!", "b!", "a!", "c!"}));
+  EXPECT_EQ(q("SELECT t.symbol, s.k FROM trades t LEFT JOIN s ON t.volume = s.v * 100 ORDER BY t.timestamp"),
+            (Rows{"1|a", "2|b", "1|a", "2|NULL", "1|a"}));
+}
+
 TEST_F(SqlTest, FailedInsertChangesNothing) {
   db.execute("CREATE TABLE t (k SYMBOL, ts TIMESTAMP, v DOUBLE)");
   EXPECT_THROW(db.execute("INSERT INTO t VALUES ('a', 1, 1.0), ('b', 2, 'x')"), Error);

@@ -266,12 +266,6 @@ int64_t double_to_int(double x, LType to) {
   return static_cast<int64_t>(r);
 }
 
-std::string symbol_text(const SymbolDictionary* d, int64_t id) {
-  if (d) {
-    if (auto name = d->name(id)) return *name;
-  }
-  return std::to_string(id);
-}
 
 // ------------------------------------------------------ scalar functions
 
@@ -797,6 +791,17 @@ std::vector<uint32_t> select_true(const Vec& cond) {
   return out;
 }
 
+const std::string& SymbolTexts::lookup(int64_t id) {
+  auto [it, fresh] = texts_.try_emplace(id);
+  if (fresh) {
+    auto name = symbols_ ? symbols_->name(id) : std::nullopt;
+    it->second = name ? std::move(*name) : std::to_string(id);
+  }
+  last_id_ = id;
+  last_ = &it->second;
+  return it->second;
+}
+
 Vec cast_vec(const Vec& v, LType to, const SymbolDictionary* symbols) {
   LType from = v.type;
   size_t n = v.n;
@@ -830,13 +835,18 @@ Vec cast_vec(const Vec& v, LType to, const SymbolDictionary* symbols) {
   }
   if (pt == Phys::kStr) {
     std::string* o = alloc_values<std::string>(out, to, m);
+    if (from == LType::kSymbol) {
+      SymbolTexts text(symbols);
+      for (size_t i = 0; i < m; ++i)
+        if (v.is_valid(i)) o[i] = text(v.i64(i));
+      return done(out);
+    }
     for (size_t i = 0; i < m; ++i) {
       if (!v.is_valid(i)) continue;
       switch (from) {
         case LType::kBoolean: o[i] = v.b8(i) ? "true" : "false"; break;
         case LType::kDouble: o[i] = format_double(v.f64(i)); break;
         case LType::kTimestamp: o[i] = sql::format_timestamp(v.i64(i)); break;
-        case LType::kSymbol: o[i] = symbol_text(symbols, v.i64(i)); break;
         default: o[i] = std::to_string(v.i64(i));
       }
     }

@@ -15,6 +15,7 @@
 
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -86,6 +87,27 @@ Vec eval(const BoundExpr& e, const std::vector<Vec>& in, size_t n);
 
 // Rows where a BOOLEAN Vec is true (NULL counts as false).
 std::vector<uint32_t> select_true(const Vec& cond);
+
+// The text of symbol ids: the dictionary name, or the id in decimal when it
+// has none. Each distinct id is looked up once (rows of a partition share
+// one id, so a run costs one comparison a row); a returned reference stays
+// valid for the life of the object.
+class SymbolTexts {
+ public:
+  explicit SymbolTexts(const SymbolDictionary* symbols) : symbols_(symbols) {}
+  const std::string& operator()(int64_t id) {
+    if (last_ && id == last_id_) return *last_;
+    return lookup(id);
+  }
+
+ private:
+  const std::string& lookup(int64_t id);
+
+  const SymbolDictionary* symbols_;
+  std::unordered_map<int64_t, std::string> texts_;
+  const std::string* last_ = nullptr;
+  int64_t last_id_ = 0;
+};
 
 // Converts `v` to type `to` (the CAST rules: doubles to integers round to
 // nearest, ties to even, as DuckDB; strings are parsed; out-of-range values throw).

@@ -988,9 +988,17 @@ ResultSet make_result(const Relation& rel, const std::vector<ColumnInfo>& column
     LType t = v.type == LType::kNull ? columns[c].type : v.type;
     DataType dt = result_type(t);
     ResultColumn col;
-    if (v.type == LType::kNull || v.n == 0 || dt == DataType::kInteger || dt == DataType::kVarchar ||
+    if (v.type == LType::kSymbol) {
+      // Straight into the builder: one dictionary lookup per distinct id.
+      SymbolTexts text(symbols);
+      ColumnBuilder b(names[c], dt, rel.n);
+      for (size_t i = 0; i < rel.n; ++i) {
+        if (v.is_valid(i)) b.append_string(text(v.i64(i)));
+        else b.append_null();
+      }
+      col = b.finish();
+    } else if (v.type == LType::kNull || v.n == 0 || dt == DataType::kInteger || dt == DataType::kVarchar ||
         (v.valid == nullptr && v.n > 0 && v.data == nullptr)) {
-      if (t == LType::kSymbol) v = cast_vec(v, LType::kVarchar, symbols);
       ColumnBuilder b(names[c], dt, rel.n);
       for (size_t i = 0; i < rel.n; ++i) {
         if (!v.is_valid(i)) b.append_null();
