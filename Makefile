@@ -32,14 +32,15 @@ test-cpp:
 test-python:
 	cd tests/python && ../../$(PY) -m pytest -q -ra -c ../../pyproject.toml --rootdir ../.. .
 
-# The C++ tests again under AddressSanitizer+UBSan and under ThreadSanitizer.
+# The C++ tests again under AddressSanitizer+UBSan and under ThreadSanitizer
+# (only the test binary: the server is exercised by the Python tests).
 test-sanitizers:
 	cmake -S . -B build/asan -G Ninja -DZEPTO_BUILD_TESTS=ON -DZEPTO_SANITIZE=address,undefined -DCMAKE_BUILD_TYPE=Debug > /dev/null
-	cmake --build build/asan -j $(JOBS)
+	cmake --build build/asan -j $(JOBS) --target zepto_tests
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	  ctest --test-dir build/asan --output-on-failure -j $(JOBS)
 	cmake -S . -B build/tsan -G Ninja -DZEPTO_BUILD_TESTS=ON -DZEPTO_SANITIZE=thread -DCMAKE_BUILD_TYPE=Debug > /dev/null
-	cmake --build build/tsan -j $(JOBS)
+	cmake --build build/tsan -j $(JOBS) --target zepto_tests
 	TSAN_OPTIONS=halt_on_error=1 ctest --test-dir build/tsan --output-on-failure -j $(JOBS)
 
 bench: build
