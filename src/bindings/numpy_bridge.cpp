@@ -91,8 +91,10 @@ PyObject* make_view(ColumnRef ref) {
   PyArray_Descr* descr = descr_for(ref.type);
   if (descr == nullptr) return nullptr;
   npy_intp dims[1] = {static_cast<npy_intp>(ref.rows)};
-  if (!ref.block) {  // unknown symbol: an empty array of the column's dtype
-    return PyArray_NewFromDescr(&PyArray_Type, descr, 1, dims, nullptr, nullptr, 0, nullptr);
+  if (!ref.block) {  // unknown symbol: an empty, read-only array of the column's dtype
+    PyObject* empty = PyArray_NewFromDescr(&PyArray_Type, descr, 1, dims, nullptr, nullptr, 0, nullptr);
+    if (empty != nullptr) PyArray_CLEARFLAGS(reinterpret_cast<PyArrayObject*>(empty), NPY_ARRAY_WRITEABLE);
+    return empty;
   }
   PyObject* arr = PyArray_NewFromDescr(&PyArray_Type, descr, 1, dims, nullptr,
                                        const_cast<std::byte*>(ref.block->data()),

@@ -169,6 +169,7 @@ def test_unknown_symbol_gives_an_empty_array_of_the_column_dtype(pipeline):
     pipeline.create_table("q", [("s", "SYMBOL"), ("t", "TIMESTAMP"), ("b", "DOUBLE")])
     assert pipeline.get_column(symbol=42, name="price").tolist() == []
     assert pipeline.get_column(symbol=42, name="price").dtype == np.int64
+    assert not pipeline.get_column(symbol=42, name="price").flags.writeable  # like every view
     assert pipeline.get_column(symbol="NOPE", name="b", table="q").dtype == np.float64
     assert pipeline.get_column(symbol="NOPE", name="t", table="q").dtype == np.dtype("datetime64[ns]")
 
