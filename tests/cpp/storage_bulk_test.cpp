@@ -120,6 +120,23 @@ TEST(StorageBulk, BigBatchOrderAcrossHalves) {
   expect_matches(db, ref);
 }
 
+// Keys near the first name id (numbered from there), and keys that run past
+// the small numbers halfway through the batch (numbered through a map).
+TEST(StorageBulk, BigBatchKeyRanges) {
+  for (int64_t base : {SymbolDictionary::kNameIdBase, int64_t{0}}) {
+    Database db;
+    Reference ref;
+    Batch b;
+    for (int64_t i = 0; i < 300'000; ++i) {
+      const int64_t spread = base == 0 && i > 200'000 ? 9'000 : 40;
+      b.add(base + (i * 31) % spread, i, i, 2);
+    }
+    b.ingest(db);
+    b.apply(ref);
+    expect_matches(db, ref);
+  }
+}
+
 TEST(StorageBulk, ValidityInBigBatches) {
   Database db;
   db.catalog().create("q", Schema({{"sym", ColumnType::SYMBOL},

@@ -20,17 +20,17 @@
 namespace zepto::scatter {
 
 // Row i of sources[j] goes to dst[slot[i] * K + j] at position
-// cursor[slot[i]], which then advances.
-template <typename T, size_t K>
-void scatter(const std::byte* const* sources, size_t n, const uint32_t* slot, std::byte* const* dst,
+// cursor[slot[i]], which then advances. S is the type of the slot numbers.
+template <typename T, size_t K, typename S>
+void scatter(const std::byte* const* sources, size_t n, const S* slot, std::byte* const* dst,
              size_t* cursor) {
   const std::byte* src[K];
   for (size_t j = 0; j < K; ++j) src[j] = sources[j];
   for (size_t i = 0; i < n; ++i) {
-    const uint32_t s = slot[i];
+    const size_t s = slot[i];
     const size_t at = cursor[s];
     cursor[s] = at + 1;
-    std::byte* const* d = dst + static_cast<size_t>(s) * K;
+    std::byte* const* d = dst + s * K;
     std::byte* out[K];
     T v[K];
     for (size_t j = 0; j < K; ++j) {
@@ -41,9 +41,9 @@ void scatter(const std::byte* const* sources, size_t n, const uint32_t* slot, st
   }
 }
 
-template <typename T>
-void scatter_k(size_t k, const std::byte* const* src, size_t n, const uint32_t* slot,
-               std::byte* const* dst, size_t* cursor) {
+template <typename T, typename S>
+void scatter_k(size_t k, const std::byte* const* src, size_t n, const S* slot, std::byte* const* dst,
+               size_t* cursor) {
   switch (k) {
     case 1: return scatter<T, 1>(src, n, slot, dst, cursor);
     case 2: return scatter<T, 2>(src, n, slot, dst, cursor);
@@ -90,15 +90,15 @@ inline void stream_line(std::byte* to, const std::byte* from) {
 // 64-byte aligned lines of scratch; `state[s].head` must be set. With HasTs,
 // column 0 is a timestamp whose order per slot is tracked in `state`. Ends
 // with a store fence: the rows are visible to whoever then acquires them.
-template <size_t K, bool HasTs>
-void scatter_streaming(const std::byte* const* sources, size_t n, const uint32_t* slot,
+template <size_t K, bool HasTs, typename S>
+void scatter_streaming(const std::byte* const* sources, size_t n, const S* slot,
                        std::byte* const* dst, size_t* cursor, std::byte* lines, StreamSlot* state,
                        size_t nslots) {
 #if defined(__SSE2__)
   const std::byte* src[K];
   for (size_t j = 0; j < K; ++j) src[j] = sources[j];
   for (size_t i = 0; i < n; ++i) {
-    const uint32_t s = slot[i];
+    const size_t s = slot[i];
     const size_t at = cursor[s];
     cursor[s] = at + 1;
     StreamSlot& st = state[s];
@@ -109,13 +109,13 @@ void scatter_streaming(const std::byte* const* sources, size_t n, const uint32_t
       st.sorted &= st.last <= t;
       st.last = t;
     }
-    std::byte* const* d = dst + static_cast<size_t>(s) * K;
+    std::byte* const* d = dst + s * K;
     if (at < st.head) {  // the slot's first line also holds rows of others
       for (size_t j = 0; j < K; ++j) std::memcpy(d[j] + at * 8, &v[j], 8);
       continue;
     }
     const size_t f = (at - st.head) % kPerLine;
-    std::byte* buf = lines + static_cast<size_t>(s) * K * kLine;
+    std::byte* buf = lines + s * K * kLine;
     for (size_t j = 0; j < K; ++j) std::memcpy(buf + j * kLine + f * 8, &v[j], 8);
     if (f == kPerLine - 1)
       for (size_t j = 0; j < K; ++j) stream_line(d[j] + (at + 1 - kPerLine) * 8, buf + j * kLine);

@@ -35,6 +35,9 @@ constexpr size_t kParallelRows = size_t{1} << 20;
 // A range with at most this many partitions and at least kSmallBatch rows
 // is written with whole-line non-temporal stores (scatter.h).
 constexpr size_t kStreamingSlots = 4096;
+// A big range whose keys all lie in [base, base + kDirectIds) for base 0 or
+// the first name id uses key - base as its slot number, a 16-bit one.
+constexpr size_t kDirectIds = 4096;
 
 bool exclusively_owned(const std::vector<BlockPtr>& cols) {
   for (const auto& b : cols)
@@ -223,7 +226,7 @@ void Table::reserve(const std::vector<uint8_t>& add_validity) {
 // count, in arrival order: each range's rows of a slot after those of the
 // ranges before it.
 void Table::scatter_rows(const void* const* columns, const uint8_t* const* validity,
-                         const std::vector<uint8_t>& add_validity, const uint32_t* slot_of,
+                         const std::vector<uint8_t>& add_validity, const std::byte* slot_of,
                          size_t nranges) {
   const size_t ncol = schema_.size();
   if (slots_.size() == 1) {
@@ -275,6 +278,7 @@ void Table::scatter_rows(const void* const* columns, const uint8_t* const* valid
           const Job& job = jobs[first + j];
           src[j] = job.src + r.begin * w;
           for (size_t l = 0; l < nl; ++l) {
+            if (r.counts[l] == 0) continue;  // an unused number of a direct range
             Partition* p = slots_[r.global[l]].p;
             std::byte* base = job.validity ? p->valid_[job.col]->data() : p->data_[job.col];
             r.dst[l * k + j] = base + (p->rows_ + r.offset[l]) * w;
@@ -284,15 +288,19 @@ void Table::scatter_rows(const void* const* columns, const uint8_t* const* valid
           }
         }
         r.cursor.assign(nl, 0);
-        const uint32_t* slots = slot_of + r.begin;
+        const std::byte* slots = slot_of + r.begin * sizeof(uint32_t);  // the range's part
         const bool with_ts = first == 0 && !jobs[0].validity && static_cast<int>(jobs[0].col) == ts_idx;
         if (w == 8 && big && nl <= kStreamingSlots && scatter_streaming(r, k, with_ts, src, n, slots)) {
           if (with_ts && h == 0) ts_ordered_ = true;
           continue;
         }
-        if (w == 8) scatter::scatter_k<uint64_t>(k, src, n, slots, r.dst.data(), r.cursor.data());
-        else if (w == 4) scatter::scatter_k<uint32_t>(k, src, n, slots, r.dst.data(), r.cursor.data());
-        else scatter::scatter_k<uint8_t>(k, src, n, slots, r.dst.data(), r.cursor.data());
+        auto run = [&](auto* numbers) {
+          if (w == 8) scatter::scatter_k<uint64_t>(k, src, n, numbers, r.dst.data(), r.cursor.data());
+          else if (w == 4) scatter::scatter_k<uint32_t>(k, src, n, numbers, r.dst.data(), r.cursor.data());
+          else scatter::scatter_k<uint8_t>(k, src, n, numbers, r.dst.data(), r.cursor.data());
+        };
+        if (r.direct) run(reinterpret_cast<const uint16_t*>(slots));
+        else run(reinterpret_cast<const uint32_t*>(slots));
       }
     }
   });
@@ -302,11 +310,12 @@ void Table::scatter_rows(const void* const* columns, const uint8_t* const* valid
 // stores (scatter::scatter_streaming), r.dst and r.cursor prepared. False
 // (nothing written) if the streaming loop cannot be used.
 bool Table::scatter_streaming(Range& r, size_t k, bool with_ts, const std::byte* const* src, size_t n,
-                              const uint32_t* slots) {
+                              const std::byte* slots) {
   if (!scatter::streaming_available()) return false;
   const size_t nl = r.keys.size();
   r.stream.assign(nl, scatter::StreamSlot{});
   for (size_t l = 0; l < nl; ++l) {
+    if (r.counts[l] == 0) continue;
     const auto phase = reinterpret_cast<uintptr_t>(r.dst[l * k]) % scatter::kLine;
     for (size_t j = 1; j < k; ++j)
       if (reinterpret_cast<uintptr_t>(r.dst[l * k + j]) % scatter::kLine != phase) return false;
@@ -319,18 +328,23 @@ bool Table::scatter_streaming(Range& r, size_t k, bool with_ts, const std::byte*
   size_t* cur = r.cursor.data();
   std::byte* const* dst = r.dst.data();
   scatter::StreamSlot* st = r.stream.data();
-  switch (k * 2 + with_ts) {
-    case 2: scatter::scatter_streaming<1, false>(src, n, slots, dst, cur, lines, st, nl); break;
-    case 3: scatter::scatter_streaming<1, true>(src, n, slots, dst, cur, lines, st, nl); break;
-    case 4: scatter::scatter_streaming<2, false>(src, n, slots, dst, cur, lines, st, nl); break;
-    case 5: scatter::scatter_streaming<2, true>(src, n, slots, dst, cur, lines, st, nl); break;
-    case 6: scatter::scatter_streaming<3, false>(src, n, slots, dst, cur, lines, st, nl); break;
-    case 7: scatter::scatter_streaming<3, true>(src, n, slots, dst, cur, lines, st, nl); break;
-    case 8: scatter::scatter_streaming<4, false>(src, n, slots, dst, cur, lines, st, nl); break;
-    default: scatter::scatter_streaming<4, true>(src, n, slots, dst, cur, lines, st, nl); break;
-  }
+  auto run = [&](auto* numbers) {
+    switch (k * 2 + with_ts) {
+      case 2: return scatter::scatter_streaming<1, false>(src, n, numbers, dst, cur, lines, st, nl);
+      case 3: return scatter::scatter_streaming<1, true>(src, n, numbers, dst, cur, lines, st, nl);
+      case 4: return scatter::scatter_streaming<2, false>(src, n, numbers, dst, cur, lines, st, nl);
+      case 5: return scatter::scatter_streaming<2, true>(src, n, numbers, dst, cur, lines, st, nl);
+      case 6: return scatter::scatter_streaming<3, false>(src, n, numbers, dst, cur, lines, st, nl);
+      case 7: return scatter::scatter_streaming<3, true>(src, n, numbers, dst, cur, lines, st, nl);
+      case 8: return scatter::scatter_streaming<4, false>(src, n, numbers, dst, cur, lines, st, nl);
+      default: return scatter::scatter_streaming<4, true>(src, n, numbers, dst, cur, lines, st, nl);
+    }
+  };
+  if (r.direct) run(reinterpret_cast<const uint16_t*>(slots));
+  else run(reinterpret_cast<const uint32_t*>(slots));
   if (with_ts)  // first timestamp of each local slot, for finish_slots()
-    for (size_t l = 0; l < nl; ++l) std::memcpy(&r.stream[l].first, r.dst[l * k], 8);
+    for (size_t l = 0; l < nl; ++l)
+      if (r.counts[l] > 0) std::memcpy(&r.stream[l].first, r.dst[l * k], 8);
   return true;
 }
 
@@ -349,6 +363,7 @@ void Table::finish_slots(const std::vector<uint8_t>& add_validity, size_t nrange
     for (size_t h = 0; h < nranges; ++h) {
       const Range& r = ranges_[h];
       for (size_t l = 0; l < r.keys.size(); ++l) {
+        if (r.counts[l] == 0) continue;
         Slot& sl = slots_[r.global[l]];
         const scatter::StreamSlot& st = r.stream[l];
         if (sl.count == 0) sl.min_ts = st.first;
@@ -437,9 +452,38 @@ void Table::merge_tail(Partition* p, size_t old_rows, size_t new_rows, int64_t m
   p->rows_pub_.store(new_rows, std::memory_order_release);
 }
 
-// Pass 1 over r's rows: a local slot per distinct key (in order of first
-// appearance), the local slot of each row, and rows per local slot.
-void Table::classify(Range& r, const int64_t* sym, uint32_t* slot_of) {
+// Pass 1 over a big range whose keys are all close to 0 or to the first
+// name id: slot number = key - base (kDirectIds of them, some unused), one
+// compare per row and no lookup. False if a key lies outside.
+bool Table::classify_direct(Range& r, const int64_t* sym, uint16_t* slot_of) {
+  const int64_t base = sym[r.begin] >= kNameBase ? kNameBase : 0;
+  r.counts.assign(kDirectIds, 0);
+  size_t* counts = r.counts.data();
+  for (size_t i = r.begin; i < r.end; ++i) {
+    const uint64_t id = static_cast<uint64_t>(sym[i]) - static_cast<uint64_t>(base);
+    if (id >= kDirectIds) return false;
+    slot_of[i - r.begin] = static_cast<uint16_t>(id);
+    ++counts[id];
+  }
+  size_t used = kDirectIds;
+  while (used > 0 && counts[used - 1] == 0) --used;
+  r.counts.resize(used);
+  r.keys.resize(used);
+  for (size_t id = 0; id < used; ++id) r.keys[id] = base + static_cast<int64_t>(id);
+  return true;
+}
+
+// Pass 1 over r's rows: the slot number of each row in slot_of (16-bit when
+// classify_direct() applies, else 32-bit), r.keys and r.counts per number.
+void Table::classify(Range& r, const int64_t* sym, std::byte* slot_of) {
+  r.direct = r.end - r.begin >= kSmallBatch &&
+             classify_direct(r, sym, reinterpret_cast<uint16_t*>(slot_of));
+  if (!r.direct) classify_mapped(r, sym, reinterpret_cast<uint32_t*>(slot_of) - r.begin);
+}
+
+// Pass 1 for any keys: a slot number per distinct key (in order of first
+// appearance) through a map; slot_of is indexed by row (from r.begin).
+void Table::classify_mapped(Range& r, const int64_t* sym, uint32_t* slot_of) {
   r.keys.clear();
   r.counts.clear();
   r.sparse.clear();
@@ -526,27 +570,30 @@ size_t Table::append(const void* const* columns, const uint8_t* const* validity,
   // scattered, each on its own thread.
   slots_.clear();
   const size_t nranges = sym && n >= kParallelRows ? 2 : 1;
-  uint32_t* slot_of = nullptr;
+  std::byte* slot_of = nullptr;  // range h's slot numbers start at slot_of + 4 * ranges_[h].begin
   BlockPtr scratch;
   if (sym) {
     if (n <= kSmallBatch) {
       if (slot_buf_.size() < n) slot_buf_.resize(kSmallBatch);
-      slot_of = slot_buf_.data();
+      slot_of = reinterpret_cast<std::byte*>(slot_buf_.data());
     } else {
       scratch = Block::allocate(n * sizeof(uint32_t), nullptr);
-      slot_of = reinterpret_cast<uint32_t*>(scratch->data());
+      slot_of = scratch->data();
     }
     for (size_t h = 0; h < nranges; ++h) {
       ranges_[h].begin = n * h / nranges;
       ranges_[h].end = n * (h + 1) / nranges;
     }
-    run_ranges(nranges, [&](size_t h) { classify(ranges_[h], sym, slot_of); });
+    run_ranges(nranges, [&](size_t h) {
+      classify(ranges_[h], sym, slot_of + ranges_[h].begin * sizeof(uint32_t));
+    });
     int64_t lo = INT64_MAX, hi = INT64_MIN;
     for (size_t h = 0; h < nranges; ++h) {
       Range& r = ranges_[h];
       r.global.resize(r.keys.size());
       r.offset.resize(r.keys.size());
       for (size_t l = 0; l < r.keys.size(); ++l) {
+        if (r.counts[l] == 0) continue;  // an unused number of a direct range
         const uint32_t g = slot_for(r.keys[l], epoch);
         r.global[l] = g;
         r.offset[l] = slots_[g].count;

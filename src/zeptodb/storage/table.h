@@ -62,6 +62,7 @@ class Table {
   // thread: its rows get local slots, mapped to slots_ afterwards.
   struct Range {
     size_t begin = 0, end = 0;
+    bool direct = false;             // 16-bit slot numbers: key - base (classify_direct())
     std::vector<int64_t> keys;       // key of each local slot, in order of first appearance
     std::vector<size_t> counts;      // rows of each local slot
     std::vector<uint32_t> global;    // local slot -> index in slots_
@@ -77,15 +78,17 @@ class Table {
   Partition* dense_partition(int64_t dense_index) const;
   Partition* get_or_create(int64_t key);
   uint32_t slot_for(int64_t key, uint64_t epoch);
-  static void classify(Range& r, const int64_t* sym, uint32_t* slot_of);
+  static void classify(Range& r, const int64_t* sym, std::byte* slot_of);
+  static bool classify_direct(Range& r, const int64_t* sym, uint16_t* slot_of);
+  static void classify_mapped(Range& r, const int64_t* sym, uint32_t* slot_of);
   template <typename Fn>
   static void run_ranges(size_t n, Fn&& fn);
   void reserve(const std::vector<uint8_t>& add_validity);
   bool grow_in_place(Partition* p, size_t needed_rows);
   void scatter_rows(const void* const* columns, const uint8_t* const* validity,
-                    const std::vector<uint8_t>& add_validity, const uint32_t* slot_of, size_t nranges);
+                    const std::vector<uint8_t>& add_validity, const std::byte* slot_of, size_t nranges);
   bool scatter_streaming(Range& r, size_t k, bool with_ts, const std::byte* const* src, size_t n,
-                         const uint32_t* slots);
+                         const std::byte* slots);
   void finish_slots(const std::vector<uint8_t>& add_validity, size_t nranges, size_t threads);
   void merge_tail(Partition* p, size_t old_rows, size_t new_rows, int64_t min_new_ts);
   static void refresh_data(Partition* p);
