@@ -31,6 +31,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "bench_report.h"
 #include "zeptodb/exec/kernels/grouping.h"
 #include "zeptodb/exec/kernels/join.h"
 #include "zeptodb/exec/kernels/range_agg.h"
@@ -374,29 +375,6 @@ ZEPTO_KERNEL_BENCH(BM_date_trunc);
 ZEPTO_KERNEL_BENCH(BM_base_date_trunc);
 ZEPTO_KERNEL_BENCH(BM_runs);
 
-// Collects items/s of every repetition, per benchmark, for the summary.
-class Collector : public benchmark::ConsoleReporter {
- public:
-  std::map<std::string, std::vector<double>> rates;
-
-  void ReportRuns(const std::vector<Run>& runs) override {
-    for (const auto& r : runs) {
-      if (r.run_type != Run::RT_Iteration || r.error_occurred) continue;
-      auto it = r.counters.find("items_per_second");
-      if (it != r.counters.end()) rates[r.run_name.function_name].push_back(it->second.value);
-    }
-    ConsoleReporter::ReportRuns(runs);
-  }
-
-  double median(const std::string& name) const {
-    auto it = rates.find(name);
-    if (it == rates.end() || it->second.empty()) return 0;
-    std::vector<double> v = it->second;
-    std::sort(v.begin(), v.end());
-    return v[v.size() / 2];
-  }
-};
-
 // A kernel, its baseline and the ratio (kernel rate / baseline rate) it
 // should reach.
 struct Pair {
@@ -425,21 +403,9 @@ constexpr Pair kPairs[] = {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // Defaults that suit a noisy machine; explicit flags on the command line win.
-  std::vector<char*> args{argv[0]};
-  std::string reps = "--benchmark_repetitions=3", inter = "--benchmark_enable_random_interleaving=true",
-              aggr = "--benchmark_report_aggregates_only=false", min_time = "--benchmark_min_time=0.2";
-  args.push_back(reps.data());
-  args.push_back(inter.data());
-  args.push_back(aggr.data());
-  args.push_back(min_time.data());
-  for (int i = 1; i < argc; ++i) args.push_back(argv[i]);
-  int n = static_cast<int>(args.size());
-  benchmark::Initialize(&n, args.data());
-  if (benchmark::ReportUnrecognizedArguments(n, args.data())) return 1;
-  Collector reporter;
-  benchmark::RunSpecifiedBenchmarks(&reporter);
-  benchmark::Shutdown();
+  zepto::bench::Collector reporter;
+  if (!zepto::bench::run(argc, argv, {"--benchmark_repetitions=3", "--benchmark_min_time=0.2"}, reporter))
+    return 1;
 
   std::printf("\nexec kernels, %zu rows, single thread (median of runs; ratio = kernel rate / baseline rate)\n",
               kRows);
