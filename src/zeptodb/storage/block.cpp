@@ -25,6 +25,13 @@ constexpr size_t kHugePage = size_t{2} << 20;
 constexpr size_t kOwnMappingMin = 16 * 1024;
 // allocate_many() shares one mapping when the blocks add up to this much.
 constexpr size_t kSharedMappingMin = size_t{4} << 20;
+// A block with a mapping of its own reserves this many times its size in
+// address space, so that it can grow in place without moving (moving a
+// mapping makes every core drop its cached translations of it).
+constexpr size_t kReserveFactor = 4;
+// From this size up such a block uses huge pages: the one partly beyond its
+// capacity wastes little next to the rest.
+constexpr size_t kOwnHugeMin = size_t{16} << 20;
 
 size_t round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
 
@@ -71,14 +78,17 @@ size_t mapping_budget() {
 }
 
 // Zero-filled pages, `bytes` a multiple of the page size; nullptr on failure.
-// From a huge page up, the mapping starts on a huge-page boundary and asks for
+// With `huge`, the mapping starts on a huge-page boundary and asks for
 // transparent huge pages (a hint: without them it works the same, slower).
-std::byte* map_pages(size_t bytes) {
-  const size_t span = bytes >= kHugePage ? bytes + kHugePage : bytes;
-  void* raw = mmap(nullptr, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+// With `reserve`, address space only: pages beyond what is written cost
+// nothing, and the system does not set memory aside for them.
+std::byte* map_pages(size_t bytes, bool huge, bool reserve) {
+  const size_t span = huge ? bytes + kHugePage : bytes;
+  const int flags = MAP_PRIVATE | MAP_ANONYMOUS | (reserve ? MAP_NORESERVE : 0);
+  void* raw = mmap(nullptr, span, PROT_READ | PROT_WRITE, flags, -1, 0);
   if (raw == MAP_FAILED) return nullptr;
   auto* start = static_cast<std::byte*>(raw);
-  if (span == bytes) return start;
+  if (!huge) return start;
   auto addr = reinterpret_cast<uintptr_t>(raw);
   auto* aligned = reinterpret_cast<std::byte*>(round_up(addr, kHugePage));
   if (aligned > start) munmap(start, static_cast<size_t>(aligned - start));
@@ -132,19 +142,21 @@ std::shared_ptr<Block> Block::allocate(size_t bytes, std::shared_ptr<MemoryTrack
       g_own_mappings.load(std::memory_order_relaxed) < mapping_budget()) {
     const size_t cap = round_up(bytes, kPage);
     Charge charge(tracker.get(), cap);
-    std::byte* p = map_pages(cap);
+    size_t span = cap * kReserveFactor;
+    std::byte* p = map_pages(span, cap >= kOwnHugeMin, true);
+    if (p == nullptr) p = map_pages(span = cap, cap >= kOwnHugeMin, false);  // strict overcommit
     if (p != nullptr) {
       g_own_mappings.fetch_add(1, std::memory_order_relaxed);
-      if (cap < kHugePage) populate(p, cap);
+      populate(p, cap);
       std::shared_ptr<Block> b;
       try {
         b.reset(new Block(p, cap, std::move(tracker)));
       } catch (...) {
-        munmap(p, cap);
+        munmap(p, span);
         g_own_mappings.fetch_sub(1, std::memory_order_relaxed);
         throw;
       }
-      b->map_bytes_ = cap;
+      b->map_bytes_ = span;
       charge.keep(cap);
       return b;
     }
@@ -176,7 +188,7 @@ std::vector<std::shared_ptr<Block>> Block::allocate_many(const std::vector<size_
   if (bytes.size() > 1 && total >= kSharedMappingMin) {
     Charge charge(tracker.get(), total);
     const size_t span = round_up(total, kPage);
-    std::byte* base = map_pages(span);
+    std::byte* base = map_pages(span, span >= kHugePage, false);
     if (base != nullptr) {
       std::shared_ptr<SharedMapping> shared;
       try {
@@ -208,15 +220,20 @@ bool Block::grow_in_place(size_t bytes) {
   if (map_bytes_ == 0) return false;
   const size_t cap = round_up(bytes, kPage);
   Charge charge(tracker_.get(), cap - capacity_);
-  void* p = mremap(data_, map_bytes_, cap, MREMAP_MAYMOVE);
-  if (p == MAP_FAILED) return false;
+  if (cap > map_bytes_) {  // past the reservation: move to a larger one
+    size_t span = cap * kReserveFactor;
+    void* p = mremap(data_, map_bytes_, span, MREMAP_MAYMOVE);
+    if (p == MAP_FAILED) p = mremap(data_, map_bytes_, span = cap, MREMAP_MAYMOVE);
+    if (p == MAP_FAILED) return false;
+    data_ = static_cast<std::byte*>(p);
+    map_bytes_ = span;
+  }
 #ifdef MADV_HUGEPAGE
-  if (cap >= kHugePage) madvise(p, cap, MADV_HUGEPAGE);
+  if (cap >= kOwnHugeMin && capacity_ < kOwnHugeMin) madvise(data_, map_bytes_, MADV_HUGEPAGE);
 #endif
-  if (cap < kHugePage) populate(static_cast<std::byte*>(p) + map_bytes_, cap - map_bytes_);
+  populate(data_ + capacity_, cap - capacity_);
   charge.keep(cap - capacity_);
-  data_ = static_cast<std::byte*>(p);
-  map_bytes_ = capacity_ = cap;
+  capacity_ = cap;
   return true;
 #else
   return false;
