@@ -19,11 +19,23 @@
 
 namespace zepto::scatter {
 
+// Per-slot state of the loops below: when column 0 is a timestamp, whether
+// the slot's values so far are in order; for scatter_streaming(), the rows
+// before the slot's first whole cache line.
+struct StreamSlot {
+  size_t head = 0;  // rows written with ordinary stores first (the line is shared)
+  int64_t first = 0;  // (set by the caller afterwards)
+  int64_t last = INT64_MIN;
+  bool sorted = true;
+};
+
 // Row i of sources[j] goes to dst[slot[i] * K + j] at position
 // cursor[slot[i]], which then advances. S is the type of the slot numbers.
-template <typename T, size_t K, typename S>
+// With HasTs, column 0 is a timestamp whose order per slot is tracked in
+// `state`.
+template <typename T, size_t K, typename S, bool HasTs = false>
 void scatter(const std::byte* const* sources, size_t n, const S* slot, std::byte* const* dst,
-             size_t* cursor) {
+             size_t* cursor, StreamSlot* state = nullptr) {
   const std::byte* src[K];
   for (size_t j = 0; j < K; ++j) src[j] = sources[j];
   for (size_t i = 0; i < n; ++i) {
@@ -37,13 +49,29 @@ void scatter(const std::byte* const* sources, size_t n, const S* slot, std::byte
       out[j] = d[j];
       std::memcpy(&v[j], src[j] + i * sizeof(T), sizeof(T));
     }
+    if constexpr (HasTs) {
+      static_assert(sizeof(T) == 8);
+      int64_t t;
+      std::memcpy(&t, &v[0], 8);
+      state[s].sorted &= state[s].last <= t;
+      state[s].last = t;
+    }
     for (size_t j = 0; j < K; ++j) std::memcpy(out[j] + at * sizeof(T), &v[j], sizeof(T));
   }
 }
 
+// scatter() for k = 1..4 columns; with_ts (8-byte columns only) as HasTs.
 template <typename T, typename S>
 void scatter_k(size_t k, const std::byte* const* src, size_t n, const S* slot, std::byte* const* dst,
-               size_t* cursor) {
+               size_t* cursor, bool with_ts = false, StreamSlot* state = nullptr) {
+  if constexpr (sizeof(T) == 8) {
+    if (with_ts) switch (k) {
+        case 1: return scatter<T, 1, S, true>(src, n, slot, dst, cursor, state);
+        case 2: return scatter<T, 2, S, true>(src, n, slot, dst, cursor, state);
+        case 3: return scatter<T, 3, S, true>(src, n, slot, dst, cursor, state);
+        default: return scatter<T, 4, S, true>(src, n, slot, dst, cursor, state);
+      }
+  }
   switch (k) {
     case 1: return scatter<T, 1>(src, n, slot, dst, cursor);
     case 2: return scatter<T, 2>(src, n, slot, dst, cursor);
@@ -52,15 +80,6 @@ void scatter_k(size_t k, const std::byte* const* src, size_t n, const S* slot, s
   }
 }
 
-// Per-slot state of scatter_streaming(): the rows before the first whole
-// cache line of the slot's destinations, the line being assembled, and, when
-// column 0 is a timestamp, whether the slot's values so far are in order.
-struct StreamSlot {
-  size_t head = 0;  // rows written with ordinary stores first (the line is shared)
-  int64_t first = 0;  // (set by the caller afterwards)
-  int64_t last = INT64_MIN;
-  bool sorted = true;
-};
 
 constexpr size_t kLine = 64;
 constexpr size_t kPerLine = kLine / 8;

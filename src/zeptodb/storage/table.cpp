@@ -229,6 +229,7 @@ void Table::scatter_rows(const void* const* columns, const uint8_t* const* valid
                          const std::vector<uint8_t>& add_validity, const std::byte* slot_of,
                          size_t nranges) {
   const size_t ncol = schema_.size();
+  ts_ordered_ = false;
   if (slots_.size() == 1) {
     Partition* p = slots_[0].p;
     const size_t n = slots_[0].count;
@@ -243,8 +244,9 @@ void Table::scatter_rows(const void* const* columns, const uint8_t* const* valid
     return;
   }
   // Physical columns to scatter, grouped by width, at most four per pass.
-  // The partition key is the same in every row of a partition: filled in
-  // finish_slots() instead.
+  // The partition key is the same in every row of a partition: for big
+  // batches finish_slots() fills it in with whole-line stores instead.
+  const bool big = ranges_[0].end - ranges_[0].begin >= kSmallBatch;
   struct Job {
     const std::byte* src;
     size_t col;
@@ -253,17 +255,17 @@ void Table::scatter_rows(const void* const* columns, const uint8_t* const* valid
   std::vector<Job> by_width[3];  // 8, 4 and 1 bytes
   for (size_t c = 0; c < ncol; ++c) {
     const size_t w = type_width(schema_.column(c).type);
-    if (static_cast<int>(c) != schema_.symbol_index())
+    if (!big || static_cast<int>(c) != schema_.symbol_index())
       by_width[w == 8 ? 0 : w == 4 ? 1 : 2].push_back({static_cast<const std::byte*>(columns[c]), c, false});
     if (add_validity[c]) by_width[2].push_back({reinterpret_cast<const std::byte*>(validity[c]), c, true});
   }
-  // The timestamp first among the 8-byte columns: streaming tracks its order.
+  // The timestamp first among the 8-byte columns: the scatter tracks its
+  // order on the way (Range::stream), so no pass over it is needed after.
   const int ts_idx = schema_.timestamp_index();
   auto& wide = by_width[0];
   std::stable_partition(wide.begin(), wide.end(),
                         [&](const Job& j) { return !j.validity && static_cast<int>(j.col) == ts_idx; });
-  const bool big = slots_.size() > 1 && ranges_[0].end - ranges_[0].begin >= kSmallBatch;
-  ts_ordered_ = false;
+  ts_ordered_ = !wide.empty() && static_cast<int>(wide[0].col) == ts_idx;
   run_ranges(nranges, [&](size_t h) {
     Range& r = ranges_[h];
     const size_t nl = r.keys.size(), n = r.end - r.begin;
@@ -274,33 +276,37 @@ void Table::scatter_rows(const void* const* columns, const uint8_t* const* valid
         const size_t k = std::min<size_t>(4, jobs.size() - first);
         const std::byte* src[4];
         r.dst.resize(nl * k);
-        for (size_t j = 0; j < k; ++j) {
-          const Job& job = jobs[first + j];
-          src[j] = job.src + r.begin * w;
-          for (size_t l = 0; l < nl; ++l) {
-            if (r.counts[l] == 0) continue;  // an unused number of a direct range
-            Partition* p = slots_[r.global[l]].p;
+        for (size_t j = 0; j < k; ++j) src[j] = jobs[first + j].src + r.begin * w;
+        for (size_t l = 0; l < nl; ++l) {
+          if (r.counts[l] == 0) continue;  // an unused number of a direct range
+          Partition* p = slots_[r.global[l]].p;
+          const size_t row = p->rows_ + r.offset[l];
+          for (size_t j = 0; j < k; ++j) {
+            const Job& job = jobs[first + j];
             std::byte* base = job.validity ? p->valid_[job.col]->data() : p->data_[job.col];
-            r.dst[l * k + j] = base + (p->rows_ + r.offset[l]) * w;
+            r.dst[l * k + j] = base + row * w;
             // Small batches write a few rows to each of many partitions: ask
             // for the lines now, so their misses overlap instead of queueing.
-            if (n < kSmallBatch) __builtin_prefetch(r.dst[l * k + j], 1);
+            if (!big) __builtin_prefetch(r.dst[l * k + j], 1);
           }
         }
         r.cursor.assign(nl, 0);
         const std::byte* slots = slot_of + r.begin * sizeof(uint32_t);  // the range's part
-        const bool with_ts = first == 0 && !jobs[0].validity && static_cast<int>(jobs[0].col) == ts_idx;
-        if (w == 8 && big && nl <= kStreamingSlots && scatter_streaming(r, k, with_ts, src, n, slots)) {
-          if (with_ts && h == 0) ts_ordered_ = true;
+        const bool with_ts = w == 8 && first == 0 && ts_ordered_;
+        if (w == 8 && big && nl <= kStreamingSlots && scatter_streaming(r, k, with_ts, src, n, slots))
           continue;
-        }
+        if (with_ts) r.stream.assign(nl, scatter::StreamSlot{});
         auto run = [&](auto* numbers) {
-          if (w == 8) scatter::scatter_k<uint64_t>(k, src, n, numbers, r.dst.data(), r.cursor.data());
-          else if (w == 4) scatter::scatter_k<uint32_t>(k, src, n, numbers, r.dst.data(), r.cursor.data());
-          else scatter::scatter_k<uint8_t>(k, src, n, numbers, r.dst.data(), r.cursor.data());
+          size_t* cur = r.cursor.data();
+          if (w == 8) scatter::scatter_k<uint64_t>(k, src, n, numbers, r.dst.data(), cur, with_ts, r.stream.data());
+          else if (w == 4) scatter::scatter_k<uint32_t>(k, src, n, numbers, r.dst.data(), cur);
+          else scatter::scatter_k<uint8_t>(k, src, n, numbers, r.dst.data(), cur);
         };
         if (r.direct) run(reinterpret_cast<const uint16_t*>(slots));
         else run(reinterpret_cast<const uint32_t*>(slots));
+        if (with_ts)  // first timestamp of each local slot, for finish_slots()
+          for (size_t l = 0; l < nl; ++l)
+            if (r.counts[l] > 0) std::memcpy(&r.stream[l].first, r.dst[l * k], 8);
       }
     }
   });
@@ -378,10 +384,9 @@ void Table::finish_slots(const std::vector<uint8_t>& add_validity, size_t nrange
     for (size_t s = ns * h / threads; s < ns * (h + 1) / threads; ++s) {
       Slot& sl = slots_[s];
       Partition* p = sl.p;
-      if (sym_idx >= 0 && ns > 1) {
+      if (sym_idx >= 0 && big) {  // small batches scattered the key column
         int64_t* out = reinterpret_cast<int64_t*>(p->data_[static_cast<size_t>(sym_idx)]) + p->rows_;
-        if (big) scatter::fill_streaming(out, sl.count, p->key());
-        else std::fill_n(out, sl.count, p->key());
+        scatter::fill_streaming(out, sl.count, p->key());
       }
       if (any_validity_ && ns > 1)
         for (size_t c = 0; c < schema_.size(); ++c)
