@@ -14,10 +14,10 @@
 #include <vector>
 
 #include "zeptodb/common/types.h"
-#include "zeptodb/formats/arrow_import.h"
-#include "zeptodb/formats/arrow_table.h"
 #include "zeptodb/exec/options.h"
 #include "zeptodb/exec/result_set.h"
+#include "zeptodb/formats/arrow_import.h"
+#include "zeptodb/formats/arrow_table.h"
 #include "zeptodb/ingest/tick_queue.h"
 #include "zeptodb/storage/catalog.h"
 #include "zeptodb/storage/symbol_dict.h"

@@ -245,3 +245,48 @@ TEST(Storage, NullKeysAreRejected) {
 
 }  // namespace
 }  // namespace zepto
+
+namespace zepto {
+namespace {
+
+// A batch with late rows for two partitions, while a reader holds both: the
+// copy-on-write of one partition must never fail after the other one was
+// published. Whatever the memory limit, the batch is stored whole or not at all.
+TEST(Storage, LateBatchUnderMemoryLimitIsAllOrNothing) {
+  const size_t n = 2000;  // 1000 rows a partition: within the first block (1024 rows)
+  std::vector<int64_t> s(n), t(n), p(n, 1), v(n, 1);
+  for (size_t i = 0; i < n; ++i) s[i] = static_cast<int64_t>(i % 2), t[i] = static_cast<int64_t>(1000 + i);
+  std::vector<int64_t> s2{0, 1}, t2{5, 5}, p2{9, 9}, v2{1, 1};
+  size_t base = 0;
+  {
+    Database probe;
+    probe.ingest_columns("trades", trades_cols(s, t, p, v), n);
+    base = probe.stats().memory_bytes;
+  }
+  int stored = 0;
+  for (size_t pct = 100; pct <= 260; pct += 4) {
+    DatabaseConfig cfg;
+    cfg.max_memory = base * pct / 100;
+    Database db(cfg);
+    try {
+      db.ingest_columns("trades", trades_cols(s, t, p, v), n);
+    } catch (const Error&) {
+      continue;
+    }
+    auto held0 = db.column("trades", 0, "timestamp");
+    auto held1 = db.column("trades", 1, "timestamp");
+    try {
+      db.ingest_columns("trades", trades_cols(s2, t2, p2, v2), 2);
+      ++stored;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kOutOfMemory);
+    }
+    size_t c0 = db.count("trades", 0, INT64_MIN, INT64_MAX), c1 = db.count("trades", 1, INT64_MIN, INT64_MAX);
+    EXPECT_EQ(c0, c1) << "partial batch at limit " << pct << "% of " << base;
+    EXPECT_TRUE(c0 == n / 2 || c0 == n / 2 + 1);
+  }
+  EXPECT_GT(stored, 0);
+}
+
+}  // namespace
+}  // namespace zepto

@@ -112,9 +112,16 @@ void populate(std::byte* p, size_t bytes) {
 
 }  // namespace
 
+namespace {
+thread_local int t_unchecked = 0;
+}  // namespace
+
+MemoryTracker::Unchecked::Unchecked() { ++t_unchecked; }
+MemoryTracker::Unchecked::~Unchecked() { --t_unchecked; }
+
 void MemoryTracker::charge(size_t bytes) {
   size_t prev = used_.fetch_add(bytes, std::memory_order_relaxed);
-  if (limit_ != 0 && prev + bytes > limit_) {
+  if (limit_ != 0 && t_unchecked == 0 && prev + bytes > limit_) {
     used_.fetch_sub(bytes, std::memory_order_relaxed);
     throw_error(ErrorCode::kOutOfMemory,
                 "memory limit reached: " + std::to_string(prev) + " of " + std::to_string(limit_) +

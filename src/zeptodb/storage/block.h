@@ -26,8 +26,20 @@ class MemoryTracker {
  public:
   explicit MemoryTracker(size_t limit_bytes = 0) : limit_(limit_bytes) {}
 
-  // Charges `bytes`; throws Error(kOutOfMemory) if the limit would be passed.
+  // Charges `bytes`; throws Error(kOutOfMemory) if the limit would be passed
+  // (unless an Unchecked scope is alive on this thread).
   void charge(size_t bytes);
+
+  // While one is alive, charges made by this thread do not check the limit:
+  // for the copy-on-write of a batch that is already being published, which
+  // must not fail halfway (the limit is then passed until the old blocks go).
+  class Unchecked {
+   public:
+    Unchecked();
+    ~Unchecked();
+    Unchecked(const Unchecked&) = delete;
+    Unchecked& operator=(const Unchecked&) = delete;
+  };
   void release(size_t bytes) { used_.fetch_sub(bytes, std::memory_order_relaxed); }
 
   size_t used() const { return used_.load(std::memory_order_relaxed); }

@@ -442,8 +442,10 @@ void Table::merge_tail(Partition* p, size_t old_rows, size_t new_rows, int64_t m
       src = tmp.data() - k * w;
     } else {
       // A reader holds these blocks: build the merged column in a new block.
-      // The memory was accounted for when the partition grew, so this
-      // allocation does not re-check the limit.
+      // Other partitions of this batch may already be published, so this
+      // allocation must not fail on the memory limit (it may pass it until
+      // the reader lets the old blocks go).
+      MemoryTracker::Unchecked unchecked;
       target = Block::allocate(p->capacity_ * w, tracker_);
       std::memcpy(target->data(), (*vec)[c]->data(), k * w);
     }
