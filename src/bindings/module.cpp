@@ -93,15 +93,6 @@ std::string repr_stats(const DatabaseStats& s) {
          ", memory_bytes=" + std::to_string(s.memory_bytes) + ")";
 }
 
-const char* mode_name(StorageMode m) {
-  switch (m) {
-    case StorageMode::PURE_IN_MEMORY: return "PURE_IN_MEMORY";
-    case StorageMode::TIERED: return "TIERED";
-    case StorageMode::PURE_ON_DISK: return "PURE_ON_DISK";
-  }
-  return "?";
-}
-
 std::vector<ColumnDef> parse_columns(nb::handle columns) {
   std::vector<ColumnDef> defs;
   nb::object items = nb::borrow(columns);
@@ -183,7 +174,7 @@ NB_MODULE(_core, m) {
                ", drain_batch_size=" + std::to_string(c.drain_batch_size) +
                ", queue_capacity=" + std::to_string(c.queue_capacity) +
                ", max_memory=" + std::to_string(c.max_memory) + ", storage_mode=StorageMode." +
-               mode_name(c.storage_mode) + ", data_dir='" + c.data_dir + "')";
+               storage_mode_name(c.storage_mode) + ", data_dir='" + c.data_dir + "')";
       });
 
   nb::class_<DatabaseStats>(m, "Stats", "Counters of a Pipeline (a snapshot).")

@@ -19,15 +19,6 @@ Schema trades_schema() {
                 "symbol", "timestamp");
 }
 
-const char* mode_name(StorageMode m) {
-  switch (m) {
-    case StorageMode::PURE_IN_MEMORY: return "PURE_IN_MEMORY";
-    case StorageMode::TIERED: return "TIERED";
-    case StorageMode::PURE_ON_DISK: return "PURE_ON_DISK";
-  }
-  return "?";
-}
-
 size_t initial_rows(const DatabaseConfig& c) {
   // arena_size is a per-partition reservation hint for the 4 trades columns.
   return std::clamp<size_t>(c.arena_size / 32 / 1024, 16, 1 << 16);
@@ -61,6 +52,15 @@ std::pair<size_t, size_t> time_range(const PartitionSnapshot& s, int ts_col, int
 
 }  // namespace
 
+const char* storage_mode_name(StorageMode m) {
+  switch (m) {
+    case StorageMode::PURE_IN_MEMORY: return "PURE_IN_MEMORY";
+    case StorageMode::TIERED: return "TIERED";
+    case StorageMode::PURE_ON_DISK: return "PURE_ON_DISK";
+  }
+  return "?";
+}
+
 Database::Database(DatabaseConfig config)
     : config_(std::move(config)),
       tracker_(std::make_shared<MemoryTracker>(config_.max_memory)),
@@ -68,7 +68,7 @@ Database::Database(DatabaseConfig config)
       queue_(config_.queue_capacity == 0 ? 1 : config_.queue_capacity) {
   if (config_.storage_mode != StorageMode::PURE_IN_MEMORY)
     throw_error(ErrorCode::kNotAvailable,
-                std::string("storage mode ") + mode_name(config_.storage_mode) +
+                std::string("storage mode ") + storage_mode_name(config_.storage_mode) +
                     " is not available yet; use PURE_IN_MEMORY");
   if (config_.drain_batch_size == 0)
     throw_error(ErrorCode::kInvalidArgument, "drain_batch_size must be at least 1");

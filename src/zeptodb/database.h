@@ -26,6 +26,9 @@ namespace zepto {
 
 enum class StorageMode { PURE_IN_MEMORY, TIERED, PURE_ON_DISK };
 
+// "PURE_IN_MEMORY", "TIERED", "PURE_ON_DISK".
+const char* storage_mode_name(StorageMode m);
+
 struct DatabaseConfig {
   // Bytes of column storage reserved for a new partition up front (split
   // across its columns, at least 16 rows); buffers then grow as needed.
