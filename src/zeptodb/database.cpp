@@ -218,6 +218,9 @@ void Database::drain() {
     }
     if (n == 0) std::this_thread::yield();  // a producer is still filling its slot
   }
+  // The drain thread may have popped our last ticks and still be storing
+  // them: its step holds consume_mu_ from pop to store, so wait for it.
+  std::lock_guard lock(consume_mu_);
 }
 
 size_t Database::ingest_columns(std::string_view table_name, const std::vector<ColumnInput>& columns,

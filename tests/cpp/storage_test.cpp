@@ -290,3 +290,24 @@ TEST(Storage, LateBatchUnderMemoryLimitIsAllOrNothing) {
 
 }  // namespace
 }  // namespace zepto
+
+namespace zepto {
+namespace {
+
+// drain() must not return while the drain thread is still storing ticks it
+// has already taken from the queue.
+TEST(Ingest, DrainWaitsForTheStepInFlight) {
+  for (int round = 0; round < 300; ++round) {
+    Database db;
+    db.start();
+    for (int i = 0; i < 64; ++i) ASSERT_TRUE(db.ingest(1 + (i % 50), 1, 1, i));
+    db.drain();
+    size_t seen = 0;
+    for (int s = 1; s <= 50; ++s) seen += db.count("trades", s, INT64_MIN, INT64_MAX);
+    ASSERT_EQ(seen, 64u) << "round " << round;
+    db.stop();
+  }
+}
+
+}  // namespace
+}  // namespace zepto
