@@ -6,6 +6,7 @@
 #include <string>
 #include <utility>
 
+#include "zeptodb/common/strings.h"
 #include "zeptodb/sql/lexer.h"
 #include "zeptodb/sql/time_literal.h"
 
@@ -25,13 +26,6 @@ std::string upper(std::string_view s) {
   std::string out(s);
   for (char& c : out) c = to_upper(c);
   return out;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (to_upper(a[i]) != to_upper(b[i])) return false;
-  return true;
 }
 
 // Optimal-string-alignment distance (edits plus adjacent transpositions),

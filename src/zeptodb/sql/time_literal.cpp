@@ -1,5 +1,7 @@
 #include "zeptodb/sql/time_literal.h"
 
+#include "zeptodb/common/strings.h"
+
 #include <array>
 #include <cstdio>
 #include <limits>
@@ -52,15 +54,6 @@ bool digits(std::string_view s, size_t* i, size_t n, unsigned* out) {
   }
   *i += n;
   *out = v;
-  return true;
-}
-
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (lower(a[i]) != lower(b[i])) return false;
   return true;
 }
 
