@@ -137,6 +137,7 @@ NB_MODULE(_core, m) {
         case ErrorCode::kNotFound: type = PyExc_KeyError; break;
         case ErrorCode::kNotAvailable: type = g_not_available; break;
         case ErrorCode::kOutOfMemory: type = PyExc_MemoryError; break;
+        case ErrorCode::kIOError: type = PyExc_OSError; break;
         case ErrorCode::kInternal: type = PyExc_RuntimeError; break;
       }
       PyErr_SetString(type, e.what());

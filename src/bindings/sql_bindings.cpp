@@ -42,6 +42,7 @@ const char* kind_of(ErrorCode c) {
     case ErrorCode::kTypeMismatch: return "type";
     case ErrorCode::kNotAvailable: return "not_available";
     case ErrorCode::kOutOfMemory: return "out_of_memory";
+    case ErrorCode::kIOError: return "io";
     default: return "invalid";
   }
 }

@@ -14,6 +14,7 @@ enum class ErrorCode {
   kAlreadyExists,    // e.g. CREATE TABLE of an existing table
   kNotAvailable,     // a feature that is not built yet (e.g. a storage mode)
   kOutOfMemory,      // the memory limit or the allocator refused (Python MemoryError)
+  kIOError,          // a file could not be read or written, or is corrupt (Python OSError)
   kInternal,
 };
 

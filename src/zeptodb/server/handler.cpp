@@ -41,6 +41,7 @@ QueryError classify(const Error& e) {
     case ErrorCode::kAlreadyExists: return {400, 57, "TABLE_ALREADY_EXISTS", msg};
     case ErrorCode::kNotAvailable: return {501, 48, "NOT_IMPLEMENTED", msg};
     case ErrorCode::kOutOfMemory: return {500, 241, "MEMORY_LIMIT_EXCEEDED", msg};
+    case ErrorCode::kIOError: return {500, 1000, "POCO_EXCEPTION", msg};
     case ErrorCode::kInternal: return {500, 1001, "STD_EXCEPTION", msg};
     case ErrorCode::kInvalidArgument: return {400, 36, "BAD_ARGUMENTS", msg};
   }
