@@ -1,0 +1,322 @@
+#include "zeptodb/persist/column_file.h"
+
+#include <lz4.h>
+#include <zstd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <string_view>
+#include <vector>
+
+#include "zeptodb/common/error.h"
+#include "zeptodb/persist/file_io.h"
+
+namespace zepto::persist {
+
+namespace {
+
+constexpr char kMagic[4] = {'Z', 'C', 'O', 'L'};
+constexpr uint16_t kVersion = 1;
+constexpr size_t kHeaderBytes = 64;
+constexpr size_t kBlockHeaderBytes = 32;
+constexpr size_t kMaxBlockBytes = size_t{1} << 20;
+constexpr uint8_t kFlagValidity = 1;
+constexpr uint8_t kAllCodecs = (1u << 0) | (1u << 1) | (1u << 2);
+constexpr int kZstdLevel = 1;
+// kAuto: a block is stored with LZ4 when that saves at least a quarter of its
+// bytes. A sample of this size at the block's start decides whether trying
+// the whole block is worth it (random data then costs little).
+constexpr size_t kAutoSampleBytes = 64 * 1024;
+
+enum Stream : uint8_t { kValues = 0, kValidity = 1 };
+
+size_t blocks_for(size_t rows, size_t rows_per_block) { return (rows + rows_per_block - 1) / rows_per_block; }
+
+[[noreturn]] void corrupt(const std::string& path, const std::string& what) {
+  throw_error(ErrorCode::kIOError, path + ": " + what + " (file is corrupt)");
+}
+
+std::string block_name(Stream s, size_t i) {
+  return std::string(s == kValues ? "block " : "validity block ") + std::to_string(i);
+}
+
+// Compresses blocks under a policy into a reusable scratch buffer.
+class Encoder {
+ public:
+  explicit Encoder(CompressionPolicy policy) : policy_(policy) {}
+  ~Encoder() {
+    if (zctx_) ZSTD_freeCCtx(zctx_);
+  }
+
+  // The codec used for the `n` bytes at `raw` and the bytes to store (either
+  // `raw` itself or the scratch buffer).
+  std::pair<Codec, std::string_view> encode(const char* raw, size_t n) {
+    std::string_view plain(raw, n);
+    if (n == 0) return {Codec::kNone, plain};
+    switch (policy_) {
+      case CompressionPolicy::kNone: return {Codec::kNone, plain};
+      case CompressionPolicy::kLz4: return {Codec::kLz4, lz4(raw, n)};
+      case CompressionPolicy::kZstd: return {Codec::kZstd, zstd(raw, n)};
+      case CompressionPolicy::kAuto: {
+        if (n > 2 * kAutoSampleBytes && !saves_quarter(lz4(raw, kAutoSampleBytes).size(), kAutoSampleBytes))
+          return {Codec::kNone, plain};
+        std::string_view c = lz4(raw, n);
+        if (saves_quarter(c.size(), n)) return {Codec::kLz4, c};
+        return {Codec::kNone, plain};
+      }
+    }
+    return {Codec::kNone, plain};
+  }
+
+ private:
+  static bool saves_quarter(size_t stored, size_t raw) { return stored <= raw - raw / 4; }
+
+  char* scratch(size_t n) {
+    if (n > cap_) {
+      buf_.reset(new char[n]);
+      cap_ = n;
+    }
+    return buf_.get();
+  }
+
+  std::string_view lz4(const char* raw, size_t n) {
+    int bound = LZ4_compressBound(static_cast<int>(n));
+    char* out = scratch(static_cast<size_t>(bound));
+    int w = LZ4_compress_default(raw, out, static_cast<int>(n), bound);
+    if (w <= 0) throw_error(ErrorCode::kInternal, "LZ4 compression failed");
+    return {out, static_cast<size_t>(w)};
+  }
+
+  std::string_view zstd(const char* raw, size_t n) {
+    if (!zctx_) zctx_ = ZSTD_createCCtx();
+    size_t bound = ZSTD_compressBound(n);
+    char* out = scratch(bound);
+    size_t w = ZSTD_compressCCtx(zctx_, out, bound, raw, n, kZstdLevel);
+    if (ZSTD_isError(w)) throw_error(ErrorCode::kInternal, std::string("zstd compression failed: ") + ZSTD_getErrorName(w));
+    return {out, w};
+  }
+
+  CompressionPolicy policy_;
+  std::unique_ptr<char[]> buf_;
+  size_t cap_ = 0;
+  ZSTD_CCtx* zctx_ = nullptr;
+};
+
+// Appends the blocks of one stream: `rows` rows of `width` bytes at `data`.
+void write_stream(File& f, Encoder& enc, Stream stream, const char* data, size_t rows, size_t width,
+                  size_t rows_per_block, uint8_t& codecs) {
+  char bh[kBlockHeaderBytes];
+  for (size_t i = 0, done = 0; done < rows; ++i) {
+    size_t n = std::min(rows_per_block, rows - done);
+    const size_t raw = n * width;
+    auto [codec, stored] = enc.encode(data + done * width, raw);
+    std::memset(bh, 0, sizeof bh);
+    store_le<uint32_t>(bh + 0, static_cast<uint32_t>(n));
+    store_le<uint32_t>(bh + 4, static_cast<uint32_t>(raw));
+    store_le<uint32_t>(bh + 8, static_cast<uint32_t>(stored.size()));
+    store_le<uint8_t>(bh + 12, static_cast<uint8_t>(codec));
+    store_le<uint8_t>(bh + 13, stream);
+    store_le<uint32_t>(bh + 16, static_cast<uint32_t>(i));
+    store_le<uint32_t>(bh + 20, checksum32(stored.data(), stored.size()));
+    store_le<uint32_t>(bh + 28, checksum32(bh, 28));
+    f.write_parts({std::string_view(bh, sizeof bh), stored});
+    codecs |= static_cast<uint8_t>(1u << static_cast<unsigned>(codec));
+    done += n;
+  }
+}
+
+struct Header {
+  ColumnFileInfo info;
+  size_t rows_per_block = 0;
+  size_t validity_rows_per_block = 0;
+};
+
+Header parse_header(const File& f, const std::string& path) {
+  if (f.size() < kHeaderBytes)
+    throw_error(ErrorCode::kIOError, path + ": file is truncated (" + std::to_string(f.size()) +
+                                         " bytes, the header alone needs " + std::to_string(kHeaderBytes) + ")");
+  char h[kHeaderBytes];
+  f.pread(0, h, sizeof h);
+  if (std::memcmp(h, kMagic, 4) != 0) throw_error(ErrorCode::kIOError, path + ": not a column file (bad magic)");
+  uint16_t version = load_le<uint16_t>(h + 4);
+  if (version != kVersion)
+    throw_error(ErrorCode::kIOError, path + ": unsupported column file format version " + std::to_string(version) +
+                                         " (this build reads version " + std::to_string(kVersion) + ")");
+  if (checksum32(h, 60) != load_le<uint32_t>(h + 60)) corrupt(path, "header checksum mismatch");
+  Header out;
+  ColumnFileInfo& info = out.info;
+  uint8_t type = load_le<uint8_t>(h + 6);
+  if (type > static_cast<uint8_t>(ColumnType::SYMBOL)) corrupt(path, "unknown column type " + std::to_string(type));
+  info.type = static_cast<ColumnType>(type);
+  info.codecs = load_le<uint8_t>(h + 7);
+  if (info.codecs & ~kAllCodecs) corrupt(path, "unknown codec in the header");
+  uint8_t flags = load_le<uint8_t>(h + 8);
+  if (flags & ~kFlagValidity) corrupt(path, "unknown header flags " + std::to_string(flags));
+  info.has_validity = flags & kFlagValidity;
+  info.rows = load_le<uint64_t>(h + 16);
+  info.value_blocks = load_le<uint32_t>(h + 24);
+  info.validity_blocks = load_le<uint32_t>(h + 28);
+  info.file_bytes = load_le<uint64_t>(h + 32);
+  out.rows_per_block = load_le<uint32_t>(h + 40);
+  out.validity_rows_per_block = load_le<uint32_t>(h + 44);
+  const size_t width = type_width(info.type);
+  if (out.rows_per_block == 0 || out.rows_per_block * width > kMaxBlockBytes ||
+      out.validity_rows_per_block == 0 || out.validity_rows_per_block > kMaxBlockBytes)
+    corrupt(path, "bad block size in the header");
+  if (info.value_blocks != blocks_for(info.rows, out.rows_per_block) ||
+      info.validity_blocks != (info.has_validity ? blocks_for(info.rows, out.validity_rows_per_block) : 0))
+    corrupt(path, "block count does not match the row count");
+  if (info.file_bytes < f.size())
+    corrupt(path, std::to_string(f.size() - info.file_bytes) + " unexpected bytes after the end of the data");
+  if (info.file_bytes > f.size())
+    throw_error(ErrorCode::kIOError, path + ": file is truncated (" + std::to_string(f.size()) + " of " +
+                                         std::to_string(info.file_bytes) + " bytes)");
+  return out;
+}
+
+// Reads one stream's blocks into `dst`, starting at file offset `offset`
+// (advanced past them), verifying each block before using it.
+void read_stream(const File& f, const std::string& path, Stream stream, size_t blocks, size_t rows,
+                 size_t rows_per_block, size_t width, char* dst, uint64_t& offset, uint64_t file_bytes,
+                 std::unique_ptr<char[]>& scratch, size_t& scratch_cap, ZSTD_DCtx*& dctx) {
+  char bh[kBlockHeaderBytes];
+  size_t done = 0;
+  for (size_t i = 0; i < blocks; ++i) {
+    const std::string name = block_name(stream, i);
+    if (offset + kBlockHeaderBytes > file_bytes) corrupt(path, name + " header lies past the end of the file");
+    f.pread(offset, bh, sizeof bh);
+    if (checksum32(bh, 28) != load_le<uint32_t>(bh + 28)) corrupt(path, "checksum mismatch in the header of " + name);
+    const size_t n = load_le<uint32_t>(bh + 0), raw = load_le<uint32_t>(bh + 4), stored = load_le<uint32_t>(bh + 8);
+    const uint8_t codec = load_le<uint8_t>(bh + 12);
+    const size_t expect_rows = std::min(rows_per_block, rows - done);
+    if (load_le<uint8_t>(bh + 13) != stream || load_le<uint32_t>(bh + 16) != i) corrupt(path, name + " is out of place");
+    if (n != expect_rows || raw != n * width)
+      corrupt(path, name + " holds " + std::to_string(n) + " rows, expected " + std::to_string(expect_rows));
+    if (codec > static_cast<uint8_t>(Codec::kZstd)) corrupt(path, name + " uses unknown codec " + std::to_string(codec));
+    if (codec == static_cast<uint8_t>(Codec::kNone) ? stored != raw : stored == 0)
+      corrupt(path, name + " has a bad stored size " + std::to_string(stored));
+    offset += kBlockHeaderBytes;
+    if (offset + stored > file_bytes) corrupt(path, name + " lies past the end of the file");
+    char* out = dst + done * width;
+    if (codec == static_cast<uint8_t>(Codec::kNone)) {
+      f.pread(offset, out, stored);
+      if (checksum32(out, stored) != load_le<uint32_t>(bh + 20)) corrupt(path, "checksum mismatch in " + name);
+    } else {
+      if (stored > scratch_cap) {
+        scratch.reset(new char[stored]);
+        scratch_cap = stored;
+      }
+      f.pread(offset, scratch.get(), stored);
+      if (checksum32(scratch.get(), stored) != load_le<uint32_t>(bh + 20)) corrupt(path, "checksum mismatch in " + name);
+      bool ok;
+      if (codec == static_cast<uint8_t>(Codec::kLz4)) {
+        int r = LZ4_decompress_safe(scratch.get(), out, static_cast<int>(stored), static_cast<int>(raw));
+        ok = r >= 0 && static_cast<size_t>(r) == raw;
+      } else {
+        if (!dctx) dctx = ZSTD_createDCtx();
+        size_t r = ZSTD_decompressDCtx(dctx, out, raw, scratch.get(), stored);
+        ok = !ZSTD_isError(r) && r == raw;
+      }
+      if (!ok) corrupt(path, name + " does not decompress to its " + std::to_string(raw) + " bytes");
+    }
+    offset += stored;
+    done += n;
+  }
+}
+
+}  // namespace
+
+const char* codec_name(Codec c) {
+  switch (c) {
+    case Codec::kLz4: return "lz4";
+    case Codec::kZstd: return "zstd";
+    default: return "none";
+  }
+}
+
+void write_column_file(const std::string& path, ColumnType type, const void* data, const uint8_t* valid,
+                       size_t rows, CompressionPolicy policy, bool sync) {
+  if (rows > 0 && data == nullptr)
+    throw_error(ErrorCode::kInvalidArgument, path + ": no data for " + std::to_string(rows) + " rows");
+  const size_t width = type_width(type);
+  const size_t rows_per_block = kMaxBlockBytes / width;
+  const size_t validity_rows_per_block = kMaxBlockBytes;
+  const bool has_validity = valid != nullptr && std::memchr(valid, 0, rows) != nullptr;
+  // Stored validity bytes are exactly 0 or 1.
+  std::vector<uint8_t> validity;
+  if (has_validity) {
+    validity.resize(rows);
+    for (size_t i = 0; i < rows; ++i) validity[i] = valid[i] != 0;
+  }
+
+  AtomicFileWriter w(path);
+  File& f = w.file();
+  char h[kHeaderBytes] = {};
+  f.write(h, sizeof h);  // the real header once the blocks are written
+  Encoder enc(policy);
+  uint8_t codecs = 0;
+  write_stream(f, enc, kValues, static_cast<const char*>(data), rows, width, rows_per_block, codecs);
+  if (has_validity)
+    write_stream(f, enc, kValidity, reinterpret_cast<const char*>(validity.data()), rows, 1,
+                 validity_rows_per_block, codecs);
+
+  std::memcpy(h, kMagic, 4);
+  store_le<uint16_t>(h + 4, kVersion);
+  store_le<uint8_t>(h + 6, static_cast<uint8_t>(type));
+  store_le<uint8_t>(h + 7, codecs);
+  store_le<uint8_t>(h + 8, has_validity ? kFlagValidity : 0);
+  store_le<uint64_t>(h + 16, rows);
+  store_le<uint32_t>(h + 24, static_cast<uint32_t>(blocks_for(rows, rows_per_block)));
+  store_le<uint32_t>(h + 28, static_cast<uint32_t>(has_validity ? blocks_for(rows, validity_rows_per_block) : 0));
+  store_le<uint64_t>(h + 32, f.size());
+  store_le<uint32_t>(h + 40, static_cast<uint32_t>(rows_per_block));
+  store_le<uint32_t>(h + 44, static_cast<uint32_t>(validity_rows_per_block));
+  store_le<uint32_t>(h + 60, checksum32(h, 60));
+  f.write_at(0, h, sizeof h);
+  w.commit(sync);
+}
+
+ColumnFileInfo read_column_header(const std::string& path) {
+  File f = File::open_read(path);
+  return parse_header(f, path).info;
+}
+
+ColumnFileData read_column_file(const std::string& path, const std::shared_ptr<MemoryTracker>& tracker,
+                                size_t min_capacity_rows, std::optional<ColumnType> expected) {
+  File f = File::open_read(path);
+  Header h = parse_header(f, path);
+  const ColumnFileInfo& info = h.info;
+  if (expected && *expected != info.type)
+    throw_error(ErrorCode::kIOError, path + ": column type is " + std::string(type_name(info.type)) + ", expected " +
+                                         std::string(type_name(*expected)));
+  const size_t width = type_width(info.type);
+  const size_t capacity = std::max<size_t>({info.rows, min_capacity_rows, 1});
+  ColumnFileData out;
+  out.type = info.type;
+  out.rows = info.rows;
+  out.values = Block::allocate(capacity * width, tracker);
+  if (info.has_validity) out.validity = Block::allocate(capacity, tracker);
+
+  std::unique_ptr<char[]> scratch;
+  size_t scratch_cap = 0;
+  ZSTD_DCtx* dctx = nullptr;
+  uint64_t offset = kHeaderBytes;
+  try {
+    read_stream(f, path, kValues, info.value_blocks, info.rows, h.rows_per_block, width,
+                reinterpret_cast<char*>(out.values->data()), offset, info.file_bytes, scratch, scratch_cap, dctx);
+    if (info.has_validity)
+      read_stream(f, path, kValidity, info.validity_blocks, info.rows, h.validity_rows_per_block, 1,
+                  reinterpret_cast<char*>(out.validity->data()), offset, info.file_bytes, scratch, scratch_cap,
+                  dctx);
+  } catch (...) {
+    if (dctx) ZSTD_freeDCtx(dctx);
+    throw;
+  }
+  if (dctx) ZSTD_freeDCtx(dctx);
+  if (offset != info.file_bytes)
+    corrupt(path, std::to_string(info.file_bytes - offset) + " unexpected bytes after the last block");
+  f.close();
+  return out;
+}
+
+}  // namespace zepto::persist

@@ -1,0 +1,294 @@
+#include "zeptodb/persist/file_io.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstring>
+#include <utility>
+
+#include "zeptodb/common/error.h"
+
+namespace zepto::persist {
+
+namespace {
+
+[[noreturn]] void io_error(const std::string& path, const std::string& what, int err) {
+  throw_error(ErrorCode::kIOError, path + ": " + what + ": " + std::strerror(err));
+}
+
+// Opens `path` with `flags`, retrying EINTR; throws naming `what` on failure.
+int open_fd(const std::string& path, int flags, const char* what) {
+  int fd;
+  do {
+    fd = ::open(path.c_str(), flags | O_CLOEXEC, 0644);
+  } while (fd < 0 && errno == EINTR);
+  if (fd < 0) io_error(path, what, errno);
+  return fd;
+}
+
+uint64_t fd_size(int fd, const std::string& path) {
+  struct stat st;
+  if (::fstat(fd, &st) != 0) {
+    int err = errno;
+    ::close(fd);
+    io_error(path, "cannot stat", err);
+  }
+  return static_cast<uint64_t>(st.st_size);
+}
+
+}  // namespace
+
+uint32_t checksum32(const void* data, size_t n, uint32_t seed) {
+  uLong crc = seed;
+  auto* p = static_cast<const Bytef*>(data);
+  while (n > 0) {  // crc32() takes a uInt length
+    uInt step = static_cast<uInt>(std::min<size_t>(n, 1u << 30));
+    crc = ::crc32(crc, p, step);
+    p += step;
+    n -= step;
+  }
+  return static_cast<uint32_t>(crc);
+}
+
+std::string read_file(const std::string& path) {
+  File f = File::open_read(path);
+  std::string out(f.size(), '\0');
+  f.pread(0, out.data(), out.size());
+  f.close();
+  return out;
+}
+
+bool file_exists(const std::string& path) {
+  struct stat st;
+  return ::lstat(path.c_str(), &st) == 0;
+}
+
+void make_dirs(const std::string& dir) {
+  if (dir.empty()) return;
+  size_t pos = 0;
+  while (pos != std::string::npos) {
+    pos = dir.find('/', pos + 1);
+    std::string prefix = dir.substr(0, pos);
+    if (::mkdir(prefix.c_str(), 0755) != 0 && errno != EEXIST) io_error(prefix, "cannot create directory", errno);
+  }
+  struct stat st;
+  if (::stat(dir.c_str(), &st) != 0) io_error(dir, "cannot create directory", errno);
+  if (!S_ISDIR(st.st_mode)) io_error(dir, "cannot create directory", ENOTDIR);
+}
+
+void fsync_dir(const std::string& dir) {
+  int fd = open_fd(dir, O_RDONLY | O_DIRECTORY, "cannot open directory");
+  if (::fsync(fd) != 0) {
+    int err = errno;
+    ::close(fd);
+    io_error(dir, "cannot sync directory", err);
+  }
+  ::close(fd);
+}
+
+void remove_file(const std::string& path) {
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) io_error(path, "cannot remove", errno);
+}
+
+void remove_tree(const std::string& path) {
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return;
+    io_error(path, "cannot remove", errno);
+  }
+  if (S_ISDIR(st.st_mode)) {
+    for (const std::string& name : list_dir(path)) remove_tree(path + "/" + name);
+    if (::rmdir(path.c_str()) != 0 && errno != ENOENT) io_error(path, "cannot remove directory", errno);
+  } else {
+    remove_file(path);
+  }
+}
+
+std::vector<std::string> list_dir(const std::string& dir) {
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) io_error(dir, "cannot list directory", errno);
+  std::vector<std::string> names;
+  while (dirent* e = ::readdir(d)) {
+    if (std::strcmp(e->d_name, ".") == 0 || std::strcmp(e->d_name, "..") == 0) continue;
+    names.emplace_back(e->d_name);
+  }
+  ::closedir(d);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+std::string parent_dir(const std::string& path) {
+  size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+// ---- File ----
+
+File File::create(const std::string& path) {
+  int fd = open_fd(path, O_RDWR | O_CREAT | O_TRUNC, "cannot create file");
+  return File(fd, path, 0);
+}
+
+File File::open_append(const std::string& path) {
+  int fd = open_fd(path, O_RDWR | O_CREAT, "cannot open file");
+  return File(fd, path, fd_size(fd, path));
+}
+
+File File::open_read(const std::string& path) {
+  int fd = open_fd(path, O_RDONLY, "cannot open file");
+  return File(fd, path, fd_size(fd, path));
+}
+
+File::File(File&& other) noexcept
+    : fd_(std::exchange(other.fd_, -1)), path_(std::move(other.path_)), size_(other.size_) {}
+
+File& File::operator=(File&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = std::exchange(other.fd_, -1);
+    path_ = std::move(other.path_);
+    size_ = other.size_;
+  }
+  return *this;
+}
+
+File::~File() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void File::append_iov(iovec* iov, int count, size_t total) {
+  if (fd_ < 0) throw_error(ErrorCode::kIOError, path_ + ": cannot write: the file is closed");
+  const uint64_t start = size_;
+  size_t done = 0;
+  while (done < total) {
+    ssize_t w = ::pwritev(fd_, iov, std::min(count, IOV_MAX), static_cast<off_t>(start + done));
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      int err = errno;
+      // No partial data stays behind (best effort: a device cannot be cut).
+      [[maybe_unused]] int rc = ::ftruncate(fd_, static_cast<off_t>(start));
+      io_error(path_, "cannot write " + std::to_string(total) + " bytes at offset " + std::to_string(start), err);
+    }
+    if (w == 0) {
+      [[maybe_unused]] int rc = ::ftruncate(fd_, static_cast<off_t>(start));
+      io_error(path_, "cannot write " + std::to_string(total) + " bytes at offset " + std::to_string(start), ENOSPC);
+    }
+    done += static_cast<size_t>(w);
+    // Skip the iovecs written in full and advance into a partly written one.
+    size_t n = static_cast<size_t>(w);
+    while (count > 0 && n >= iov->iov_len) {
+      n -= iov->iov_len;
+      ++iov;
+      --count;
+    }
+    if (count > 0) {
+      iov->iov_base = static_cast<char*>(iov->iov_base) + n;
+      iov->iov_len -= n;
+    }
+  }
+  size_ = start + total;
+}
+
+void File::write(const void* data, size_t n) {
+  iovec v{const_cast<void*>(data), n};
+  append_iov(&v, 1, n);
+}
+
+void File::write_parts(const std::vector<std::string_view>& parts) {
+  std::vector<iovec> iov;
+  iov.reserve(parts.size());
+  size_t total = 0;
+  for (std::string_view p : parts) {
+    if (p.empty()) continue;
+    iov.push_back(iovec{const_cast<char*>(p.data()), p.size()});
+    total += p.size();
+  }
+  append_iov(iov.data(), static_cast<int>(iov.size()), total);
+}
+
+void File::write_at(uint64_t offset, const void* data, size_t n) {
+  if (offset > size_)
+    throw_error(ErrorCode::kIOError, path_ + ": cannot write at offset " + std::to_string(offset) +
+                                         " past the end of the file (" + std::to_string(size_) + " bytes)");
+  auto* p = static_cast<const char*>(data);
+  size_t done = 0;
+  while (done < n) {
+    ssize_t w = ::pwrite(fd_, p + done, n - done, static_cast<off_t>(offset + done));
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) io_error(path_, "cannot write at offset " + std::to_string(offset + done), w < 0 ? errno : ENOSPC);
+    done += static_cast<size_t>(w);
+  }
+  size_ = std::max<uint64_t>(size_, offset + n);
+}
+
+void File::sync() {
+  if (::fdatasync(fd_) != 0) io_error(path_, "cannot sync", errno);
+}
+
+void File::truncate(uint64_t size) {
+  if (::ftruncate(fd_, static_cast<off_t>(size)) != 0) io_error(path_, "cannot truncate", errno);
+  size_ = size;
+}
+
+void File::pread(uint64_t offset, void* dst, size_t n) const {
+  auto* p = static_cast<char*>(dst);
+  size_t done = 0;
+  while (done < n) {
+    ssize_t r = ::pread(fd_, p + done, n - done, static_cast<off_t>(offset + done));
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      io_error(path_, "cannot read " + std::to_string(n) + " bytes at offset " + std::to_string(offset), errno);
+    }
+    if (r == 0)
+      throw_error(ErrorCode::kIOError, path_ + ": unexpected end of file reading " + std::to_string(n) +
+                                           " bytes at offset " + std::to_string(offset) + " (file is truncated)");
+    done += static_cast<size_t>(r);
+  }
+}
+
+void File::close() {
+  if (fd_ < 0) return;
+  int fd = std::exchange(fd_, -1);
+  if (::close(fd) != 0 && errno != EINTR) io_error(path_, "cannot close", errno);
+}
+
+// ---- AtomicFileWriter ----
+
+AtomicFileWriter::AtomicFileWriter(const std::string& path)
+    : path_(path), tmp_(path + ".tmp"), file_(File::create(tmp_)) {}
+
+AtomicFileWriter::~AtomicFileWriter() {
+  if (!done_) ::unlink(tmp_.c_str());  // file_ closes its descriptor after this
+}
+
+void AtomicFileWriter::commit(bool sync) {
+  try {
+    if (sync) file_.sync();
+    file_.close();
+    if (::rename(tmp_.c_str(), path_.c_str()) != 0)
+      io_error(path_, "cannot replace with " + tmp_, errno);
+    done_ = true;
+  } catch (...) {
+    ::unlink(tmp_.c_str());
+    done_ = true;
+    throw;
+  }
+  if (sync) fsync_dir(parent_dir(path_));
+}
+
+void write_file_atomic(const std::string& path, std::string_view bytes, bool sync) {
+  AtomicFileWriter w(path);
+  w.file().write(bytes.data(), bytes.size());
+  w.commit(sync);
+}
+
+}  // namespace zepto::persist

@@ -1,0 +1,479 @@
+// The persist layer's file utilities and column files: round trips, atomic
+// replacement, and detection of every torn or corrupted byte.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "zeptodb/common/error.h"
+#include "zeptodb/persist/column_file.h"
+#include "zeptodb/persist/file_io.h"
+#include "temp_dir.h"
+
+namespace zepto::persist {
+namespace {
+
+using zepto::test_util::TempDir;
+
+// The code and message of the Error `f` throws (fails the test if none).
+template <class F>
+std::pair<ErrorCode, std::string> error_of(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return {e.code(), e.what()};
+  }
+  ADD_FAILURE() << "no error thrown";
+  return {ErrorCode::kInternal, ""};
+}
+
+// While alive, files this process writes may not grow past `bytes`
+// (RLIMIT_FSIZE; writes past it fail with EFBIG instead of raising SIGXFSZ).
+class FileSizeLimit {
+ public:
+  explicit FileSizeLimit(rlim_t bytes) {
+    old_handler_ = ::signal(SIGXFSZ, SIG_IGN);
+    ::getrlimit(RLIMIT_FSIZE, &old_);
+    rlimit lim = old_;
+    lim.rlim_cur = bytes;
+    ::setrlimit(RLIMIT_FSIZE, &lim);
+  }
+  ~FileSizeLimit() {
+    ::setrlimit(RLIMIT_FSIZE, &old_);
+    ::signal(SIGXFSZ, old_handler_);
+  }
+
+ private:
+  rlimit old_{};
+  sighandler_t old_handler_;
+};
+
+const auto kTracker = std::make_shared<MemoryTracker>();
+constexpr ColumnType kAllTypes[] = {ColumnType::INT64, ColumnType::INT32,     ColumnType::DOUBLE,
+                                    ColumnType::BOOL,  ColumnType::TIMESTAMP, ColumnType::SYMBOL};
+
+// `rows` random values of `type` as raw bytes (BOOL values are 0 or 1).
+std::vector<uint8_t> random_bytes(ColumnType type, size_t rows, uint64_t seed) {
+  std::vector<uint8_t> out(rows * type_width(type));
+  std::mt19937_64 rng(seed);
+  for (auto& b : out) b = static_cast<uint8_t>(rng());
+  if (type == ColumnType::BOOL)
+    for (auto& b : out) b &= 1;
+  if (type == ColumnType::DOUBLE)  // no NaN payload games: plain finite doubles
+    for (size_t i = 0; i < rows; ++i) {
+      double d = static_cast<double>(rng() % 1000000) / 100.0;
+      std::memcpy(out.data() + i * 8, &d, 8);
+    }
+  return out;
+}
+
+// Every 7th row NULL.
+std::vector<uint8_t> some_nulls(size_t rows) {
+  std::vector<uint8_t> v(rows, 1);
+  for (size_t i = 0; i < rows; i += 7) v[i] = 0;
+  return v;
+}
+
+void expect_same(const ColumnFileData& d, ColumnType type, const std::vector<uint8_t>& bytes,
+                 const std::vector<uint8_t>* valid, size_t rows) {
+  ASSERT_EQ(d.type, type);
+  ASSERT_EQ(d.rows, rows);
+  ASSERT_NE(d.values, nullptr);
+  ASSERT_GE(d.values->capacity(), rows * type_width(type));
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(d.values->data()) % 64, 0u);
+  EXPECT_EQ(std::memcmp(d.values->data(), bytes.data(), bytes.size()), 0);
+  if (valid == nullptr) {
+    EXPECT_EQ(d.validity, nullptr);
+  } else {
+    ASSERT_NE(d.validity, nullptr);
+    EXPECT_EQ(std::memcmp(d.validity->data(), valid->data(), rows), 0);
+  }
+}
+
+// ---------------- file_io ----------------
+
+TEST(PersistFilesIo, ChecksumIsCrc32AndChains) {
+  const char* s = "123456789";
+  EXPECT_EQ(checksum32(s, 9), 0xCBF43926u);  // the standard CRC-32 check value
+  EXPECT_EQ(checksum32(s + 4, 5, checksum32(s, 4)), 0xCBF43926u);
+  EXPECT_EQ(checksum32(s, 0), 0u);
+}
+
+TEST(PersistFilesIo, WriteFileAtomicReplacesAndReads) {
+  TempDir dir;
+  std::string p = dir / "a.bin";
+  EXPECT_FALSE(file_exists(p));
+  write_file_atomic(p, "first");
+  EXPECT_EQ(read_file(p), "first");
+  write_file_atomic(p, std::string("sec\0ond", 7), false);
+  EXPECT_EQ(read_file(p), std::string("sec\0ond", 7));
+  EXPECT_EQ(list_dir(dir.path()), std::vector<std::string>{"a.bin"});  // no temp file left
+}
+
+TEST(PersistFilesIo, AtomicWriteOverADirectoryFailsAndLeavesNoTemp) {
+  TempDir dir;
+  std::string p = dir / "target";
+  make_dirs(p + "/inner");
+  auto [code, msg] = error_of([&] { write_file_atomic(p, "data"); });
+  EXPECT_EQ(code, ErrorCode::kIOError);
+  EXPECT_NE(msg.find(p), std::string::npos) << msg;
+  EXPECT_NE(msg.find("Is a directory"), std::string::npos) << msg;
+  EXPECT_EQ(list_dir(dir.path()), std::vector<std::string>{"target"});
+  EXPECT_EQ(list_dir(p), std::vector<std::string>{"inner"});
+}
+
+TEST(PersistFilesIo, AtomicWriteThatRunsOutOfSpaceKeepsTheOldFile) {
+  TempDir dir;
+  std::string p = dir / "m.bin";
+  write_file_atomic(p, "old contents");
+  std::string big(1 << 20, 'x');
+  std::pair<ErrorCode, std::string> err;
+  {
+    FileSizeLimit limit(64 * 1024);
+    err = error_of([&] { write_file_atomic(p, big); });
+  }
+  EXPECT_EQ(err.first, ErrorCode::kIOError);
+  EXPECT_NE(err.second.find("File too large"), std::string::npos) << err.second;
+  EXPECT_EQ(read_file(p), "old contents");
+  EXPECT_EQ(list_dir(dir.path()), std::vector<std::string>{"m.bin"});
+}
+
+TEST(PersistFilesIo, MissingFilesAndDirectories) {
+  TempDir dir;
+  auto [code, msg] = error_of([&] { read_file(dir / "nope"); });
+  EXPECT_EQ(code, ErrorCode::kIOError);
+  EXPECT_NE(msg.find(dir / "nope"), std::string::npos);
+  EXPECT_NE(msg.find("No such file or directory"), std::string::npos) << msg;
+  EXPECT_EQ(error_of([&] { list_dir(dir / "nope"); }).first, ErrorCode::kIOError);
+  remove_file(dir / "nope");  // missing is fine
+  remove_tree(dir / "nope");
+  write_file_atomic(dir / "f", "x");
+  EXPECT_EQ(error_of([&] { make_dirs(dir / "f/sub"); }).first, ErrorCode::kIOError);
+}
+
+TEST(PersistFilesIo, DirectoriesAreMadeListedSortedAndRemoved) {
+  TempDir dir;
+  make_dirs(dir / "a/b/c");
+  make_dirs(dir / "a/b/c");  // existing is fine
+  write_file_atomic(dir / "a/b/z", "1");
+  write_file_atomic(dir / "a/b/m", "2");
+  fsync_dir(dir / "a/b");
+  EXPECT_EQ(list_dir(dir / "a/b"), (std::vector<std::string>{"c", "m", "z"}));
+  remove_tree(dir / "a");
+  EXPECT_FALSE(file_exists(dir / "a"));
+  EXPECT_TRUE(list_dir(dir.path()).empty());
+}
+
+TEST(PersistFilesIo, FileAppendsWritesPartsReadsAndTruncates) {
+  TempDir dir;
+  std::string p = dir / "log";
+  {
+    File f = File::create(p);
+    f.write("abc", 3);
+    f.write_parts({"de", "", "fgh"});
+    EXPECT_EQ(f.size(), 8u);
+    f.sync();
+    char buf[4] = {};
+    f.pread(2, buf, 4);
+    EXPECT_EQ(std::string(buf, 4), "cdef");
+    auto [code, msg] = error_of([&] { f.pread(6, buf, 4); });
+    EXPECT_EQ(code, ErrorCode::kIOError);
+    EXPECT_NE(msg.find("truncated"), std::string::npos) << msg;
+    f.truncate(5);
+    EXPECT_EQ(f.size(), 5u);
+    f.close();
+  }
+  EXPECT_EQ(read_file(p), "abcde");
+  File g = File::open_append(p);
+  EXPECT_EQ(g.size(), 5u);
+  g.write("XY", 2);
+  g.write_at(0, "A", 1);
+  g.close();
+  EXPECT_EQ(read_file(p), "AbcdeXY");
+}
+
+TEST(PersistFilesIo, WriteOnAFullDeviceNamesThePathAndReason) {
+  if (!file_exists("/dev/full")) GTEST_SKIP() << "no /dev/full on this system";
+  File f = File::open_append("/dev/full");
+  auto [code, msg] = error_of([&] { f.write("abc", 3); });
+  EXPECT_EQ(code, ErrorCode::kIOError);
+  EXPECT_NE(msg.find("/dev/full"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("No space left on device"), std::string::npos) << msg;
+}
+
+TEST(PersistFilesIo, FailedWriteLeavesNoPartialData) {
+  TempDir dir;
+  std::string p = dir / "log";
+  File f = File::create(p);
+  std::string first(40000, 'a'), second(40000, 'b');
+  {
+    FileSizeLimit limit(64 * 1024);  // the second write gets 24 KiB in, then fails
+    f.write(first.data(), first.size());
+    EXPECT_EQ(error_of([&] { f.write_parts({second, second}); }).first, ErrorCode::kIOError);
+    EXPECT_EQ(f.size(), first.size());
+    EXPECT_EQ(error_of([&] { f.write(second.data(), second.size()); }).first, ErrorCode::kIOError);
+  }
+  EXPECT_EQ(f.size(), first.size());
+  f.write("c", 1);  // the file still works after a failure
+  f.close();
+  EXPECT_EQ(read_file(p), first + "c");
+}
+
+// ---------------- column files ----------------
+
+TEST(PersistFilesColumn, RoundTripsEveryTypeWithAndWithoutNulls) {
+  TempDir dir;
+  for (ColumnType type : kAllTypes) {
+    for (size_t rows : {size_t{0}, size_t{1}, size_t{1000}}) {
+      for (bool nulls : {false, true}) {
+        SCOPED_TRACE(std::string(type_name(type)) + " rows=" + std::to_string(rows) + " nulls=" + std::to_string(nulls));
+        auto bytes = random_bytes(type, rows, rows + 17);
+        auto valid = some_nulls(rows);
+        std::string p = dir / "c.zcol";
+        write_column_file(p, type, bytes.data(), nulls ? valid.data() : nullptr, rows);
+        ColumnFileInfo info = read_column_header(p);
+        EXPECT_EQ(info.type, type);
+        EXPECT_EQ(info.rows, rows);
+        bool has_nulls = nulls && rows > 0;
+        EXPECT_EQ(info.has_validity, has_nulls);
+        expect_same(read_column_file(p, kTracker, 0, type), type, bytes, has_nulls ? &valid : nullptr, rows);
+      }
+    }
+  }
+}
+
+TEST(PersistFilesColumn, AllValidRowsStoreNoValidityAndNonzeroMeansValid) {
+  TempDir dir;
+  std::vector<int64_t> v{1, 2, 3};
+  std::vector<uint8_t> all_valid{1, 7, 1}, two{2, 0, 1};
+  write_column_file(dir / "a", ColumnType::INT64, v.data(), all_valid.data(), 3);
+  EXPECT_FALSE(read_column_header(dir / "a").has_validity);
+  EXPECT_EQ(read_column_file(dir / "a", kTracker).validity, nullptr);
+  write_column_file(dir / "b", ColumnType::INT64, v.data(), two.data(), 3);
+  auto d = read_column_file(dir / "b", kTracker);
+  ASSERT_NE(d.validity, nullptr);
+  auto* valid = reinterpret_cast<const uint8_t*>(d.validity->data());
+  EXPECT_EQ((std::vector<uint8_t>(valid, valid + 3)), (std::vector<uint8_t>{1, 0, 1}));
+}
+
+TEST(PersistFilesColumn, MultiBlockFilesUnderEveryPolicy) {
+  TempDir dir;
+  const size_t rows = 700'000;  // 5.6 MB of INT64: six value blocks
+  std::vector<int64_t> compressible(rows), random(rows);
+  std::mt19937_64 rng(5);
+  for (size_t i = 0; i < rows; ++i) {
+    compressible[i] = 1'700'000'000'000'000'000 + static_cast<int64_t>(i / 4) * 1000;
+    random[i] = static_cast<int64_t>(rng());
+  }
+  auto valid = some_nulls(rows);
+  struct Case {
+    CompressionPolicy policy;
+    Codec compressible_codec, random_codec;
+  };
+  for (Case c : {Case{CompressionPolicy::kNone, Codec::kNone, Codec::kNone},
+                 Case{CompressionPolicy::kAuto, Codec::kLz4, Codec::kNone},
+                 Case{CompressionPolicy::kLz4, Codec::kLz4, Codec::kLz4},
+                 Case{CompressionPolicy::kZstd, Codec::kZstd, Codec::kZstd}}) {
+    SCOPED_TRACE(static_cast<int>(c.policy));
+    for (bool is_random : {false, true}) {
+      const auto& values = is_random ? random : compressible;
+      std::string p = dir / "ts.zcol";
+      write_column_file(p, ColumnType::TIMESTAMP, values.data(), nullptr, rows, c.policy);
+      ColumnFileInfo info = read_column_header(p);
+      EXPECT_EQ(info.value_blocks, 6u);
+      Codec expect = is_random ? c.random_codec : c.compressible_codec;
+      EXPECT_EQ(info.codecs, 1u << static_cast<unsigned>(expect)) << "random=" << is_random;
+      if (expect != Codec::kNone && !is_random) {
+        EXPECT_LT(info.file_bytes, rows * 8 / 2);
+      }
+      std::vector<uint8_t> bytes(rows * 8);
+      std::memcpy(bytes.data(), values.data(), bytes.size());
+      expect_same(read_column_file(p, kTracker), ColumnType::TIMESTAMP, bytes, nullptr, rows);
+      // With NULLs: the validity stream compresses too.
+      write_column_file(p, ColumnType::TIMESTAMP, values.data(), valid.data(), rows, c.policy);
+      EXPECT_TRUE(read_column_header(p).has_validity);
+      expect_same(read_column_file(p, kTracker, rows + 100), ColumnType::TIMESTAMP, bytes, &valid, rows);
+    }
+  }
+}
+
+TEST(PersistFilesColumn, CapacityAndMemoryAreCharged) {
+  TempDir dir;
+  std::vector<double> v(1000, 1.5);
+  write_column_file(dir / "p", ColumnType::DOUBLE, v.data(), nullptr, v.size());
+  auto tracker = std::make_shared<MemoryTracker>();
+  {
+    auto d = read_column_file(dir / "p", tracker, 5000);
+    EXPECT_GE(d.values->capacity(), 5000u * 8);
+    EXPECT_GE(tracker->used(), 5000u * 8);
+    EXPECT_EQ(reinterpret_cast<const double*>(d.values->data())[999], 1.5);
+  }
+  EXPECT_EQ(tracker->used(), 0u);
+  auto small = std::make_shared<MemoryTracker>(1000);
+  EXPECT_EQ(error_of([&] { read_column_file(dir / "p", small); }).first, ErrorCode::kOutOfMemory);
+}
+
+TEST(PersistFilesColumn, WrongExpectedTypeMagicAndVersionAreReported) {
+  TempDir dir;
+  std::vector<int32_t> v{1, 2, 3};
+  std::string p = dir / "v.zcol";
+  write_column_file(p, ColumnType::INT32, v.data(), nullptr, 3);
+  auto [code, msg] = error_of([&] { read_column_file(p, kTracker, 0, ColumnType::INT64); });
+  EXPECT_EQ(code, ErrorCode::kIOError);
+  EXPECT_NE(msg.find(p), std::string::npos);
+  EXPECT_NE(msg.find("INTEGER, expected BIGINT"), std::string::npos) << msg;
+
+  std::string bytes = read_file(p);
+  std::string bad_magic = bytes;
+  bad_magic[0] = 'X';
+  write_file_atomic(dir / "m", bad_magic, false);
+  EXPECT_NE(error_of([&] { read_column_header(dir / "m"); }).second.find("bad magic"), std::string::npos);
+  std::string v2 = bytes;
+  v2[4] = 2;
+  write_file_atomic(dir / "w", v2, false);
+  EXPECT_NE(error_of([&] { read_column_file(dir / "w", kTracker); }).second.find("version 2"), std::string::npos);
+  EXPECT_EQ(error_of([&] { read_column_header(dir / "missing"); }).first, ErrorCode::kIOError);
+}
+
+// A file with two value blocks, one validity block, of the given policy.
+std::string corruptible_file(const TempDir& dir, CompressionPolicy policy) {
+  const size_t rows = 300'000;  // 1.2 MB of INT32
+  std::vector<int32_t> v(rows);
+  for (size_t i = 0; i < rows; ++i) v[i] = static_cast<int32_t>((i * 2654435761u) % 1000);
+  auto valid = some_nulls(rows);
+  std::string p = dir / "orig.zcol";
+  write_column_file(p, ColumnType::INT32, v.data(), valid.data(), rows, policy);
+  EXPECT_EQ(read_column_header(p).value_blocks, 2u);
+  EXPECT_EQ(read_column_header(p).validity_blocks, 1u);
+  return read_file(p);
+}
+
+// Offsets of the block headers in `file` (walking the stored sizes).
+std::vector<size_t> block_offsets(const std::string& file) {
+  std::vector<size_t> out;
+  size_t off = 64;
+  while (off + 32 <= file.size()) {
+    out.push_back(off);
+    uint32_t stored;
+    std::memcpy(&stored, file.data() + off + 8, 4);
+    off += 32 + stored;
+  }
+  return out;
+}
+
+void expect_rejected(const TempDir& dir, const std::string& bytes, const std::string& what) {
+  std::string p = dir / "bad.zcol";
+  write_file_atomic(p, bytes, false);
+  auto [code, msg] = error_of([&] { read_column_file(p, kTracker, 0, ColumnType::INT32); });
+  EXPECT_EQ(code, ErrorCode::kIOError) << what;
+  EXPECT_NE(msg.find(p), std::string::npos) << what << ": " << msg;
+}
+
+TEST(PersistFilesCorruption, TruncationAnywhereIsDetected) {
+  TempDir dir;
+  for (auto policy : {CompressionPolicy::kNone, CompressionPolicy::kAuto, CompressionPolicy::kZstd}) {
+    std::string file = corruptible_file(dir, policy);
+    std::vector<size_t> cuts{0, 1, 4, 32, 63, 64, 65, file.size() - 1};
+    for (size_t off : block_offsets(file))
+      for (size_t d : {0, 1, 16, 31, 32, 33, 1000}) cuts.push_back(off + d);
+    std::mt19937_64 rng(1);
+    for (int i = 0; i < 40; ++i) cuts.push_back(rng() % file.size());
+    for (size_t cut : cuts) {
+      if (cut >= file.size()) continue;
+      expect_rejected(dir, file.substr(0, cut), "cut at " + std::to_string(cut));
+    }
+    expect_rejected(dir, file + "x", "trailing byte");
+    auto [code, msg] = error_of([&] {
+      write_file_atomic(dir / "t", file.substr(0, file.size() - 10), false);
+      read_column_file(dir / "t", kTracker);
+    });
+    EXPECT_NE(msg.find("truncated"), std::string::npos) << msg;
+  }
+}
+
+TEST(PersistFilesCorruption, AFlippedByteAnywhereIsDetected) {
+  TempDir dir;
+  for (auto policy : {CompressionPolicy::kNone, CompressionPolicy::kAuto, CompressionPolicy::kZstd}) {
+    std::string file = corruptible_file(dir, policy);
+    std::vector<size_t> offsets = block_offsets(file);
+    ASSERT_EQ(offsets.size(), 3u);  // two value blocks, one validity block
+    std::vector<size_t> positions;
+    for (size_t i = 0; i < 64; ++i) positions.push_back(i);  // the whole file header
+    std::mt19937_64 rng(2);
+    for (size_t b = 0; b < offsets.size(); ++b) {
+      for (size_t i = 0; i < 32; ++i) positions.push_back(offsets[b] + i);  // every block header byte
+      size_t payload = offsets[b] + 32;
+      size_t end = b + 1 < offsets.size() ? offsets[b + 1] : file.size();
+      positions.push_back(payload);
+      positions.push_back(end - 1);
+      for (int i = 0; i < 25; ++i) positions.push_back(payload + rng() % (end - payload));
+    }
+    for (size_t pos : positions) {
+      for (uint8_t mask : {uint8_t{0x01}, uint8_t{0x80}}) {
+        std::string bad = file;
+        bad[pos] = static_cast<char>(bad[pos] ^ mask);
+        expect_rejected(dir, bad, "flip at " + std::to_string(pos));
+      }
+    }
+  }
+}
+
+TEST(PersistFilesCorruption, MessagesNameTheBlock) {
+  TempDir dir;
+  std::string file = corruptible_file(dir, CompressionPolicy::kNone);
+  std::vector<size_t> offsets = block_offsets(file);
+  std::string p = dir / "price.zcol";
+  std::string bad = file;
+  bad[offsets[1] + 100] ^= 1;
+  write_file_atomic(p, bad, false);
+  EXPECT_EQ(error_of([&] { read_column_file(p, kTracker); }).second,
+            p + ": checksum mismatch in block 1 (file is corrupt)");
+  bad = file;
+  bad[offsets[2] + 40] ^= 1;
+  write_file_atomic(p, bad, false);
+  EXPECT_EQ(error_of([&] { read_column_file(p, kTracker); }).second,
+            p + ": checksum mismatch in validity block 0 (file is corrupt)");
+  bad = file;
+  bad[offsets[0] + 3] ^= 1;
+  write_file_atomic(p, bad, false);
+  EXPECT_EQ(error_of([&] { read_column_file(p, kTracker); }).second,
+            p + ": checksum mismatch in the header of block 0 (file is corrupt)");
+  bad = file;
+  bad[20] ^= 1;
+  write_file_atomic(p, bad, false);
+  EXPECT_EQ(error_of([&] { read_column_header(p); }).second, p + ": header checksum mismatch (file is corrupt)");
+}
+
+TEST(PersistFilesColumn, FailedWriteKeepsTheOldFile) {
+  TempDir dir;
+  std::string p = dir / "vol.zcol";
+  std::vector<int64_t> old_values{1, 2, 3};
+  write_column_file(p, ColumnType::INT64, old_values.data(), nullptr, 3);
+  std::vector<int64_t> big(500'000);
+  std::mt19937_64 rng(3);
+  for (auto& x : big) x = static_cast<int64_t>(rng());
+  std::pair<ErrorCode, std::string> err;
+  {
+    FileSizeLimit limit(1 << 20);
+    err = error_of([&] { write_column_file(p, ColumnType::INT64, big.data(), nullptr, big.size()); });
+  }
+  EXPECT_EQ(err.first, ErrorCode::kIOError);
+  EXPECT_NE(err.second.find(p), std::string::npos) << err.second;
+  auto d = read_column_file(p, kTracker);
+  ASSERT_EQ(d.rows, 3u);
+  EXPECT_EQ(reinterpret_cast<const int64_t*>(d.values->data())[2], 3);
+  EXPECT_EQ(list_dir(dir.path()), std::vector<std::string>{"vol.zcol"});
+  // A directory in the way: nothing is written, the directory stays.
+  make_dirs(dir / "d.zcol");
+  EXPECT_EQ(error_of([&] { write_column_file(dir / "d.zcol", ColumnType::INT64, big.data(), nullptr, 10); }).first,
+            ErrorCode::kIOError);
+  EXPECT_EQ(list_dir(dir.path()), (std::vector<std::string>{"d.zcol", "vol.zcol"}));
+}
+
+}  // namespace
+}  // namespace zepto::persist
