@@ -153,13 +153,23 @@ NB_MODULE(_core, m) {
       .def(
           "__init__",
           [](DatabaseConfig* self, size_t arena_size, size_t drain_batch_size, size_t queue_capacity,
-             size_t max_memory, StorageMode storage_mode, std::string data_dir) {
-            new (self) DatabaseConfig{arena_size, drain_batch_size, queue_capacity, max_memory,
-                                      storage_mode, std::move(data_dir)};
+             size_t max_memory, StorageMode storage_mode, std::string data_dir, const std::string& fsync,
+             uint32_t fsync_interval_ms, uint32_t checkpoint_interval_ms) {
+            auto* c = new (self) DatabaseConfig{};
+            c->arena_size = arena_size;
+            c->drain_batch_size = drain_batch_size;
+            c->queue_capacity = queue_capacity;
+            c->max_memory = max_memory;
+            c->storage_mode = storage_mode;
+            c->data_dir = std::move(data_dir);
+            c->fsync = persist::parse_fsync_policy(fsync);
+            c->fsync_interval_ms = fsync_interval_ms;
+            c->checkpoint_interval_ms = checkpoint_interval_ms;
           },
           "arena_size"_a = 32 * 1024 * 1024, "drain_batch_size"_a = 256,
           "queue_capacity"_a = 1 << 16, "max_memory"_a = 0,
-          "storage_mode"_a = StorageMode::PURE_IN_MEMORY, "data_dir"_a = "")
+          "storage_mode"_a = StorageMode::PURE_IN_MEMORY, "data_dir"_a = "", "fsync"_a = "batch",
+          "fsync_interval_ms"_a = 10, "checkpoint_interval_ms"_a = 10'000)
       .def_rw("arena_size", &DatabaseConfig::arena_size,
               "Bytes reserved for a new partition up front (a sizing hint, never a cap).")
       .def_rw("drain_batch_size", &DatabaseConfig::drain_batch_size,
@@ -169,13 +179,22 @@ NB_MODULE(_core, m) {
       .def_rw("max_memory", &DatabaseConfig::max_memory,
               "Limit on column storage in bytes; 0 means no limit.")
       .def_rw("storage_mode", &DatabaseConfig::storage_mode)
-      .def_rw("data_dir", &DatabaseConfig::data_dir)
+      .def_rw("data_dir", &DatabaseConfig::data_dir, "Directory of a TIERED pipeline's data.")
+      .def_prop_rw(
+          "fsync", [](const DatabaseConfig& c) { return std::string(persist::fsync_policy_name(c.fsync)); },
+          [](DatabaseConfig& c, const std::string& v) { c.fsync = persist::parse_fsync_policy(v); },
+          "TIERED: 'always' (acknowledged means on disk), 'batch' (group commit every "
+          "fsync_interval_ms, the default) or 'none'.")
+      .def_rw("fsync_interval_ms", &DatabaseConfig::fsync_interval_ms)
+      .def_rw("checkpoint_interval_ms", &DatabaseConfig::checkpoint_interval_ms,
+              "TIERED: period of the background checkpoint (0: only on flush() / CHECKPOINT).")
       .def("__repr__", [](const DatabaseConfig& c) {
         return "PipelineConfig(arena_size=" + std::to_string(c.arena_size) +
                ", drain_batch_size=" + std::to_string(c.drain_batch_size) +
                ", queue_capacity=" + std::to_string(c.queue_capacity) +
                ", max_memory=" + std::to_string(c.max_memory) + ", storage_mode=StorageMode." +
-               storage_mode_name(c.storage_mode) + ", data_dir='" + c.data_dir + "')";
+               storage_mode_name(c.storage_mode) + ", data_dir='" + c.data_dir + "', fsync='" +
+               persist::fsync_policy_name(c.fsync) + "')";
       });
 
   nb::class_<DatabaseStats>(m, "Stats", "Counters of a Pipeline (a snapshot).")
@@ -189,6 +208,9 @@ NB_MODULE(_core, m) {
       .def_ro("last_ingest_latency_ns", &DatabaseStats::last_ingest_latency_ns,
               "Duration of the most recent store step (a batch, or a drained group of ticks).")
       .def_ro("memory_bytes", &DatabaseStats::memory_bytes, "Bytes of column storage held.")
+      .def_ro("checkpoints", &DatabaseStats::checkpoints, "Checkpoints completed (TIERED).")
+      .def_ro("wal_bytes", &DatabaseStats::wal_bytes,
+              "Bytes appended to the write-ahead log since the pipeline opened (TIERED).")
       .def_ro("last_error", &DatabaseStats::last_error)
       .def("__repr__", &repr_stats);
 
@@ -204,7 +226,46 @@ NB_MODULE(_core, m) {
       .def("stop", &Database::stop, nb::call_guard<nb::gil_scoped_release>(),
            "Stop the drain thread after storing every accepted tick.")
       .def("drain", &Database::drain, nb::call_guard<nb::gil_scoped_release>(),
-           "Store every tick accepted so far; returns when they are visible.")
+           "Store every tick accepted so far; returns when they are visible (and, under "
+           "TIERED, durable per the fsync policy).")
+      .def(
+          "flush",
+          [](Database& db) {
+            persist::CheckpointResult r;
+            {
+              nb::gil_scoped_release release;
+              r = db.checkpoint();
+            }
+            return r.rows_written;
+          },
+          "Store every accepted tick and, under TIERED, write a checkpoint (partition files; the "
+          "log is truncated). Applies TTLs. Returns the rows written to files.")
+      .def("close", &Database::close, nb::call_guard<nb::gil_scoped_release>(),
+           "Stop background work, store accepted ticks, write a last checkpoint (TIERED) and "
+           "release the data_dir so another pipeline can open it. Later writes raise ValueError.")
+      .def_prop_ro("closed", &Database::closed)
+      .def("__enter__", [](nb::handle self) { return self; })
+      .def("__exit__",
+           [](Database& db, nb::args) {
+             nb::gil_scoped_release release;
+             db.close();
+           })
+      .def_prop_ro(
+          "recovery",
+          [](const Database& db) {
+            const RecoveryInfo& r = db.recovery();
+            nb::dict d;
+            d["checkpoint_rows"] = r.checkpoint_rows;
+            d["checkpoint_files"] = r.checkpoint_files;
+            d["log_records"] = r.log_records;
+            d["log_rows"] = r.log_rows;
+            d["torn_bytes"] = r.torn_bytes;
+            d["removed_files"] = r.removed_files;
+            d["seconds"] = r.seconds;
+            d["summary"] = r.summary();
+            return d;
+          },
+          "What opening a TIERED data_dir recovered (empty counts otherwise).")
       .def_prop_ro("running", &Database::running)
       .def(
           "ingest",
@@ -352,8 +413,8 @@ NB_MODULE(_core, m) {
           "create_table",
           [](Database& db, const std::string& name, nb::handle columns, const std::string& symbol,
              const std::string& timestamp, bool if_not_exists) {
-            return db.catalog().create(name, Schema(parse_columns(columns), symbol, timestamp),
-                                       if_not_exists) != nullptr;
+            return db.create_table(name, Schema(parse_columns(columns), symbol, timestamp),
+                                   if_not_exists) != nullptr;
           },
           "name"_a, "columns"_a, "symbol"_a = "", "timestamp"_a = "", "if_not_exists"_a = false,
           "Create a table from (name, type) pairs or a dict. Returns False if it existed and "
@@ -361,7 +422,7 @@ NB_MODULE(_core, m) {
       .def(
           "drop_table",
           [](Database& db, const std::string& name, bool if_exists) {
-            bool dropped = db.catalog().drop(name);
+            bool dropped = db.drop_table(name);
             if (!dropped && !if_exists) db.catalog().require(name);
             return dropped;
           },

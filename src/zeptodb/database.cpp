@@ -1,6 +1,9 @@
 #include "zeptodb/database.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -9,15 +12,15 @@
 
 namespace zepto {
 
-namespace {
-
-Schema trades_schema() {
+Schema Database::trades_schema() {
   return Schema({{"symbol", ColumnType::INT64},
                  {"timestamp", ColumnType::INT64},
                  {"price", ColumnType::INT64},
                  {"volume", ColumnType::INT64}},
                 "symbol", "timestamp");
 }
+
+namespace {
 
 size_t initial_rows(const DatabaseConfig& c) {
   // arena_size is a per-partition reservation hint for the 4 trades columns.
@@ -66,20 +69,56 @@ Database::Database(DatabaseConfig config)
       tracker_(std::make_shared<MemoryTracker>(config_.max_memory)),
       catalog_(tracker_, initial_rows(config_)),
       queue_(config_.queue_capacity == 0 ? 1 : config_.queue_capacity) {
-  if (config_.storage_mode != StorageMode::PURE_IN_MEMORY)
+  if (config_.storage_mode == StorageMode::PURE_ON_DISK)
     throw_error(ErrorCode::kNotAvailable,
-                std::string("storage mode ") + storage_mode_name(config_.storage_mode) +
-                    " is not available yet; use PURE_IN_MEMORY");
+                "storage mode PURE_ON_DISK is not available yet; use TIERED (data in memory, "
+                "durable in data_dir) or PURE_IN_MEMORY");
   if (config_.drain_batch_size == 0)
     throw_error(ErrorCode::kInvalidArgument, "drain_batch_size must be at least 1");
   if (config_.queue_capacity == 0)
     throw_error(ErrorCode::kInvalidArgument, "queue_capacity must be at least 1");
   drain_buf_.resize(config_.drain_batch_size);
   drain_cols_.resize(config_.drain_batch_size * 4);
-  catalog_.create(kTrades, trades_schema());
+  if (config_.storage_mode == StorageMode::TIERED) {
+    open_durable();
+  } else {
+    catalog_.create(kTrades, trades_schema());
+  }
 }
 
-Database::~Database() { stop(); }
+Database::~Database() { close(); }
+
+void Database::close() {
+  if (closed_.load(std::memory_order_acquire)) return;
+  stop();
+  if (checkpoint_thread_.joinable()) {
+    {
+      std::lock_guard lock(checkpoint_wait_mu_);
+      checkpoint_stop_ = true;
+    }
+    checkpoint_cv_.notify_all();
+    checkpoint_thread_.join();
+  }
+  if (store_) {
+    // A clean shutdown leaves everything in partition files: the next start
+    // has no log to replay. A failure here loses nothing (the log stays).
+    try {
+      checkpoint();
+    } catch (const std::exception& e) {
+      std::lock_guard lock(error_mu_);
+      last_error_ = std::string("final checkpoint failed: ") + e.what();
+    }
+  }
+  {
+    std::lock_guard cp(checkpoint_mu_);
+    std::lock_guard lock(commit_mu_);
+    closed_.store(true, std::memory_order_release);
+    wal_.reset();
+    store_.reset();
+  }
+  if (lock_fd_ >= 0) ::close(lock_fd_);
+  lock_fd_ = -1;
+}
 
 void Database::start() {
   std::lock_guard lock(lifecycle_mu_);
@@ -158,7 +197,7 @@ void Database::store_ticks(const Tick* ticks, size_t n) {
   auto t0 = std::chrono::steady_clock::now();
   try {
     auto table = catalog_.require(kTrades);
-    partitions_.fetch_add(table->append(cols, nullptr, n), std::memory_order_relaxed);
+    store_batch(*table, cols, nullptr, n);
     stored_.fetch_add(n, std::memory_order_relaxed);
   } catch (const std::exception& e) {
     dropped_.fetch_add(n, std::memory_order_relaxed);
@@ -173,6 +212,7 @@ void Database::store_ticks(const Tick* ticks, size_t n) {
 
 bool Database::ingest(int64_t symbol, int64_t price, int64_t volume,
                       std::optional<int64_t> timestamp) {
+  if (closed()) throw_error(ErrorCode::kInvalidArgument, "the pipeline is closed");
   // Large ids are recorded before the tick is accepted, so that a name
   // created before the next drain cannot be given the same id.
   if (symbol >= SymbolDictionary::kNameIdBase) symbols_.note_ids(symbol, symbol);
@@ -221,6 +261,8 @@ void Database::drain() {
   // The drain thread may have popped our last ticks and still be storing
   // them: its step holds consume_mu_ from pop to store, so wait for it.
   std::lock_guard lock(consume_mu_);
+  // The ticks are acknowledged now: make them durable per the fsync policy.
+  if (wal_) wal_->commit(wal_->last_lsn());
 }
 
 size_t Database::ingest_columns(std::string_view table_name, const std::vector<ColumnInput>& columns,
@@ -292,8 +334,8 @@ size_t Database::ingest_columns(std::string_view table_name, const std::vector<C
   }
   if (n == 0) return 0;
   auto t0 = std::chrono::steady_clock::now();
-  // append() notes the keys in the symbol dictionary before they are visible.
-  partitions_.fetch_add(table->append(ptrs.data(), valid.data(), n, &symbols_), std::memory_order_relaxed);
+  const uint64_t lsn = store_batch(*table, ptrs.data(), valid.data(), n);
+  if (lsn != 0) wal_->commit(lsn);
   batch_rows_.fetch_add(n, std::memory_order_relaxed);
   stored_.fetch_add(n, std::memory_order_relaxed);
   last_latency_.store(std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -453,6 +495,8 @@ DatabaseStats Database::stats() const {
   s.partitions_created = partitions_.load(std::memory_order_relaxed);
   s.last_ingest_latency_ns = last_latency_.load(std::memory_order_relaxed);
   s.memory_bytes = tracker_->used();
+  s.checkpoints = checkpoints_.load(std::memory_order_relaxed);
+  if (wal_) s.wal_bytes = wal_->stats().bytes;
   std::lock_guard lock(error_mu_);
   s.last_error = last_error_;
   return s;

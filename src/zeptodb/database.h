@@ -3,7 +3,9 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -19,6 +21,9 @@
 #include "zeptodb/formats/arrow_import.h"
 #include "zeptodb/formats/arrow_table.h"
 #include "zeptodb/ingest/tick_queue.h"
+#include "zeptodb/persist/column_file.h"
+#include "zeptodb/persist/store.h"
+#include "zeptodb/persist/wal.h"
 #include "zeptodb/storage/catalog.h"
 #include "zeptodb/storage/symbol_dict.h"
 
@@ -38,7 +43,30 @@ struct DatabaseConfig {
   size_t queue_capacity = 1 << 16;  // single-tick ring size (power of two)
   size_t max_memory = 0;  // limit on column storage in bytes; 0 = none
   StorageMode storage_mode = StorageMode::PURE_IN_MEMORY;
-  std::string data_dir;
+  std::string data_dir;  // required by TIERED
+  // TIERED: when a write is durable (see docs/storage.md): kAlways (on disk
+  // when acknowledged), kBatch (group commit every fsync_interval_ms), kNone.
+  persist::FsyncPolicy fsync = persist::FsyncPolicy::kBatch;
+  uint32_t fsync_interval_ms = 10;
+  // TIERED: a background checkpoint writes partition files every
+  // checkpoint_interval_ms (0: only on CHECKPOINT / flush()) or when the log
+  // has grown by checkpoint_wal_bytes.
+  uint32_t checkpoint_interval_ms = 10'000;
+  size_t checkpoint_wal_bytes = size_t{256} << 20;
+  persist::CompressionPolicy compression = persist::CompressionPolicy::kAuto;
+};
+
+// What opening a TIERED data directory found.
+struct RecoveryInfo {
+  uint64_t checkpoint_lsn = 0;  // of the checkpoint loaded (0: none)
+  uint64_t checkpoint_rows = 0;
+  uint64_t checkpoint_files = 0;
+  uint64_t log_records = 0;  // replayed from the write-ahead log
+  uint64_t log_rows = 0;
+  uint64_t torn_bytes = 0;  // an incomplete last log record, cut off
+  uint64_t removed_files = 0;  // left over from an unfinished checkpoint
+  double seconds = 0;
+  std::string summary() const;  // one line for logs
 };
 
 struct DatabaseStats {
@@ -48,6 +76,8 @@ struct DatabaseStats {
   uint64_t queries_executed = 0;
   uint64_t total_rows_scanned = 0;
   uint64_t partitions_created = 0;
+  uint64_t checkpoints = 0;        // completed (TIERED)
+  uint64_t wal_bytes = 0;          // size of the write-ahead log
   int64_t last_ingest_latency_ns = 0;  // duration of the most recent store step
   size_t memory_bytes = 0;             // column storage held
   std::string last_error;              // last error of the drain thread, if any
@@ -134,6 +164,29 @@ class Database {
   // empty ColumnRef (rows == 0, block == nullptr).
   ColumnRef column(std::string_view table, int64_t symbol, std::string_view column);
 
+  // --- DDL and durability. Every front end changes tables through these,
+  // so that durable modes log them; catalog() is for reading. ---
+  // Throws Error(kAlreadyExists) unless `if_not_exists` (then returns null).
+  std::shared_ptr<Table> create_table(std::string_view name, Schema schema, bool if_not_exists = false);
+  // False if there is no such table.
+  bool drop_table(std::string_view name);
+  // Keeps at least the last `ttl_ns` of data (counted back from the table's
+  // newest timestamp); whole days older than that are dropped now and at
+  // every checkpoint. 0 removes the TTL.
+  void set_ttl(std::string_view table, int64_t ttl_ns);
+  // Stores every accepted tick, then (TIERED) writes a checkpoint: the data
+  // goes to partition files and the log is truncated. Applies TTLs. In
+  // PURE_IN_MEMORY only the ticks and TTLs.
+  persist::CheckpointResult checkpoint();
+  bool durable() const { return store_ != nullptr; }
+  // Stops the background threads, stores the accepted ticks, writes a last
+  // checkpoint (TIERED) and releases the data directory, so another
+  // Database can open it. Afterwards writes throw Error(kInvalidArgument);
+  // reads still see the data. Idempotent; the destructor calls it.
+  void close();
+  bool closed() const { return closed_.load(std::memory_order_acquire); }
+  const RecoveryInfo& recovery() const { return recovery_; }
+
   // --- SQL (sql/engine.h; database_sql.cpp) ---
   // Runs one statement and returns its typed result. Throws zepto::Error:
   // syntax errors carry the line and column; a failed statement changes
@@ -150,9 +203,19 @@ class Database {
   void note_query(uint64_t rows_scanned);
 
  private:
+  static Schema trades_schema();  // the default table: symbol, timestamp, price, volume (INT64)
   void drain_loop();
   size_t drain_step();  // requires consume_mu_
   void store_ticks(const Tick* ticks, size_t n);
+  // Appends a batch holding every column of `table`'s schema; in durable
+  // modes logs it first (the log record and the rows go in together or not
+  // at all) and returns the LSN to commit (0 otherwise).
+  uint64_t store_batch(Table& table, const void* const* columns, const uint8_t* const* validity, size_t n);
+  void log_symbols_locked();  // requires commit_mu_
+  void apply_ttl_locked();    // requires commit_mu_
+  void open_durable();
+  void replay(uint64_t lsn, std::string_view payload);
+  void checkpoint_loop();
 
   DatabaseConfig config_;
   std::shared_ptr<MemoryTracker> tracker_;
@@ -179,6 +242,25 @@ class Database {
   exec::ExecOptions exec_options_;
   mutable std::mutex error_mu_;
   std::string last_error_;
+
+  // Durable modes (null in PURE_IN_MEMORY).
+  std::unique_ptr<persist::Store> store_;
+  std::unique_ptr<persist::Wal> wal_;
+  int lock_fd_ = -1;               // flock() on <data_dir>/LOCK: one process per directory
+  std::mutex commit_mu_;           // orders log records with the changes they describe
+  std::mutex checkpoint_mu_;       // one checkpoint at a time
+  size_t logged_symbols_ = 0;      // dictionary entries already in the log (under commit_mu_)
+  std::map<std::string, uint64_t> dir_ids_;  // lower-case table name -> directory id (under commit_mu_)
+  std::map<std::string, int64_t> ttls_;      // lower-case table name -> TTL in ns (under commit_mu_)
+  bool replaying_ = false;
+  std::atomic<bool> closed_{false};
+  RecoveryInfo recovery_;
+  std::atomic<uint64_t> checkpoints_{0};
+  std::atomic<uint64_t> wal_at_checkpoint_{0};
+  std::thread checkpoint_thread_;
+  std::mutex checkpoint_wait_mu_;
+  std::condition_variable checkpoint_cv_;
+  bool checkpoint_stop_ = false;
 };
 
 }  // namespace zepto

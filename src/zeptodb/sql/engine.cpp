@@ -54,12 +54,12 @@ ResultSet run_select(Database& db, const SelectStmt& s, ExecContext& ctx, bool e
 ResultSet create_table(Database& db, const CreateTableStmt& c) {
   std::vector<ColumnDef> defs;
   for (const auto& col : c.columns) defs.push_back({col.name, col.type.type});
-  db.catalog().create(c.table.name, Schema(std::move(defs), c.partition_by, c.order_by), c.if_not_exists);
+  db.create_table(c.table.name, Schema(std::move(defs), c.partition_by, c.order_by), c.if_not_exists);
   return {};
 }
 
 ResultSet drop_table(Database& db, const DropTableStmt& d) {
-  if (!db.catalog().drop(d.table.name) && !d.if_exists) db.catalog().require(d.table.name);
+  if (!db.drop_table(d.table.name) && !d.if_exists) db.catalog().require(d.table.name);
   return {};
 }
 
@@ -216,9 +216,12 @@ ResultSet execute(Database& db, std::string_view sql, const ExecOptions& options
         } else if constexpr (std::is_same_v<T, InsertStmt>) {
           return insert(db, body, ctx);
         } else if constexpr (std::is_same_v<T, CheckpointStmt>) {
-          throw_error(ErrorCode::kNotAvailable, "CHECKPOINT needs a durable storage mode (not available yet)");
+          ResultSet r;
+          r.affected_rows = db.checkpoint().rows_written;
+          return r;
         } else {
-          throw_error(ErrorCode::kNotAvailable, "ALTER TABLE ... TTL is not available yet");
+          db.set_ttl(body.table.name, body.ttl_ns);
+          return ResultSet{};
         }
       },
       stmt.body);

@@ -70,6 +70,9 @@ class Partition {
   size_t capacity_ = 0;
   std::vector<std::byte*> data_;  // cols_[c]->data(), refreshed whenever cols_ changes
   int64_t last_ts_ = 0;
+  // Rows [0, unchanged_) have kept their position and values since the last
+  // Table::checkpoint_parts() (a late row merged in at k lowers it to k).
+  size_t unchanged_ = 0;
   uint64_t batch_epoch_ = 0;
   uint32_t batch_slot_ = 0;
 };

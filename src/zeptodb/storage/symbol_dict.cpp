@@ -24,7 +24,33 @@ int64_t SymbolDictionary::intern(std::string_view name) {
   int64_t id = ++max_id_;
   ids_.emplace(key, id);
   names_.emplace(id, std::move(key));
+  order_.push_back(id);
   return id;
+}
+
+std::vector<std::pair<int64_t, std::string>> SymbolDictionary::entries(size_t from) const {
+  std::shared_lock lock(mu_);
+  std::vector<std::pair<int64_t, std::string>> out;
+  for (size_t i = from; i < order_.size(); ++i) out.emplace_back(order_[i], names_.at(order_[i]));
+  return out;
+}
+
+void SymbolDictionary::restore(int64_t id, std::string_view name) {
+  std::unique_lock lock(mu_);
+  std::string key(name);
+  auto it = ids_.find(key);
+  if (it != ids_.end()) {
+    if (it->second == id) return;
+    throw_error(ErrorCode::kInvalidArgument, "symbol '" + key + "' is restored with id " + std::to_string(id) +
+                                                 " but already has id " + std::to_string(it->second));
+  }
+  if (names_.count(id))
+    throw_error(ErrorCode::kInvalidArgument, "symbol id " + std::to_string(id) + " is restored for '" + key +
+                                                 "' but already names '" + names_.at(id) + "'");
+  ids_.emplace(key, id);
+  names_.emplace(id, std::move(key));
+  order_.push_back(id);
+  if (id > max_id_) max_id_ = id;
 }
 
 std::optional<int64_t> SymbolDictionary::find(std::string_view name) const {

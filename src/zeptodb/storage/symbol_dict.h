@@ -31,10 +31,18 @@ class SymbolDictionary {
   void note_ids(int64_t min_id, int64_t max_id);
   size_t size() const;
 
+  // The names added since the first `from` (in the order they were added)
+  // with their ids: what a write-ahead log records.
+  std::vector<std::pair<int64_t, std::string>> entries(size_t from) const;
+  // Adds `name` with the id it had before a restart. Throws
+  // Error(kInvalidArgument) if the name or the id is already taken otherwise.
+  void restore(int64_t id, std::string_view name);
+
  private:
   mutable std::shared_mutex mu_;
   std::unordered_map<std::string, int64_t> ids_;
   std::unordered_map<int64_t, std::string> names_;
+  std::vector<int64_t> order_;  // ids of the names, in the order they were added
   int64_t max_id_ = kNameIdBase - 1;
 };
 

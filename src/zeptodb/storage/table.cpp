@@ -417,6 +417,7 @@ void Table::merge_tail(Partition* p, size_t old_rows, size_t new_rows, int64_t m
   const int64_t* ts = reinterpret_cast<const int64_t*>(p->cols_[ts_col]->data());
   size_t k = static_cast<size_t>(std::upper_bound(ts, ts + old_rows, min_new_ts) - ts);
   size_t len = new_rows - k;
+  p->unchanged_ = std::min(p->unchanged_, k);
   std::vector<uint32_t> perm(len);
   std::iota(perm.begin(), perm.end(), 0);
   std::stable_sort(perm.begin(), perm.end(),
@@ -640,6 +641,60 @@ size_t Table::append(const void* const* columns, const uint8_t* const* validity,
     if (has_ts) p->last_ts_ = old_rows == 0 ? sl.max_ts : std::max(p->last_ts_, sl.max_ts);
   }
   return created;
+}
+
+std::vector<Table::CheckpointPart> Table::checkpoint_parts() {
+  std::lock_guard wlock(write_mu_);
+  std::vector<CheckpointPart> out;
+  std::shared_lock lock(parts_mu_);
+  out.reserve(order_.size());
+  for (Partition* p : order_) {
+    out.push_back({p->snapshot(), std::min(p->unchanged_, p->rows_)});
+    p->unchanged_ = p->rows_;
+  }
+  return out;
+}
+
+size_t Table::drop_before(int64_t ts) {
+  const int ts_col = schema_.timestamp_index();
+  if (ts_col < 0) return 0;
+  std::lock_guard wlock(write_mu_);
+  std::vector<Partition*> parts;
+  {
+    std::shared_lock lock(parts_mu_);
+    parts = order_;
+  }
+  size_t dropped = 0;
+  for (Partition* p : parts) {
+    if (p->rows_ == 0) continue;
+    const int64_t* t = reinterpret_cast<const int64_t*>(p->cols_[ts_col]->data());
+    const size_t k = static_cast<size_t>(std::lower_bound(t, t + p->rows_, ts) - t);
+    if (k == 0) continue;
+    const size_t keep = p->rows_ - k;
+    // New blocks hold the rows kept: readers of the old ones are unaffected.
+    std::vector<BlockPtr> cols(p->cols_.size()), valid(p->valid_.size());
+    {
+      MemoryTracker::Unchecked unchecked;  // shrinking must not fail on the limit
+      for (size_t c = 0; c < cols.size(); ++c) {
+        const size_t w = type_width(schema_.column(c).type);
+        cols[c] = Block::allocate(p->capacity_ * w, tracker_);
+        std::memcpy(cols[c]->data(), p->cols_[c]->data() + k * w, keep * w);
+        if (p->valid_[c]) {
+          valid[c] = Block::allocate(p->capacity_, tracker_);
+          std::memcpy(valid[c]->data(), p->valid_[c]->data() + k, keep);
+        }
+      }
+    }
+    std::lock_guard lock(p->mu_);
+    p->cols_.swap(cols);
+    p->valid_.swap(valid);
+    refresh_data(p);
+    p->rows_ = keep;
+    p->unchanged_ = p->unchanged_ > k ? p->unchanged_ - k : 0;
+    p->rows_pub_.store(keep, std::memory_order_release);
+    dropped += k;
+  }
+  return dropped;
 }
 
 }  // namespace zepto

@@ -48,6 +48,21 @@ class Table {
   // Total published rows.
   size_t row_count() const;
 
+  // For checkpoints: a snapshot of every partition (creation order) and how
+  // many of its first rows kept their position and values since the previous
+  // call (0 on the first call); then marks every row as unchanged. Waits for
+  // an append in flight.
+  struct CheckpointPart {
+    PartitionSnapshot snap;
+    size_t unchanged = 0;
+  };
+  std::vector<CheckpointPart> checkpoint_parts();
+
+  // Removes the rows whose timestamp is before `ts` from every partition
+  // (TTL); readers holding snapshots keep their rows. Returns the rows
+  // removed; 0 for a table without a timestamp column.
+  size_t drop_before(int64_t ts);
+
  private:
   // A partition the current batch touches.
   struct Slot {

@@ -1,0 +1,365 @@
+#include "zeptodb/persist/store.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <set>
+
+#include "zeptodb/common/error.h"
+#include "zeptodb/persist/file_io.h"
+#include "zeptodb/persist/records.h"
+
+namespace zepto::persist {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr int64_t kDayNs = 86'400'000'000'000;
+constexpr int64_t kNoDay = INT64_MIN;  // the unit of a table without a timestamp column
+constexpr size_t kMaxSegments = 16;    // a unit with more is rewritten as one segment
+constexpr uint32_t kCatalogMagic = 0x5441435A;   // "ZCAT"
+constexpr uint32_t kManifestMagic = 0x4E414D5A;  // "ZMAN"
+constexpr uint32_t kVersion = 1;
+
+int64_t day_of(int64_t ts) { return ts >= 0 ? ts / kDayNs : -((-ts + kDayNs - 1) / kDayNs); }
+
+std::string day_name(int64_t day) {
+  if (day == kNoDay) return "all";
+  time_t secs = static_cast<time_t>(day * 86'400);
+  struct tm tm {};
+  gmtime_r(&secs, &tm);
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+  return buf;
+}
+
+std::string safe_name(const std::string& s) {
+  std::string out;
+  for (char c : s) out += (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-') ? c : '_';
+  return out;
+}
+
+std::string column_file(const std::string& seg_dir, size_t index, const std::string& name) {
+  return seg_dir + "/" + std::to_string(index) + "_" + safe_name(name) + ".zcol";
+}
+
+// A checksummed file: magic, version, payload, CRC-32 of everything before it.
+std::string seal(uint32_t magic, const Encoder& e) {
+  Encoder head;
+  head.u32(magic);
+  head.u32(kVersion);
+  std::string s = head.str_all() + e.str_all();
+  uint32_t crc = checksum32(s.data(), s.size());
+  s.append(reinterpret_cast<const char*>(&crc), 4);
+  return s;
+}
+
+std::string unseal(uint32_t magic, const std::string& path) {
+  std::string s = read_file(path);
+  auto bad = [&](const std::string& why) {
+    throw_error(ErrorCode::kIOError, path + ": " + why + " (file is corrupt)");
+  };
+  if (s.size() < 12) bad("too short");
+  uint32_t m, v, crc;
+  std::memcpy(&m, s.data(), 4);
+  std::memcpy(&v, s.data() + 4, 4);
+  std::memcpy(&crc, s.data() + s.size() - 4, 4);
+  if (m != magic) bad("wrong magic number");
+  if (checksum32(s.data(), s.size() - 4) != crc) bad("checksum mismatch");
+  if (v != kVersion) throw_error(ErrorCode::kIOError, path + ": unsupported format version " + std::to_string(v));
+  return s.substr(8, s.size() - 12);
+}
+
+// Flushes every file of the file system holding `dir` (one call for the
+// many column files of a checkpoint instead of one fsync each).
+void sync_filesystem(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) throw_error(ErrorCode::kIOError, dir + ": " + std::strerror(errno));
+  int rc = ::syncfs(fd);
+  int err = errno;
+  ::close(fd);
+  if (rc != 0) throw_error(ErrorCode::kIOError, dir + ": sync failed: " + std::strerror(err));
+}
+
+void remove_path(const fs::path& p, uint64_t* removed) {
+  std::error_code ec;
+  uint64_t n = fs::remove_all(p, ec);
+  if (!ec && removed) *removed += n;
+}
+
+}  // namespace
+
+Store::Store(std::string dir, CompressionPolicy compression, bool sync)
+    : dir_(std::move(dir)), compression_(compression), sync_(sync) {
+  make_dirs(dir_ + "/tables");
+}
+
+std::string Store::table_dir(uint64_t dir_id, const std::string& name) const {
+  return dir_ + "/tables/" + std::to_string(dir_id) + "_" + safe_name(name);
+}
+
+std::string Store::segment_dir(const std::string& tdir, const UnitKey& u, uint64_t segment) const {
+  return tdir + "/" + day_name(u.second) + "/" + std::to_string(u.first) + "/" + std::to_string(segment);
+}
+
+LoadResult Store::load(Catalog& catalog, SymbolDictionary& symbols) {
+  LoadResult res;
+  std::map<uint64_t, std::string> live;
+  const std::string cat_path = dir_ + "/CATALOG";
+  if (file_exists(cat_path)) {
+    std::string body = unseal(kCatalogMagic, cat_path);
+    Decoder d(body, cat_path);
+    res.lsn = d.u64();
+    uint64_t ntables = d.u64();
+    struct Entry {
+      TableInfo info;
+      Schema schema;
+    };
+    std::vector<Entry> entries;
+    for (uint64_t i = 0; i < ntables; ++i) {
+      Entry e;
+      e.info.name = d.str();
+      e.info.dir_id = d.u64();
+      e.info.ttl_ns = d.i64();
+      e.schema = d.schema();
+      entries.push_back(std::move(e));
+    }
+    uint64_t nsym = d.u64();
+    for (uint64_t i = 0; i < nsym; ++i) {
+      int64_t id = d.i64();
+      symbols.restore(id, d.bytes());
+    }
+    if (!d.done()) d.fail("unexpected bytes at the end");
+
+    for (auto& e : entries) {
+      auto table = catalog.create(e.info.name, e.schema);
+      const Schema& schema = table->schema();
+      const std::string tdir = table_dir(e.info.dir_id, e.info.name);
+      const std::string mpath = tdir + "/MANIFEST-" + std::to_string(res.lsn);
+      std::string mbody = unseal(kManifestMagic, mpath);
+      Decoder m(mbody, mpath);
+      if (m.u64() != res.lsn) m.fail("manifest of another checkpoint");
+      TableState st;
+      st.next_segment = m.u64();
+      uint64_t nunits = m.u64();
+      for (uint64_t u = 0; u < nunits; ++u) {
+        UnitKey key;
+        key.first = m.i64();
+        key.second = m.i64();
+        Unit unit;
+        uint64_t nseg = m.u64();
+        for (uint64_t s = 0; s < nseg; ++s) {
+          Segment seg;
+          seg.id = m.u64();
+          seg.rows = m.u64();
+          unit.segments.push_back(seg);
+          unit.rows += seg.rows;
+        }
+        st.units.emplace(key, std::move(unit));
+      }
+      if (!m.done()) m.fail("unexpected bytes at the end");
+
+      // Units in (symbol, day) order, segments in order: every partition's
+      // rows arrive in timestamp order.
+      std::vector<ColumnFileData> cols(schema.size());
+      std::vector<const void*> ptrs(schema.size());
+      std::vector<const uint8_t*> valid(schema.size());
+      for (const auto& [key, unit] : st.units) {
+        for (const Segment& seg : unit.segments) {
+          const std::string sdir = segment_dir(tdir, key, seg.id);
+          for (size_t c = 0; c < schema.size(); ++c) {
+            const std::string path = column_file(sdir, c, schema.column(c).name);
+            cols[c] = read_column_file(path, nullptr, 0, schema.column(c).type);
+            if (cols[c].rows != seg.rows)
+              throw_error(ErrorCode::kIOError, path + ": holds " + std::to_string(cols[c].rows) +
+                                                   " rows, the manifest says " + std::to_string(seg.rows) +
+                                                   " (file is corrupt)");
+            ptrs[c] = cols[c].values ? cols[c].values->data() : nullptr;
+            valid[c] = cols[c].validity ? reinterpret_cast<const uint8_t*>(cols[c].validity->data()) : nullptr;
+            ++res.files;
+          }
+          if (seg.rows > 0) table->append(ptrs.data(), valid.data(), seg.rows, &symbols);
+          res.rows += seg.rows;
+        }
+      }
+      // The rows just loaded are what the files hold: the next checkpoint
+      // only writes what changes after this.
+      table->checkpoint_parts();
+      tables_[e.info.dir_id] = std::move(st);
+      live[e.info.dir_id] = tdir;
+      res.tables.push_back(e.info);
+    }
+  }
+  // Whatever the loaded checkpoint does not reference is left over from a
+  // checkpoint that did not finish (or from dropped tables).
+  std::set<std::string> keep_tables;
+  for (const auto& [id, tdir] : live) keep_tables.insert(fs::path(tdir).filename().string());
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir_ + "/tables", ec)) {
+    const std::string name = entry.path().filename().string();
+    if (!keep_tables.count(name)) {
+      remove_path(entry.path(), &res.removed);
+      continue;
+    }
+    uint64_t id = std::stoull(name.substr(0, name.find('_')));
+    const TableState& st = tables_.at(id);
+    std::set<std::string> keep;  // "<day>/<symbol>/<segment>"
+    for (const auto& [key, unit] : st.units)
+      for (const Segment& s : unit.segments)
+        keep.insert(day_name(key.second) + "/" + std::to_string(key.first) + "/" + std::to_string(s.id));
+    for (const auto& day : fs::directory_iterator(entry.path(), ec)) {
+      const std::string dn = day.path().filename().string();
+      if (!day.is_directory()) {
+        if (dn != "MANIFEST-" + std::to_string(res.lsn)) remove_path(day.path(), &res.removed);
+        continue;
+      }
+      for (const auto& sym : fs::directory_iterator(day.path(), ec))
+        for (const auto& seg : fs::directory_iterator(sym.path(), ec))
+          if (!keep.count(dn + "/" + sym.path().filename().string() + "/" + seg.path().filename().string()))
+            remove_path(seg.path(), &res.removed);
+    }
+  }
+  return res;
+}
+
+CheckpointResult Store::write(const Capture& capture) {
+  CheckpointResult res;
+  std::map<uint64_t, TableState> next;
+  std::vector<std::string> obsolete;  // paths to remove once the checkpoint is committed
+  try {
+    std::vector<std::pair<std::string, std::string>> manifests;  // (path, contents)
+    for (const TableCapture& tc : capture.tables) {
+      const Schema& schema = tc.schema;
+      const std::string tdir = table_dir(tc.dir_id, tc.name);
+      make_dirs(tdir);
+      auto old_it = tables_.find(tc.dir_id);
+      TableState empty;
+      const TableState& old = old_it != tables_.end() ? old_it->second : empty;
+      TableState& ns = next[tc.dir_id];
+      ns.next_segment = old.next_segment;
+      const int ts_col = schema.timestamp_index();
+      for (const Table::CheckpointPart& part : tc.parts) {
+        const PartitionSnapshot& snap = part.snap;
+        const size_t unchanged = force_full_ ? 0 : part.unchanged;
+        const int64_t* ts = ts_col >= 0 && snap.rows > 0 ? snap.data<int64_t>(static_cast<size_t>(ts_col)) : nullptr;
+        size_t lo = 0;
+        while (lo < snap.rows) {
+          int64_t day = kNoDay;
+          size_t hi = snap.rows;
+          if (ts) {
+            day = day_of(ts[lo]);
+            const int64_t end = day >= INT64_MAX / kDayNs ? INT64_MAX : (day + 1) * kDayNs;
+            hi = static_cast<size_t>(std::lower_bound(ts + lo, ts + snap.rows, end) - ts);
+          }
+          const UnitKey key{snap.key, day};
+          Unit unit;
+          if (!force_full_)
+            if (auto it = old.units.find(key); it != old.units.end()) unit = it->second;
+          size_t have = unit.rows;
+          const bool extend = lo + have <= unchanged && have <= hi - lo && unit.segments.size() < kMaxSegments;
+          if (!extend) {
+            if (!unit.segments.empty()) ++res.units_rewritten;
+            unit = Unit{};
+            have = 0;
+          }
+          if (hi - lo > have) {
+            const uint64_t seg = ns.next_segment++;
+            const std::string sdir = segment_dir(tdir, key, seg);
+            make_dirs(sdir);
+            const size_t from = lo + have, n = hi - lo - have;
+            for (size_t c = 0; c < schema.size(); ++c) {
+              const size_t w = type_width(schema.column(c).type);
+              const uint8_t* v = snap.valid(c);
+              write_column_file(column_file(sdir, c, schema.column(c).name), schema.column(c).type,
+                                snap.columns[c]->data() + from * w, v ? v + from : nullptr, n, compression_,
+                                /*sync=*/false);
+              res.bytes_written += n * w;
+              ++res.files_written;
+            }
+            unit.segments.push_back({seg, n});
+            unit.rows = hi - lo;
+            res.rows_written += n;
+          }
+          ns.units[key] = std::move(unit);
+          lo = hi;
+        }
+      }
+      Encoder m;
+      m.u64(capture.lsn);
+      m.u64(ns.next_segment);
+      m.u64(ns.units.size());
+      for (const auto& [key, unit] : ns.units) {
+        m.i64(key.first);
+        m.i64(key.second);
+        m.u64(unit.segments.size());
+        for (const Segment& s : unit.segments) {
+          m.u64(s.id);
+          m.u64(s.rows);
+        }
+      }
+      manifests.emplace_back(tdir + "/MANIFEST-" + std::to_string(capture.lsn), seal(kManifestMagic, m));
+      // What the old checkpoint of this table used and this one does not.
+      for (const auto& [key, unit] : old.units) {
+        auto it = ns.units.find(key);
+        for (const Segment& s : unit.segments) {
+          bool kept = it != ns.units.end() &&
+                      std::any_of(it->second.segments.begin(), it->second.segments.end(),
+                                  [&](const Segment& x) { return x.id == s.id; });
+          if (!kept) obsolete.push_back(segment_dir(tdir, key, s.id));
+        }
+      }
+    }
+    if (sync_) sync_filesystem(dir_);
+    for (const auto& [path, body] : manifests) write_file_atomic(path, body, sync_);
+
+    Encoder cat;
+    cat.u64(capture.lsn);
+    cat.u64(capture.tables.size());
+    for (const TableCapture& tc : capture.tables) {
+      cat.str(tc.name);
+      cat.u64(tc.dir_id);
+      cat.i64(tc.ttl_ns);
+      cat.schema(tc.schema);
+    }
+    cat.u64(capture.symbols.size());
+    for (const auto& [id, name] : capture.symbols) {
+      cat.i64(id);
+      cat.str(name);
+    }
+    write_file_atomic(dir_ + "/CATALOG", seal(kCatalogMagic, cat), sync_);
+  } catch (...) {
+    force_full_ = true;
+    throw;
+  }
+  // Committed. Remove what only older checkpoints used: the directories of
+  // dropped tables, old manifests, replaced segments.
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir_ + "/tables", ec)) {
+    const std::string name = entry.path().filename().string();
+    const uint64_t id = std::strtoull(name.c_str(), nullptr, 10);
+    if (!next.count(id)) {
+      remove_path(entry.path(), nullptr);
+      continue;
+    }
+    for (const auto& f : fs::directory_iterator(entry.path(), ec))
+      if (!f.is_directory() && f.path().filename().string() != "MANIFEST-" + std::to_string(capture.lsn))
+        remove_path(f.path(), nullptr);
+  }
+  for (const auto& p : obsolete) {
+    remove_path(p, nullptr);
+    // The symbol and day directories go when they become empty.
+    fs::path parent = fs::path(p).parent_path();
+    if (fs::remove(parent, ec)) fs::remove(parent.parent_path(), ec);
+  }
+  tables_ = std::move(next);
+  force_full_ = false;
+  return res;
+}
+
+}  // namespace zepto::persist

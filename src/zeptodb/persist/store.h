@@ -1,0 +1,116 @@
+// Checkpoints: the columnar partition files of a data directory, the
+// manifest of each table, and the catalog file that commits them.
+//
+// Layout under the data directory:
+//   CATALOG                      the commit point: checkpoint LSN, tables
+//                                (name, directory id, TTL, schema) and the
+//                                symbol dictionary; replaced atomically
+//   wal/                         the write-ahead log (wal.h)
+//   tables/<id>_<name>/MANIFEST-<lsn>
+//                                the table's partition units as of that
+//                                checkpoint: per (symbol, day) its segments
+//   tables/<id>_<name>/<YYYY-MM-DD>/<symbol id>/<segment>/<column>.zcol
+//                                one file per column (column_file.h)
+//
+// A unit (table, symbol, day) is a list of segments; a checkpoint appends a
+// segment holding the unit's rows added since the previous checkpoint, or
+// rewrites the unit as one segment when older rows changed (late rows, TTL)
+// or it has too many segments. A checkpoint writes its segments and
+// manifests first, then CATALOG (atomically); only then are files that the
+// new checkpoint no longer uses deleted. A crash at any point leaves the
+// previous checkpoint whole, and load() removes what it does not reference.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "zeptodb/persist/column_file.h"
+#include "zeptodb/storage/catalog.h"
+#include "zeptodb/storage/symbol_dict.h"
+
+namespace zepto::persist {
+
+// A table as a checkpoint sees it, captured while no write is in flight.
+struct TableCapture {
+  std::string name;
+  uint64_t dir_id = 0;  // names the table's directory; unique per CREATE
+  Schema schema;
+  int64_t ttl_ns = 0;
+  std::vector<Table::CheckpointPart> parts;
+};
+
+struct Capture {
+  uint64_t lsn = 0;  // every log record up to here is in `tables`
+  std::vector<TableCapture> tables;
+  std::vector<std::pair<int64_t, std::string>> symbols;
+};
+
+struct TableInfo {
+  std::string name;
+  uint64_t dir_id = 0;
+  int64_t ttl_ns = 0;
+};
+
+struct LoadResult {
+  uint64_t lsn = 0;  // of the checkpoint loaded; 0 = none
+  std::vector<TableInfo> tables;
+  uint64_t rows = 0;
+  uint64_t files = 0;
+  uint64_t removed = 0;  // unreferenced files and directories removed
+};
+
+struct CheckpointResult {
+  uint64_t rows_written = 0;
+  uint64_t bytes_written = 0;  // column bytes before compression
+  uint64_t files_written = 0;
+  uint64_t units_rewritten = 0;
+};
+
+class Store {
+ public:
+  Store(std::string dir, CompressionPolicy compression, bool sync);
+
+  // Loads the last checkpoint: creates its tables in `catalog` (which must
+  // not have them), restores `symbols`, and appends the rows of every
+  // partition file. Throws Error(kIOError) naming the file when one is
+  // missing, torn or corrupt (nothing is read as data that fails its check).
+  LoadResult load(Catalog& catalog, SymbolDictionary& symbols);
+
+  // Writes a checkpoint of `capture`. On success load() reads this one; on
+  // failure (Error(kIOError), e.g. a full disk) the previous one stays whole
+  // and the next write() rewrites every unit.
+  CheckpointResult write(const Capture& capture);
+
+  const std::string& dir() const { return dir_; }
+
+ private:
+  struct Segment {
+    uint64_t id = 0;
+    uint64_t rows = 0;
+  };
+  struct Unit {
+    std::vector<Segment> segments;
+    uint64_t rows = 0;
+  };
+  using UnitKey = std::pair<int64_t, int64_t>;  // (symbol, day)
+  struct TableState {
+    std::map<UnitKey, Unit> units;
+    uint64_t next_segment = 1;
+  };
+
+  std::string table_dir(uint64_t dir_id, const std::string& name) const;
+  std::string segment_dir(const std::string& tdir, const UnitKey& u, uint64_t segment) const;
+  void remove_unreferenced(const std::map<uint64_t, std::string>& live_dirs, uint64_t lsn, uint64_t* removed);
+
+  std::string dir_;
+  CompressionPolicy compression_;
+  bool sync_;
+  std::map<uint64_t, TableState> tables_;  // by directory id, as of the last checkpoint
+  bool force_full_ = false;
+};
+
+}  // namespace zepto::persist

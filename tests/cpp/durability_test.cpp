@@ -1,0 +1,280 @@
+// TIERED storage: write-ahead log, checkpoints, recovery (database_durable.cpp).
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <thread>
+#include <fstream>
+#include <random>
+
+#include "zeptodb/common/error.h"
+#include "zeptodb/database.h"
+
+namespace zepto {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr int64_t kDay = 86'400'000'000'000;
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    path = fs::temp_directory_path() / ("zepto_durable_" + std::to_string(::getpid()) + "_" +
+                                        std::to_string(std::random_device{}()));
+    fs::create_directories(path);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+  std::string str() const { return path.string(); }
+};
+
+DatabaseConfig tiered(const std::string& dir, uint32_t checkpoint_ms = 0) {
+  DatabaseConfig c;
+  c.storage_mode = StorageMode::TIERED;
+  c.data_dir = dir;
+  c.fsync = persist::FsyncPolicy::kNone;  // the tests copy directories: no power loss to survive
+  c.checkpoint_interval_ms = checkpoint_ms;
+  return c;
+}
+
+// Copies a live data directory: the files as a process crash would leave them.
+std::string crash_image(const TempDir& from, const TempDir& to) {
+  fs::remove_all(to.path);
+  fs::copy(from.path, to.path, fs::copy_options::recursive);
+  fs::remove(to.path / "LOCK");
+  return to.str();
+}
+
+void ingest(Database& db, int64_t first_ts, size_t n, int64_t step, uint64_t seed, size_t nsym = 5) {
+  std::mt19937_64 rng(seed);
+  std::vector<int64_t> s(n), t(n), p(n), v(n);
+  for (size_t i = 0; i < n; ++i) {
+    s[i] = static_cast<int64_t>(rng() % nsym) + 1;
+    t[i] = first_ts + static_cast<int64_t>(i) * step;
+    p[i] = static_cast<int64_t>(rng() % 10'000);
+    v[i] = static_cast<int64_t>(rng() % 100);
+  }
+  db.ingest_columns("trades", {{"symbol", ColumnType::INT64, s.data()},
+                               {"timestamp", ColumnType::INT64, t.data()},
+                               {"price", ColumnType::INT64, p.data()},
+                               {"volume", ColumnType::INT64, v.data()}},
+                    n);
+}
+
+std::string dump(Database& db, const std::string& table) {
+  return db.execute("SELECT * FROM " + table + " ORDER BY 1, 2").to_string(1'000'000);
+}
+
+TEST(Durability, TieredNeedsADataDir) {
+  DatabaseConfig c;
+  c.storage_mode = StorageMode::TIERED;
+  try {
+    Database db(c);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+    EXPECT_NE(std::string(e.what()).find("data_dir"), std::string::npos);
+  }
+}
+
+TEST(Durability, CleanRestartKeepsTablesRowsSymbolsAndTtl) {
+  TempDir dir;
+  std::string before, quotes;
+  int64_t aapl;
+  {
+    Database db(tiered(dir.str()));
+    ingest(db, 0, 5000, 1'000'000, 1);
+    db.execute("CREATE TABLE quotes (sym SYMBOL, ts TIMESTAMP, bid DOUBLE, ask DOUBLE, live BOOLEAN, n INTEGER)");
+    db.execute("INSERT INTO quotes VALUES ('AAPL', 1, 1.5, NULL, true, 7), ('MSFT', 2, 2.5, 2.75, NULL, NULL)");
+    db.execute("ALTER TABLE quotes SET TTL 30 DAYS");
+    aapl = *db.symbols().find("AAPL");
+    before = dump(db, "trades");
+    quotes = dump(db, "quotes");
+  }
+  Database db(tiered(dir.str()));
+  EXPECT_EQ(db.recovery().log_records, 0u) << "a clean shutdown checkpoints";
+  EXPECT_EQ(db.recovery().checkpoint_rows, 5002u);
+  EXPECT_EQ(dump(db, "trades"), before);
+  EXPECT_EQ(dump(db, "quotes"), quotes);
+  EXPECT_EQ(db.symbols().find("AAPL"), aapl);
+  EXPECT_EQ(db.symbols().intern("NEW") > aapl, true) << "new names never reuse an id";
+  EXPECT_EQ(db.execute("DESCRIBE quotes").to_string(), [] {
+    Database mem;
+    mem.execute("CREATE TABLE quotes (sym SYMBOL, ts TIMESTAMP, bid DOUBLE, ask DOUBLE, live BOOLEAN, n INTEGER)");
+    return mem.execute("DESCRIBE quotes").to_string();
+  }());
+}
+
+TEST(Durability, CrashImageHasEveryAcknowledgedBatchFromTheLog) {
+  TempDir dir, image;
+  Database db(tiered(dir.str()));
+  ingest(db, 0, 3000, 1'000, 1);
+  db.execute("CREATE TABLE t (k SYMBOL, ts TIMESTAMP, x DOUBLE)");
+  db.execute("INSERT INTO t VALUES ('a', 5, 1.25), ('b', 6, NULL)");
+  for (int64_t i = 0; i < 20; ++i) ASSERT_TRUE(db.ingest(7, 100 + i, 1, 10'000'000 + i));
+  db.drain();
+  Database copy(tiered(crash_image(dir, image)));
+  EXPECT_EQ(copy.recovery().checkpoint_lsn, 0u);
+  EXPECT_GT(copy.recovery().log_records, 0u);
+  EXPECT_EQ(dump(copy, "trades"), dump(db, "trades"));
+  EXPECT_EQ(dump(copy, "t"), dump(db, "t"));
+}
+
+TEST(Durability, CheckpointsThenLogTailThenLateRows) {
+  TempDir dir, image;
+  Database db(tiered(dir.str()));
+  ingest(db, 0, 4000, kDay / 1000, 1);  // four days
+  auto r = db.checkpoint();
+  EXPECT_EQ(r.rows_written, 4000u);
+  ingest(db, 4 * kDay, 1000, 1'000, 2);  // appended to the newest day
+  EXPECT_EQ(db.checkpoint().rows_written, 1000u) << "a checkpoint writes only what changed";
+  ingest(db, kDay + 17, 50, 3, 3);  // late rows into day 1
+  ingest(db, 6 * kDay, 10, 1, 4);   // and a log tail not yet checkpointed... then checkpoint half of it
+  auto late = db.checkpoint();
+  EXPECT_GT(late.units_rewritten, 0u);
+  EXPECT_LT(late.rows_written, 5060u);
+  ingest(db, 2 * kDay + 5, 7, 1, 5);  // only in the log
+  Database copy(tiered(crash_image(dir, image)));
+  EXPECT_GT(copy.recovery().checkpoint_rows, 0u);
+  EXPECT_EQ(copy.recovery().log_rows, 7u);
+  EXPECT_EQ(dump(copy, "trades"), dump(db, "trades"));
+  EXPECT_EQ(copy.execute("SELECT count(*) FROM trades").to_string(), db.execute("SELECT count(*) FROM trades").to_string());
+}
+
+TEST(Durability, DropAndRecreateBetweenCheckpoints) {
+  TempDir dir, image;
+  Database db(tiered(dir.str()));
+  db.execute("CREATE TABLE t (k BIGINT, ts TIMESTAMP, x DOUBLE)");
+  db.execute("INSERT INTO t VALUES (1, 1, 1.0), (2, 2, 2.0)");
+  db.checkpoint();
+  db.execute("DROP TABLE t");
+  db.execute("CREATE TABLE t (k BIGINT, ts TIMESTAMP, y INTEGER, z BOOLEAN)");
+  db.execute("INSERT INTO t VALUES (3, 3, 30, true)");
+  {
+    Database copy(tiered(crash_image(dir, image)));
+    EXPECT_EQ(dump(copy, "t"), dump(db, "t"));
+  }
+  db.checkpoint();
+  db.execute("DROP TABLE t");
+  db.checkpoint();
+  Database copy(tiered(crash_image(dir, image)));
+  EXPECT_FALSE(copy.catalog().find("t"));
+  size_t table_dirs = 0;
+  for ([[maybe_unused]] const auto& e : fs::directory_iterator(image.path / "tables")) ++table_dirs;
+  EXPECT_EQ(table_dirs, 1u) << "only trades is left on disk";
+}
+
+TEST(Durability, TtlDropsWholeOldDaysAndStaysDropped) {
+  TempDir dir, image;
+  Database db(tiered(dir.str()));
+  ingest(db, 0, 5000, kDay / 1000, 1);  // days 0..4
+  db.execute("ALTER TABLE trades SET TTL 2 DAYS");
+  // newest is in day 4; cutoff = newest - 2 days is in day 2: days 0 and 1 go.
+  auto min_ts = db.execute("SELECT min(timestamp) FROM trades").to_string();
+  EXPECT_NE(min_ts.find(std::to_string(2 * kDay)), std::string::npos) << min_ts;
+  Database copy(tiered(crash_image(dir, image)));
+  EXPECT_EQ(dump(copy, "trades"), dump(db, "trades"));
+  db.execute("CREATE TABLE nots (k BIGINT, x DOUBLE)");
+  EXPECT_THROW(db.execute("ALTER TABLE nots SET TTL 1 DAYS"), Error) << "no timestamp column";
+}
+
+TEST(Durability, RejectedBatchIsNotLogged) {
+  TempDir dir, image;
+  Database db(tiered(dir.str()));
+  db.execute("CREATE TABLE t (k BIGINT, ts TIMESTAMP, x DOUBLE)");
+  std::vector<int64_t> k{1, 2}, ts{1, 2};
+  std::vector<double> x{1.0, std::nan("")};
+  EXPECT_THROW(db.ingest_columns("t", {{"k", ColumnType::INT64, k.data()}, {"ts", ColumnType::TIMESTAMP, ts.data()},
+                                       {"x", ColumnType::DOUBLE, x.data()}},
+                                 2),
+               Error);
+  Database copy(tiered(crash_image(dir, image)));
+  EXPECT_EQ(copy.catalog().require("t")->row_count(), 0u);
+}
+
+TEST(Durability, OneProcessPerDataDir) {
+  TempDir dir;
+  Database db(tiered(dir.str()));
+  try {
+    Database second(tiered(dir.str()));
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kIOError);
+    EXPECT_NE(std::string(e.what()).find("in use"), std::string::npos);
+  }
+}
+
+TEST(Durability, TornLogTailIsCutAndReported) {
+  TempDir dir, image;
+  Database db(tiered(dir.str()));
+  ingest(db, 0, 100, 1, 1);
+  crash_image(dir, image);
+  for (const auto& e : fs::directory_iterator(image.path / "wal")) {
+    std::ofstream f(e.path(), std::ios::app | std::ios::binary);
+    f << "half a record";
+  }
+  Database copy(tiered(image.str()));
+  EXPECT_EQ(copy.recovery().torn_bytes, 13u);
+  EXPECT_EQ(dump(copy, "trades"), dump(db, "trades"));
+}
+
+TEST(Durability, CorruptPartitionFileIsReportedNotRead) {
+  TempDir dir;
+  {
+    Database db(tiered(dir.str()));
+    ingest(db, 0, 1000, 1, 1);
+  }
+  fs::path victim;
+  for (const auto& e : fs::recursive_directory_iterator(dir.path))
+    if (e.path().extension() == ".zcol" && e.path().filename().string().find("price") != std::string::npos) victim = e.path();
+  ASSERT_FALSE(victim.empty());
+  {
+    std::fstream f(victim, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(fs::file_size(victim) - 9));
+    char c;
+    f.read(&c, 1);
+    f.seekp(static_cast<std::streamoff>(fs::file_size(victim) - 9));
+    c = static_cast<char>(c ^ 0x5a);
+    f.write(&c, 1);
+  }
+  try {
+    Database db(tiered(dir.str()));
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kIOError);
+    EXPECT_NE(std::string(e.what()).find(victim.filename().string()), std::string::npos) << e.what();
+  }
+}
+
+TEST(Durability, CorruptCatalogIsReported) {
+  TempDir dir;
+  { Database db(tiered(dir.str())); }
+  fs::resize_file(dir.path / "CATALOG", fs::file_size(dir.path / "CATALOG") - 3);
+  try {
+    Database db(tiered(dir.str()));
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kIOError);
+    EXPECT_NE(std::string(e.what()).find("CATALOG"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Durability, BackgroundCheckpointTruncatesTheLog) {
+  TempDir dir;
+  Database db(tiered(dir.str(), /*checkpoint_ms=*/20));
+  ingest(db, 0, 2000, 1, 1);
+  for (int i = 0; i < 500 && db.stats().checkpoints == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_GT(db.stats().checkpoints, 0u);
+  size_t wal_files = 0;
+  for ([[maybe_unused]] const auto& e : fs::directory_iterator(dir.path / "wal")) ++wal_files;
+  EXPECT_LE(wal_files, 1u);
+}
+
+}  // namespace
+}  // namespace zepto
