@@ -6,6 +6,7 @@
 #include <unordered_set>
 
 #include "zeptodb/common/error.h"
+#include "zeptodb/exec/kernels/grouping.h"
 #include "zeptodb/exec/kernels/join.h"
 #include "zeptodb/exec/thread_pool.h"
 #include "zeptodb/sql/time_literal.h"
@@ -93,44 +94,57 @@ class TableSource : public ChunkSource {
   void scan(size_t m, const std::vector<bool>& needed, size_t chunk, const ChunkFn& fn) override {
     const Morsel& mo = morsels_[m];
     const PartitionSnapshot& snap = snaps_[mo.part];
-    const Schema& schema = node_.table->schema();
     ctx_.rows_scanned.fetch_add(mo.end - mo.begin, std::memory_order_relaxed);
-    std::vector<Vec> cols(schema.size());
+    std::vector<Vec> cols(types_.size());
     const BoundExpr* filter = mo.full_filter ? full_filter_.get() : node_.filter.get();
     std::vector<bool> read = needed;
     if (filter) collect_columns(*filter, read);
     for (size_t off = mo.begin, n = 0; off < mo.end; off += n) {
       n = std::min(chunk, mo.end - off);
-      for (size_t c = 0; c < schema.size(); ++c) {
-        if (!(c < read.size() && read[c])) {
-          cols[c] = const_null(LType::kNull, n);
-          continue;
-        }
-        const uint8_t* valid = snap.valid(c);
-        if (static_cast<int>(c) == node_.key_column() && valid == nullptr) {
-          cols[c] = const_int(types_[c], snap.key, n);
-          continue;
-        }
-        Vec v;
-        v.type = types_[c];
-        v.n = n;
-        ColumnType ct = schema.column(c).type;
-        if (ct == ColumnType::INT32) {
-          const int32_t* src = snap.data<int32_t>(c) + off;
-          int64_t* o = alloc_values<int64_t>(v, types_[c], n);
-          for (size_t i = 0; i < n; ++i) o[i] = src[i];
-        } else {
-          v.data = reinterpret_cast<const std::byte*>(snap.columns[c]->data()) + off * type_width(ct);
-          v.keep = snap.columns[c];
-        }
-        if (valid) {
-          v.valid = valid + off;
-          v.keep_valid = snap.validity[c];
-        }
-        cols[c] = std::move(v);
-      }
+      for (size_t c = 0; c < cols.size(); ++c)
+        cols[c] = c < read.size() && read[c] ? column(snap, c, off, n) : const_null(LType::kNull, n);
       emit(cols, n, static_cast<int64_t>(m << 32) + static_cast<int64_t>(off - mo.begin), filter, needed, fn);
     }
+  }
+
+  bool view(size_t m, const std::vector<bool>& needed, MorselView& out) override {
+    const Morsel& mo = morsels_[m];
+    if (mo.full_filter || node_.filter) return false;
+    const PartitionSnapshot& snap = snaps_[mo.part];
+    ctx_.rows_scanned.fetch_add(mo.end - mo.begin, std::memory_order_relaxed);
+    size_t n = mo.end - mo.begin;
+    out.cols.resize(types_.size());
+    for (size_t c = 0; c < out.cols.size(); ++c)
+      out.cols[c] = c < needed.size() && needed[c] ? column(snap, c, mo.begin, n) : const_null(LType::kNull, n);
+    out.n = n;
+    out.seq = static_cast<int64_t>(m << 32);
+    int ts = node_.ts_column();
+    out.ts_column = ts >= 0 && snap.valid(static_cast<size_t>(ts)) == nullptr ? ts : -1;
+    return true;
+  }
+
+ private:
+  // Rows [off, off + n) of column c (zero copy except INT32, widened).
+  Vec column(const PartitionSnapshot& snap, size_t c, size_t off, size_t n) const {
+    const uint8_t* valid = snap.valid(c);
+    if (static_cast<int>(c) == node_.key_column() && valid == nullptr) return const_int(types_[c], snap.key, n);
+    Vec v;
+    v.type = types_[c];
+    v.n = n;
+    ColumnType ct = node_.table->schema().column(c).type;
+    if (ct == ColumnType::INT32) {
+      const int32_t* src = snap.data<int32_t>(c) + off;
+      int64_t* o = alloc_values<int64_t>(v, types_[c], n);
+      for (size_t i = 0; i < n; ++i) o[i] = src[i];
+    } else {
+      v.data = reinterpret_cast<const std::byte*>(snap.columns[c]->data()) + off * type_width(ct);
+      v.keep = snap.columns[c];
+    }
+    if (valid) {
+      v.valid = valid + off;
+      v.keep_valid = snap.validity[c];
+    }
+    return v;
   }
 
  private:
@@ -585,6 +599,126 @@ Relation finalize_groups(AggLocal& L, const std::vector<AggCall>& calls) {
   return identity ? p : gather_relation(p, perm);
 }
 
+// GROUP BY over a morsel as stored (no filter): when every group key is
+// constant in the morsel (the partition key) except at most one
+// xbar(timestamp, width) over its sorted timestamps, the groups are
+// contiguous row ranges found by binary search, with no key computed per
+// row. The aggregators see the same calls as over scanned chunks (ranges
+// split at the same chunk boundaries), so results are identical; first/last
+// by the timestamp and min/max of the timestamp read one row of each range.
+struct OrderedAggPlan {
+  enum class Take : uint8_t { kRange, kFirstValid, kLastValid, kFirstRow, kLastRow };
+  bool usable = false;
+  int bucket_key = -1;  // the group key xbar(column bucket_col, width), or -1
+  size_t bucket_col = 0;
+  int64_t width = 0;
+  std::vector<bool> key_cols;  // columns the other keys read: each must be constant in the morsel
+  std::vector<Take> take;      // per aggregate, when order_col[a] is the morsel's sorted column
+  std::vector<int> order_col;  // per aggregate: that column, or -1 (always kRange)
+};
+
+OrderedAggPlan plan_ordered_agg(const std::vector<BoundPtr>& keys, const std::vector<AggCall>& aggs) {
+  using Take = OrderedAggPlan::Take;
+  OrderedAggPlan p;
+  for (size_t k = 0; k < keys.size(); ++k) {
+    const BoundExpr& e = *keys[k];
+    if (p.bucket_key < 0 && e.op == ExprOp::kFunction && e.fn == ScalarFn::kXbar &&
+        e.children[0]->op == ExprOp::kColumn && phys_of(e.children[0]->type) == Phys::kI64 &&
+        e.children[1]->op == ExprOp::kConst && phys_of(e.children[1]->type) == Phys::kI64 &&
+        e.children[1]->value.is_valid(0) && e.children[1]->value.i64(0) > 0) {
+      p.bucket_key = static_cast<int>(k);
+      p.bucket_col = e.children[0]->column;
+      p.width = e.children[1]->value.i64(0);
+      continue;
+    }
+    collect_columns(e, p.key_cols);
+  }
+  for (const auto& a : aggs) {
+    for (const auto& arg : a.args)
+      if (arg->op != ExprOp::kColumn && arg->op != ExprOp::kConst) return p;
+    Take t = Take::kRange;
+    int col = -1;
+    if ((a.spec.kind == AggKind::kFirst || a.spec.kind == AggKind::kLast) && a.spec.ordered &&
+        a.args.back()->op == ExprOp::kColumn) {
+      t = a.spec.kind == AggKind::kFirst ? Take::kFirstValid : Take::kLastValid;
+      col = static_cast<int>(a.args.back()->column);
+    } else if ((a.spec.kind == AggKind::kMin || a.spec.kind == AggKind::kMax) && a.args[0]->op == ExprOp::kColumn &&
+               phys_of(a.args[0]->type) == Phys::kI64) {
+      t = a.spec.kind == AggKind::kMin ? Take::kFirstRow : Take::kLastRow;
+      col = static_cast<int>(a.args[0]->column);
+    }
+    p.take.push_back(t);
+    p.order_col.push_back(col);
+  }
+  p.usable = true;
+  return p;
+}
+
+// Aggregates morsel view v into L by the plan; false (nothing done) when the
+// morsel does not have the shape the plan needs.
+bool aggregate_ordered(const OrderedAggPlan& plan, AggLocal& L, const MorselView& v,
+                       const std::vector<BoundPtr>& group_keys, const std::vector<AggCall>& aggs) {
+  using Take = OrderedAggPlan::Take;
+  for (size_t c = 0; c < plan.key_cols.size() && c < v.cols.size(); ++c)
+    if (plan.key_cols[c] && !v.cols[c].constant) return false;
+  if (plan.bucket_key >= 0 && v.ts_column != static_cast<int>(plan.bucket_col)) return false;
+  size_t n = v.n;
+  std::vector<uint32_t> starts;  // first row of each group's range
+  if (plan.bucket_key >= 0) {
+    const int64_t* t = v.cols[plan.bucket_col].as<int64_t>();
+    for (size_t i = 0; i < n;) {
+      starts.push_back(static_cast<uint32_t>(i));
+      int64_t lo = xbar_value(t[i], plan.width);
+      if (lo > INT64_MAX - plan.width) break;
+      i = static_cast<size_t>(std::lower_bound(t + i + 1, t + n, lo + plan.width) - t);
+    }
+  } else if (n > 0) {
+    starts.push_back(0);
+  }
+  size_t r = starts.size();
+  std::vector<Vec> at(v.cols.size());
+  for (size_t c = 0; c < at.size(); ++c) at[c] = gather(v.cols[c], starts.data(), r);
+  std::vector<Vec> keys = eval_all(group_keys, at, r);
+  std::vector<std::vector<Vec>> args(aggs.size());
+  for (size_t a = 0; a < aggs.size(); ++a) args[a] = eval_all(aggs[a].args, v.cols, n);
+  for (auto& agg : L.aggs) agg->resize(L.groups->size() + r);
+  for (size_t j = 0; j < r; ++j) {
+    size_t b = starts[j], e = j + 1 < r ? starts[j + 1] : n;
+    size_t g = L.groups->find_or_add(keys, j, v.seq + static_cast<int64_t>(b));
+    for (size_t a = 0; a < aggs.size(); ++a) {
+      Aggregator& agg = *L.aggs[a];
+      const Vec* in = args[a].data();
+      Take t = plan.order_col[a] == v.ts_column && v.ts_column >= 0 ? plan.take[a] : Take::kRange;
+      switch (t) {
+        case Take::kRange:
+          // The pieces a chunked scan would give (chunks of kChunkRows from the morsel's start).
+          for (size_t p = b, q; p < e; p = q) {
+            q = std::min(e, (p / kChunkRows + 1) * kChunkRows);
+            agg.update(g, in, p, q, v.seq);
+          }
+          break;
+        case Take::kFirstRow: agg.update(g, in, b, b + 1, v.seq); break;
+        case Take::kLastRow: agg.update(g, in, e - 1, e, v.seq); break;
+        case Take::kFirstValid:
+          for (size_t i = b; i < e; ++i)
+            if (in[0].is_valid(i)) {
+              agg.update(g, in, i, i + 1, v.seq);
+              break;
+            }
+          break;
+        case Take::kLastValid:
+          for (size_t i = e; i-- > b;)
+            if (in[0].is_valid(i)) {
+              agg.update(g, in, i, i + 1, v.seq);
+              break;
+            }
+          break;
+      }
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 Relation SelectNode::aggregate_rows(ChunkSource& src, const std::vector<bool>& needed, ExecContext& ctx) {
@@ -596,21 +730,35 @@ Relation SelectNode::aggregate_rows(ChunkSource& src, const std::vector<bool>& n
     L.groups = std::make_unique<GroupTable>(key_types);
     for (const auto& a : aggs) L.aggs.push_back(make_aggregator(a.spec));
   }
+  // Rows of a chunk: runs of equal keys, each looked up once.
+  auto add_chunk = [&](AggLocal& L, const std::vector<Vec>& cols, size_t n, int64_t seq) {
+    std::vector<Vec> keys = eval_all(group_keys, cols, n);
+    std::vector<std::vector<Vec>> args(aggs.size());
+    for (size_t a = 0; a < aggs.size(); ++a) args[a] = eval_all(aggs[a].args, cols, n);
+    std::vector<uint8_t> breaks = key_breaks(keys, n);
+    for (size_t i = 0; i < n;) {
+      size_t j = i + 1;
+      while (j < n && !breaks[j]) ++j;
+      size_t g = L.groups->find_or_add(keys, i, seq + static_cast<int64_t>(i));
+      update_aggs(L, aggs, args, g, i, j, seq);
+      i = j;
+    }
+  };
+  OrderedAggPlan ordered = plan_ordered_agg(group_keys, aggs);
   ThreadPool::shared().parallel_for(src.morsels(), threads, [&](size_t m, size_t w) {
     AggLocal& L = locals[w];
-    src.scan(m, needed, kChunkRows, [&](const std::vector<Vec>& cols, size_t n, int64_t seq) {
-      std::vector<Vec> keys = eval_all(group_keys, cols, n);
-      std::vector<std::vector<Vec>> args(aggs.size());
-      for (size_t a = 0; a < aggs.size(); ++a) args[a] = eval_all(aggs[a].args, cols, n);
-      std::vector<uint8_t> breaks = key_breaks(keys, n);
-      for (size_t i = 0; i < n;) {
-        size_t j = i + 1;
-        while (j < n && !breaks[j]) ++j;
-        size_t g = L.groups->find_or_add(keys, i, seq + static_cast<int64_t>(i));
-        update_aggs(L, aggs, args, g, i, j, seq);
-        i = j;
+    MorselView v;
+    if (ordered.usable && src.view(m, needed, v)) {
+      if (aggregate_ordered(ordered, L, v, group_keys, aggs)) return;
+      std::vector<Vec> cols(v.cols.size());
+      for (size_t off = 0, n = 0; off < v.n; off += n) {
+        n = std::min(kChunkRows, v.n - off);
+        for (size_t c = 0; c < cols.size(); ++c) cols[c] = slice(v.cols[c], off, n);
+        add_chunk(L, cols, n, v.seq + static_cast<int64_t>(off));
       }
-    });
+      return;
+    }
+    src.scan(m, needed, kChunkRows, [&](const std::vector<Vec>& cols, size_t n, int64_t seq) { add_chunk(L, cols, n, seq); });
   });
   AggLocal& G = locals[0];
   for (size_t w = 1; w < locals.size(); ++w) {
@@ -784,6 +932,11 @@ void SelectNode::explain(std::string& out, int depth) const {
       for (size_t i = 0; i < group_texts.size(); ++i) out += (i ? ", " : "") + group_texts[i];
       out += " (runs of equal keys in storage order, then hash)";
     }
+    auto* scan = dynamic_cast<const ScanNode*>(source.get());
+    OrderedAggPlan ordered = plan_ordered_agg(group_keys, aggs);
+    if (scan && !scan->filter && ordered.usable &&
+        (ordered.bucket_key < 0 || static_cast<int>(ordered.bucket_col) == scan->ts_column()))
+      out += " (partitions as stored: groups are row ranges of the sorted timestamps)";
     out += ":";
     for (size_t i = 0; i < aggs.size(); ++i) out += (i ? ", " : " ") + aggs[i].text;
     out += "\n";

@@ -58,6 +58,14 @@ using PlanPtr = std::unique_ptr<PlanNode>;
 // seq is the position of the chunk's first row in the source's order.
 using ChunkFn = std::function<void(const std::vector<Vec>& cols, size_t n, int64_t seq)>;
 
+// A morsel's rows in one piece, as stored: every row passes the filter.
+struct MorselView {
+  std::vector<Vec> cols;  // columns not needed: NULL placeholders; the partition key: a constant
+  size_t n = 0;
+  int64_t seq = 0;     // position of row 0 in the source's order (as scan() numbers it)
+  int ts_column = -1;  // a column without NULLs whose values never decrease, or -1
+};
+
 class ChunkSource {
  public:
   virtual ~ChunkSource() = default;
@@ -66,6 +74,9 @@ class ChunkSource {
   // Reads morsel m in chunks of at most `chunk` rows. Columns not in
   // `needed` are NULL placeholders.
   virtual void scan(size_t m, const std::vector<bool>& needed, size_t chunk, const ChunkFn& fn) = 0;
+  // Morsel m without copying, if no filter applies to its rows (else false
+  // and the caller scans it). Counts its rows as scanned.
+  virtual bool view(size_t, const std::vector<bool>&, MorselView&) { return false; }
 };
 
 // Reads a table. Partitions outside `keys` and rows outside [ts_lo, ts_hi]
