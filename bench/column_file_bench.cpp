@@ -139,7 +139,7 @@ BENCHMARK(BM_Load)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(1);
 int main(int argc, char** argv) {
   columns();  // generate the data before any timing
   zepto::bench::Collector reporter;
-  bool ok = zepto::bench::run(argc, argv, {"--benchmark_repetitions=3"}, reporter);
+  bool ok = zepto::bench::run(argc, argv, {"--benchmark_repetitions=5"}, reporter);
   zepto::persist::remove_tree(dir());
   if (!ok) return 1;
 

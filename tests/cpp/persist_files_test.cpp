@@ -263,7 +263,7 @@ TEST(PersistFilesColumn, AllValidRowsStoreNoValidityAndNonzeroMeansValid) {
 
 TEST(PersistFilesColumn, MultiBlockFilesUnderEveryPolicy) {
   TempDir dir;
-  const size_t rows = 700'000;  // 5.6 MB of INT64: six value blocks
+  const size_t rows = 1'100'000;  // 8.8 MB of INT64: nine value blocks (past the 8 MiB writeback step)
   std::vector<int64_t> compressible(rows), random(rows);
   std::mt19937_64 rng(5);
   for (size_t i = 0; i < rows; ++i) {
@@ -285,9 +285,11 @@ TEST(PersistFilesColumn, MultiBlockFilesUnderEveryPolicy) {
       std::string p = dir / "ts.zcol";
       write_column_file(p, ColumnType::TIMESTAMP, values.data(), nullptr, rows, c.policy);
       ColumnFileInfo info = read_column_header(p);
-      EXPECT_EQ(info.value_blocks, 6u);
+      EXPECT_EQ(info.value_blocks, 9u);
       Codec expect = is_random ? c.random_codec : c.compressible_codec;
       EXPECT_EQ(info.codecs, 1u << static_cast<unsigned>(expect)) << "random=" << is_random;
+      EXPECT_TRUE(info.uses(expect));
+      EXPECT_EQ(info.codec_summary(), codec_name(expect));
       if (expect != Codec::kNone && !is_random) {
         EXPECT_LT(info.file_bytes, rows * 8 / 2);
       }
@@ -300,6 +302,27 @@ TEST(PersistFilesColumn, MultiBlockFilesUnderEveryPolicy) {
       expect_same(read_column_file(p, kTracker, rows + 100), ColumnType::TIMESTAMP, bytes, &valid, rows);
     }
   }
+}
+
+TEST(PersistFilesColumn, AutoChoosesTheCodecPerBlock) {
+  TempDir dir;
+  // Block 0 (131072 rows of 8 bytes) is random, block 1 repeats one value.
+  const size_t per_block = (1 << 20) / 8;
+  std::vector<int64_t> v(2 * per_block, 42);
+  std::mt19937_64 rng(9);
+  for (size_t i = 0; i < per_block; ++i) v[i] = static_cast<int64_t>(rng());
+  std::string p = dir / "mixed.zcol";
+  write_column_file(p, ColumnType::INT64, v.data(), nullptr, v.size());
+  ColumnFileInfo info = read_column_header(p);
+  EXPECT_EQ(info.value_blocks, 2u);
+  EXPECT_TRUE(info.uses(Codec::kNone));
+  EXPECT_TRUE(info.uses(Codec::kLz4));
+  EXPECT_FALSE(info.uses(Codec::kZstd));
+  EXPECT_EQ(info.codec_summary(), "lz4+none");
+  auto d = read_column_file(p, kTracker);
+  EXPECT_EQ(std::memcmp(d.values->data(), v.data(), v.size() * 8), 0);
+  write_column_file(p, ColumnType::INT64, v.data(), nullptr, 0);
+  EXPECT_EQ(read_column_header(p).codec_summary(), "none");
 }
 
 TEST(PersistFilesColumn, CapacityAndMemoryAreCharged) {

@@ -102,9 +102,15 @@ class Encoder {
   ZSTD_CCtx* zctx_ = nullptr;
 };
 
+// With sync, the writer starts the writeback of every this many bytes as soon
+// as they are written, so that the disk works while the next blocks are
+// compressed and the final fsync has little left to wait for.
+constexpr uint64_t kWritebackBytes = uint64_t{8} << 20;
+
 // Appends the blocks of one stream: `rows` rows of `width` bytes at `data`.
+// `written_back` is the offset up to which writeback was started (with sync).
 void write_stream(File& f, Encoder& enc, Stream stream, const char* data, size_t rows, size_t width,
-                  size_t rows_per_block, uint8_t& codecs) {
+                  size_t rows_per_block, uint8_t& codecs, bool sync, uint64_t& written_back) {
   char bh[kBlockHeaderBytes];
   for (size_t i = 0, done = 0; done < rows; ++i) {
     size_t n = std::min(rows_per_block, rows - done);
@@ -122,6 +128,10 @@ void write_stream(File& f, Encoder& enc, Stream stream, const char* data, size_t
     f.write_parts({std::string_view(bh, sizeof bh), stored});
     codecs |= static_cast<uint8_t>(1u << static_cast<unsigned>(codec));
     done += n;
+    if (sync && f.size() - written_back >= kWritebackBytes) {
+      f.start_writeback(written_back, f.size() - written_back);
+      written_back = f.size();
+    }
   }
 }
 
@@ -234,6 +244,13 @@ const char* codec_name(Codec c) {
   }
 }
 
+std::string ColumnFileInfo::codec_summary() const {
+  std::string out;
+  for (Codec c : {Codec::kLz4, Codec::kZstd, Codec::kNone})
+    if (uses(c)) out += (out.empty() ? "" : "+") + std::string(codec_name(c));
+  return out.empty() ? "none" : out;
+}
+
 void write_column_file(const std::string& path, ColumnType type, const void* data, const uint8_t* valid,
                        size_t rows, CompressionPolicy policy, bool sync) {
   if (rows > 0 && data == nullptr)
@@ -255,10 +272,12 @@ void write_column_file(const std::string& path, ColumnType type, const void* dat
   f.write(h, sizeof h);  // the real header once the blocks are written
   Encoder enc(policy);
   uint8_t codecs = 0;
-  write_stream(f, enc, kValues, static_cast<const char*>(data), rows, width, rows_per_block, codecs);
+  uint64_t written_back = kHeaderBytes;
+  write_stream(f, enc, kValues, static_cast<const char*>(data), rows, width, rows_per_block, codecs, sync,
+               written_back);
   if (has_validity)
     write_stream(f, enc, kValidity, reinterpret_cast<const char*>(validity.data()), rows, 1,
-                 validity_rows_per_block, codecs);
+                 validity_rows_per_block, codecs, sync, written_back);
 
   std::memcpy(h, kMagic, 4);
   store_le<uint16_t>(h + 4, kVersion);

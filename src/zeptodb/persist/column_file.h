@@ -85,6 +85,8 @@ struct ColumnFileInfo {
   uint64_t file_bytes = 0;
 
   bool uses(Codec c) const { return (codecs >> static_cast<unsigned>(c)) & 1u; }
+  // The codecs used, for logs: e.g. "lz4", "lz4+none"; "none" for a file without blocks.
+  std::string codec_summary() const;
 };
 
 // Reads and checks the header of `path` (not the blocks). Throws

@@ -83,6 +83,9 @@ class File {
   void write_at(uint64_t offset, const void* data, size_t n);
   // Makes the data written so far durable (fdatasync).
   void sync();
+  // Asks the system to start writing the bytes in [offset, offset + n) to
+  // disk without waiting for it, so that a later sync() has less to wait for.
+  void start_writeback(uint64_t offset, uint64_t n);
   // The size of the file in bytes (as written through this object, or as
   // found when it was opened).
   uint64_t size() const { return size_; }
