@@ -82,7 +82,7 @@ TEST(PersistWal, RoundTripAcrossSegmentsAndReplayAfter) {
     Wal wal(options(dir.path(), FsyncPolicy::kNone, 64 << 10));
     EXPECT_TRUE(replay_all(wal, 0).empty());
     for (uint64_t i = 1; i <= 120; ++i) {
-      size_t size = i % 10 == 0 ? 0 : i % 37 == 0 ? (3 << 20) + i : 100 * i;
+      size_t size = i % 10 == 0 ? 0 : i == 37 || i == 74 ? (2 << 20) + i : 100 * i;
       std::string p = payload(i, size);
       // Several parts (one of them empty) make up one payload.
       std::vector<std::string_view> parts{std::string_view(p).substr(0, size / 3), std::string_view(),
@@ -95,7 +95,7 @@ TEST(PersistWal, RoundTripAcrossSegmentsAndReplayAfter) {
     EXPECT_GT(wal.stats().segments, 10u);
     EXPECT_EQ(wal.stats().segments, segment_files(dir.path()).size());
   }
-  for (uint64_t after : {0, 1, 9, 10, 37, 74, 119, 120}) {
+  for (uint64_t after : {0, 10, 37, 119, 120}) {
     Wal::ReplayResult r;
     Records got = reopen(dir.path(), after, &r);
     expect_records(got, written, after);
