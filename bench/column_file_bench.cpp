@@ -140,7 +140,9 @@ int main(int argc, char** argv) {
   columns();  // generate the data before any timing
   zepto::bench::Collector reporter;
   bool ok = zepto::bench::run(argc, argv, {"--benchmark_repetitions=5"}, reporter);
-  zepto::persist::remove_tree(dir());
+  struct RemoveDir {
+    ~RemoveDir() { zepto::persist::remove_tree(dir()); }
+  } remove_dir;
   if (!ok) return 1;
 
   double raw = reporter.median("BM_RawWrite");
@@ -155,6 +157,14 @@ int main(int argc, char** argv) {
     double r = reporter.median(std::string("BM_Flush/") + name);
     if (r > 0)
       std::printf("  flush     write_column_file policy=%-5s   %8.0f MB/s  ratio %.3f\n", name, r / 1e6, r / raw);
+  }
+  for (const auto& col : columns()) {
+    std::string path = dir() + "/info_" + col.name + ".zcol";
+    zepto::persist::write_column_file(path, col.type, col.bits.data(), nullptr, kRows, CompressionPolicy::kAuto, false);
+    auto info = zepto::persist::read_column_header(path);
+    std::printf("  auto codec of %-9s  %-9s  file %5.1f%% of raw\n", col.name.c_str(), info.codec_summary().c_str(),
+                100.0 * static_cast<double>(info.file_bytes) / static_cast<double>(kRows * 8));
+    zepto::persist::remove_file(path);
   }
   double load = reporter.median("BM_Load");
   if (load > 0) std::printf("  load      read_column_file (auto files)      %8.0f MB/s  ratio %.3f\n", load / 1e6, load / raw);
