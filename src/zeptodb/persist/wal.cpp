@@ -183,16 +183,27 @@ std::shared_ptr<File> Wal::create_segment(uint64_t first_lsn) {
 
 void Wal::roll_over() {
   uint64_t last = last_lsn_.load(std::memory_order_relaxed);
-  // Every record of the current segment reaches the disk before a later
-  // segment exists, so a crash never leaves a gap followed by records.
-  current_->sync();
+  bool synced = false;
+  if (options_.fsync != FsyncPolicy::kNone) {
+    // Every record of the current segment reaches the disk before a later
+    // segment exists, so a crash never leaves a gap followed by records.
+    current_->sync();
+    synced = true;
+  } else if (unsynced_.size() >= kMaxUnsyncedSegments) {
+    // Long closed: the OS has most likely written it back, so this is quick.
+    unsynced_.front()->sync();
+    unsynced_.erase(unsynced_.begin());
+  }
   auto next = create_segment(last + 1);
+  if (!synced) unsynced_.push_back(current_);
   segments_.push_back({last + 1, next->path()});
   current_ = std::move(next);
   last_record_offset_ = 0;
-  std::lock_guard<std::mutex> lk(sync_mu_);
-  ++syncs_;
-  durable_lsn_ = std::max(durable_lsn_, last);
+  if (synced) {
+    std::lock_guard<std::mutex> lk(sync_mu_);
+    ++syncs_;
+    durable_lsn_ = std::max(durable_lsn_, last);
+  }
 }
 
 void Wal::require_replayed(const char* what) const {
@@ -357,17 +368,29 @@ void Wal::sync_through(uint64_t lsn) {
     syncing_ = true;
     lk.unlock();
     std::shared_ptr<File> file;
+    std::vector<std::shared_ptr<File>> closed;
     uint64_t target, epoch;
     {
       std::lock_guard<std::mutex> alk(mu_);
       file = current_;
+      closed.swap(unsynced_);
       target = last_lsn_.load(std::memory_order_relaxed);
       epoch = undo_epoch_.load(std::memory_order_acquire);
     }
     lsn = std::min(lsn, target);  // a record undone meanwhile needs no sync
     try {
-      file->sync();  // records of earlier segments were synced when they were closed
+      // Earlier segments were synced when they were closed, except under kNone.
+      for (size_t i = 0; i < closed.size(); ++i) {
+        closed[i]->sync();
+        closed[i].reset();
+      }
+      file->sync();
     } catch (...) {
+      {
+        std::lock_guard<std::mutex> alk(mu_);
+        for (auto& f : closed)
+          if (f) unsynced_.push_back(std::move(f));
+      }
       lk.lock();
       syncing_ = false;
       sync_cv_.notify_all();

@@ -20,9 +20,9 @@
 // LSN is one past the last LSN of the segment before it. A segment may hold
 // no record (its header still records where the LSNs continue). A new
 // segment is started when the current one would pass WalOptions::segment_bytes
-// (a single record bigger than that gets a segment of its own size), and the
-// previous one is fsynced first, so a later segment exists only if every
-// earlier one is whole on disk.
+// (a single record bigger than that gets a segment of its own size); unless
+// the policy is kNone the previous one is fsynced first, so a later segment
+// exists only if every earlier one is whole on disk.
 #pragma once
 
 #include <atomic>
@@ -45,7 +45,7 @@ namespace zepto::persist {
 enum class FsyncPolicy {
   kAlways,  // commit() returns once the record is on disk (concurrent commits share one fdatasync).
   kBatch,   // a background thread fdatasyncs every batch_interval_ms; commit() does not wait.
-  kNone,    // the log is fsynced only when a segment is closed, by sync() and at shutdown.
+  kNone,    // the log is fsynced only by sync() and at shutdown (and a long-closed segment to bound open files).
 };
 
 // The policy's name as users write it: "always", "batch" or "none".
@@ -133,6 +133,9 @@ class Wal {
   mutable std::mutex mu_;             // the segments and the appending state below
   std::vector<Segment> segments_;     // every segment file, oldest first; the last is current_
   std::shared_ptr<File> current_;     // shared with a syncer that may still be syncing it
+  // kNone: closed segments not synced yet (at most kMaxUnsyncedSegments; the oldest is synced to make room).
+  static constexpr size_t kMaxUnsyncedSegments = 8;
+  std::vector<std::shared_ptr<File>> unsynced_;
   uint64_t last_record_offset_ = 0;   // where the last record starts in current_ (0: cannot undo)
   uint64_t records_ = 0, bytes_ = 0;
   bool replayed_ = false;
