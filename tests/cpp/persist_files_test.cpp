@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <sys/resource.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <cstring>
 #include <random>
@@ -102,6 +103,25 @@ TEST(PersistFilesIo, ChecksumIsCrc32AndChains) {
   EXPECT_EQ(checksum32(s, 9), 0xCBF43926u);  // the standard CRC-32 check value
   EXPECT_EQ(checksum32(s + 4, 5, checksum32(s, 4)), 0xCBF43926u);
   EXPECT_EQ(checksum32(s, 0), 0u);
+}
+
+TEST(PersistFilesIo, ChecksumEqualsZlibCrc32AtEverySizeAndSeed) {
+  std::vector<uint8_t> buf(70000);
+  std::mt19937_64 rng(11);
+  for (auto& b : buf) b = static_cast<uint8_t>(rng());
+  std::vector<size_t> sizes;
+  for (size_t n = 0; n <= 300; ++n) sizes.push_back(n);
+  for (size_t n : {511, 512, 513, 1000, 4095, 4096, 4097, 65536, 69999}) sizes.push_back(n);
+  for (size_t n : sizes) {
+    for (size_t start : {size_t{0}, size_t{1}, size_t{7}}) {  // unaligned starts too
+      if (start + n > buf.size()) continue;
+      for (uint32_t seed : {0u, 0x12345678u}) {
+        uLong want = ::crc32(seed, buf.data() + start, static_cast<uInt>(n));
+        ASSERT_EQ(checksum32(buf.data() + start, n, seed), static_cast<uint32_t>(want))
+            << "n=" << n << " start=" << start << " seed=" << seed;
+      }
+    }
+  }
 }
 
 TEST(PersistFilesIo, WriteFileAtomicReplacesAndReads) {
