@@ -176,6 +176,30 @@ TEST(PersistWalTorn, FlippedByteInTheLastRecordIsCutAsTorn) {
   }
 }
 
+// Writes records 1..9 with 40-byte payloads, three per segment; returns the segment file names.
+std::vector<std::string> write_three_segments(const std::string& dir) {
+  {
+    Wal wal(options(dir, FsyncPolicy::kNone, 200));
+    replay_all(wal, 0);
+    for (uint64_t i = 1; i <= 9; ++i) wal.append({payload(i, 40)});
+  }
+  auto files = segment_files(dir);
+  EXPECT_EQ(files.size(), 3u);
+  return files;
+}
+
+// Replays the log in `dir`, expecting kIOError with a message that contains `needle`.
+void expect_replay_error(const std::string& dir, const std::string& needle) {
+  Wal wal(options(dir));
+  try {
+    replay_all(wal, 0);
+    ADD_FAILURE() << "the damage was not reported (expected a message naming " << needle << ")";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kIOError);
+    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+  }
+}
+
 TEST(PersistWalCorrupt, FlippedByteBeforeIntactRecordsThrowsNamingTheSegment) {
   const size_t record = 16 + 40;
   for (size_t pos : {0, 3, 5, 9, 16, 30, 55}) {
@@ -185,61 +209,28 @@ TEST(PersistWalCorrupt, FlippedByteBeforeIntactRecordsThrowsNamingTheSegment) {
     size_t at = 16 + record + pos;  // inside record 2
     bytes[at] = static_cast<char>(bytes[at] ^ 0x01);
     write_file_atomic(seg, bytes, false);
-    Wal wal(options(dir.path()));
-    try {
-      replay_all(wal, 0);
-      ADD_FAILURE() << "corruption at byte " << pos << " of record 2 was not reported";
-    } catch (const Error& e) {
-      EXPECT_EQ(e.code(), ErrorCode::kIOError);
-      std::string msg = e.what();
-      EXPECT_NE(msg.find(seg), std::string::npos) << msg;
-      EXPECT_NE(msg.find("offset " + std::to_string(16 + record)), std::string::npos) << msg;
-    }
+    SCOPED_TRACE("byte " + std::to_string(pos) + " of record 2 flipped");
+    expect_replay_error(dir.path(), seg + " is corrupt at offset " + std::to_string(16 + record));
     EXPECT_EQ(read_file(seg), bytes) << "a corrupt log is left as it is";
   }
 }
 
 TEST(PersistWalCorrupt, BadLastRecordOfASegmentFollowedBySegmentsWithRecordsThrows) {
   TempDir dir;
-  {
-    Wal wal(options(dir.path(), FsyncPolicy::kNone, 200));
-    replay_all(wal, 0);
-    for (uint64_t i = 1; i <= 9; ++i) wal.append({payload(i, 40)});
-  }
-  auto files = segment_files(dir.path());
-  ASSERT_GE(files.size(), 3u);
-  std::string first = dir.path() + "/" + files[0];
-  std::string bytes = read_file(first);
+  auto files = write_three_segments(dir.path());
+  ASSERT_EQ(files.size(), 3u);
+  std::string bytes = read_file(dir / files[0]);
   bytes.back() = static_cast<char>(bytes.back() ^ 0x40);
-  write_file_atomic(first, bytes, false);
-  Wal wal(options(dir.path()));
-  try {
-    replay_all(wal, 0);
-    ADD_FAILURE() << "corruption was not reported";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), ErrorCode::kIOError);
-    EXPECT_NE(std::string(e.what()).find(files[0]), std::string::npos) << e.what();
-  }
+  write_file_atomic(dir / files[0], bytes, false);
+  expect_replay_error(dir.path(), files[0]);
 }
 
-TEST(PersistWal, MissingSegmentInTheMiddleIsReported) {
+TEST(PersistWalCorrupt, MissingSegmentInTheMiddleIsReported) {
   TempDir dir;
-  {
-    Wal wal(options(dir.path(), FsyncPolicy::kNone, 200));
-    replay_all(wal, 0);
-    for (uint64_t i = 1; i <= 9; ++i) wal.append({payload(i, 40)});
-  }
-  auto files = segment_files(dir.path());
-  ASSERT_GE(files.size(), 3u);
-  remove_file(dir.path() + "/" + files[1]);
-  Wal wal(options(dir.path()));
-  try {
-    replay_all(wal, 0);
-    ADD_FAILURE() << "the gap was not reported";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), ErrorCode::kIOError);
-    EXPECT_NE(std::string(e.what()).find(files[2]), std::string::npos) << e.what();
-  }
+  auto files = write_three_segments(dir.path());
+  ASSERT_EQ(files.size(), 3u);
+  remove_file(dir / files[1]);
+  expect_replay_error(dir.path(), files[2]);
 }
 
 TEST(PersistWal, UndoRemovesOnlyTheLastRecord) {
