@@ -22,6 +22,7 @@ The last lines are machine-readable RESULT lines (see bench/run_all.py).
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import socket
 import statistics
@@ -48,7 +49,9 @@ class Server:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
-        self.proc = subprocess.Popen([str(server_path()), "--host", "127.0.0.1", "--port", str(self.port),
+        # ZEPTO_SERVER_BIN: another build of the binary (as for the tests).
+        binary = os.environ.get("ZEPTO_SERVER_BIN") or str(server_path())
+        self.proc = subprocess.Popen([binary, "--host", "127.0.0.1", "--port", str(self.port),
                                       "--keys-file", str(tmp / "keys")],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.time() + 20

@@ -200,6 +200,7 @@ int main(int argc, char** argv) {
     so.io_threads = config.io_threads;
     unsigned hw = std::max(1u, std::thread::hardware_concurrency());
     so.worker_threads = config.worker_threads ? config.worker_threads : std::max<size_t>(4, hw);
+    so.insert_threads = std::max<size_t>(1, config.insert_threads);
     so.max_body_bytes = config.max_body_bytes;
     so.read_timeout_seconds = config.read_timeout_seconds;
     so.idle_timeout_seconds = config.idle_timeout_seconds;

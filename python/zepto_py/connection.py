@@ -6,10 +6,12 @@
         db.ingest_pandas(df, table="trades")
         bars = db.query_pandas("SELECT symbol, avg(price) FROM trades GROUP BY symbol")
 
-Results travel as ArrowStream when pyarrow (or, for Polars, polars) is
-installed and as ClickHouse Native otherwise; inserts travel as Native built
-from NumPy buffers. Nothing is ever sent as generated SQL text or per-row
-JSON. Server errors raise ZeptoError (with the server's code and message);
+Results for NumPy and pandas travel as ClickHouse Native (strings as
+LowCardinality: each distinct string once per block), read with NumPy views
+of the response; query_arrow and query_polars read ArrowStream. Inserts
+travel as Native whose column data are the frame's own NumPy buffers, handed
+to the socket without copies. Nothing is ever sent as generated SQL text or
+per-row JSON. Server errors raise ZeptoError (with the server's code and message);
 network failures raise ZeptoConnectionError.
 """
 from __future__ import annotations
@@ -107,8 +109,11 @@ class ZeptoConnection:
                 self._conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
         return self._conn
 
-    def _request(self, method: str, params: Mapping[str, str], body: Optional[bytes] = None,
-                 path: str = "/") -> Tuple[bytes, Dict[str, str]]:
+    def _request(self, method: str, params: Mapping[str, str], body: Any = None,
+                 path: str = "/") -> Tuple[Any, Dict[str, str]]:
+        """Sends one request; `body` is bytes or a list of buffers (sent one after
+        the other, without joining them). Returns the response body (bytes, or a
+        bytearray when its length was announced) and the lower-cased headers."""
         query = dict(params)
         if self.database and path == "/":
             query.setdefault("database", self.database)
@@ -116,6 +121,9 @@ class ZeptoConnection:
         headers = dict(self._headers)
         if body is not None:
             headers["Content-Type"] = "application/octet-stream"
+        if isinstance(body, list):
+            body = [memoryview(part).cast("B") for part in body]
+            headers["Content-Length"] = str(sum(part.nbytes for part in body))
         # A kept-alive connection the server has closed fails on first use:
         # retry once on a fresh one, but only if nothing was sent yet.
         for attempt in (0, 1):
@@ -123,7 +131,7 @@ class ZeptoConnection:
             try:
                 conn.request(method, url, body=body, headers=headers)
                 response = conn.getresponse()
-                data = response.read()
+                data = _read_body(response)
             except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as e:
                 self.close()
                 if attempt == 0 and method == "GET":
@@ -140,9 +148,16 @@ class ZeptoConnection:
             return data, response_headers
         raise AssertionError("unreachable")
 
-    def _query(self, sql: str, fmt: str) -> bytes:
-        data, _ = self._request("POST", {"query": f"{sql.rstrip().rstrip(';')}\nFORMAT {fmt}"}, b"")
+    def _query(self, sql: str, fmt: str, settings: Optional[Mapping[str, str]] = None) -> bytes:
+        params = {"query": f"{sql.rstrip().rstrip(';')}\nFORMAT {fmt}", **(settings or {})}
+        data, _ = self._request("POST", params, b"")
         return data
+
+    def _query_native(self, sql: str) -> Dict[str, "_Column"]:
+        # Strings as LowCardinality, and big blocks: few blocks to join, and a
+        # result of one block is answered with a Content-Length and read into
+        # one buffer that the arrays view.
+        return _decode_native(self._query(sql, "Native", _NATIVE_SETTINGS))
 
     # -- queries -----------------------------------------------------------
     def ping(self) -> bool:
@@ -159,12 +174,12 @@ class ZeptoConnection:
             summary = json.loads(headers.get("x-clickhouse-summary", "{}") or "{}")
             return int(summary.get("written_rows", 0))
         columns = _decode_native(data)
-        return list(zip(*(c.tolist() for c in columns.values())))
+        return list(zip(*(c.numpy().tolist() for c in columns.values())))
 
     def query_numpy(self, sql: str) -> Dict[str, np.ndarray]:
         """Columns as NumPy arrays (timestamps as datetime64[ns], strings as object arrays,
         NULLs as NaN / NaT / None)."""
-        return _decode_native(self._query(sql, "Native"))
+        return {name: c.numpy() for name, c in self._query_native(sql).items()}
 
     def query_arrow(self, sql: str):
         """A pyarrow.Table (needs pyarrow)."""
@@ -173,15 +188,13 @@ class ZeptoConnection:
         return pa.ipc.open_stream(self._query(sql, "ArrowStream")).read_all()
 
     def query_pandas(self, sql: str):
-        """A pandas.DataFrame (via Arrow when pyarrow is installed, else via Native)."""
+        """A pandas.DataFrame: timestamps datetime64[ns, UTC], strings categorical
+        (like zeptodb's to_pandas), NULLs as NaN / NaT. Read from Native with NumPy,
+        so pyarrow is not needed; columns are not copied once received."""
         import pandas as pd
 
-        try:
-            import pyarrow  # noqa: F401
-        except ImportError:
-            return pd.DataFrame(self.query_numpy(sql))
-        table = self.query_arrow(sql)
-        return table.to_pandas()
+        columns = {name: c.pandas(pd) for name, c in self._query_native(sql).items()}
+        return pd.DataFrame(columns, copy=False)
 
     def query_polars(self, sql: str):
         """A polars.DataFrame (Polars reads the Arrow stream itself; pyarrow not needed)."""
@@ -195,7 +208,7 @@ class ZeptoConnection:
     def insert_native(self, table: str, columns: Mapping[str, Any]) -> int:
         """Inserts columns (name -> array-like of equal length) as one atomic batch."""
         names = list(columns)
-        body = _encode_native(columns)
+        body = _encode_native(columns)  # buffers, sent one after the other
         cols = ", ".join(_quote_ident(n) for n in names)
         _, headers = self._request("POST", {"query": f"INSERT INTO {_quote_ident(table)} ({cols}) FORMAT Native"}, body)
         summary = json.loads(headers.get("x-clickhouse-summary", "{}") or "{}")
@@ -346,16 +359,27 @@ def _to_numpy(col: Any):
     return (arr, mask)
 
 
-def _low_cardinality(name: str, keys: List[str], codes, nullable: bool) -> List[bytes]:
+def _low_cardinality(name: str, keys: List[str], codes, nullable: bool) -> List[Any]:
     """A LowCardinality(String) column of a Native block: each key once, then the row indices."""
     index_type, index_dtype = (0, "<u1") if len(keys) < 256 else (1, "<u2") if len(keys) < 65536 else (2, "<u4")
     tname = "LowCardinality(Nullable(String))" if nullable else "LowCardinality(String)"
     return [_string(name), _string(tname), struct.pack("<QQQ", 1, index_type | (1 << 9), len(keys)),
-            b"".join(_string(k) for k in keys), struct.pack("<Q", len(codes)), codes.astype(index_dtype).tobytes()]
+            b"".join(_string(k) for k in keys), struct.pack("<Q", len(codes)),
+            _as_index(codes, np.dtype(index_dtype))]
 
 
-def _encode_native(columns: Mapping[str, Any]) -> bytes:
-    """One Native block of the columns (each a (values, mask) pair or array-like)."""
+def _as_index(codes, dtype):
+    """Non-negative codes in an unsigned dtype, reinterpreted in place when the width matches."""
+    codes = np.ascontiguousarray(codes)
+    if codes.dtype.itemsize == dtype.itemsize and codes.dtype.kind in "iu":
+        return codes.view(dtype)
+    return codes.astype(dtype)
+
+
+def _encode_native(columns: Mapping[str, Any]) -> List[Any]:
+    """One Native block of the columns (each a (values, mask) pair or array-like), as a
+    list of buffers: small headers, and the column data as NumPy arrays that are the
+    caller's own buffers whenever their dtype is already the one sent (no copy)."""
     require("numpy", "the Native format")
     prepared = []
     n = None
@@ -366,14 +390,14 @@ def _encode_native(columns: Mapping[str, Any]) -> bytes:
         elif len(values) != n:
             raise ValueError(f"column {name!r} has {len(values)} values, expected {n}")
         prepared.append((name, values, mask))
-    parts = [_varint(len(prepared)), _varint(n or 0)]
+    parts: List[Any] = [_varint(len(prepared)) + _varint(n or 0)]
     for name, values, mask in prepared:
         if hasattr(values, "codes") and hasattr(values, "categories"):  # a pandas Categorical
             nullable = mask is not None
             keys = ([""] if nullable else []) + [str(c) for c in values.categories]
-            codes = np.asarray(values.codes).astype(np.int64)
+            codes = np.asarray(values.codes)
             if nullable:
-                codes += 1  # code -1 (NULL) becomes key 0, the empty string
+                codes = codes.astype(np.int64) + 1  # code -1 (NULL) becomes key 0, the empty string
             parts += _low_cardinality(name, keys, codes, nullable)
             continue
         kind = values.dtype.kind
@@ -392,38 +416,58 @@ def _encode_native(columns: Mapping[str, Any]) -> bytes:
             parts += _low_cardinality(name, keys, codes, nullable)
             continue
         if kind == "M":
-            data = values.astype("datetime64[ns]").view("<i8")
+            data = values.astype("datetime64[ns]", copy=False).view("<i8")
             tname = "DateTime64(9, 'UTC')"
         elif kind == "b":
-            data = values.astype(np.uint8)
+            data = values.view(np.uint8) if values.dtype.itemsize == 1 else values.astype(np.uint8)
             tname = "Bool"
         elif kind in "iu":
             if values.dtype == np.uint64 and len(values) and values.max() > np.iinfo(np.int64).max:
                 raise ValueError(f"column {name!r}: values above 2**63-1 do not fit in BIGINT")
-            data = values.astype("<i4") if values.dtype.itemsize <= 4 and kind == "i" else values.astype("<i8")
-            tname = "Int32" if data.dtype.itemsize == 4 else "Int64"
+            wide = values.dtype.itemsize > 4 or kind == "u"
+            data = values.astype("<i8" if wide else "<i4", copy=False)
+            tname = "Int64" if wide else "Int32"
         elif kind == "f":
-            data = values.astype("<f8")
+            data = values.astype("<f8", copy=False)
             tname = "Float64"
         else:
             raise TypeError(f"column {name!r}: cannot send NumPy dtype {values.dtype}")
         if mask is not None:
             tname = f"Nullable({tname})"
-        parts += [_string(name), _string(tname)]
+        parts.append(_string(name) + _string(tname))
         if mask is not None:
-            parts.append(np.ascontiguousarray(mask, dtype=np.uint8).tobytes())
-        parts.append(np.ascontiguousarray(data).tobytes())
-    return b"".join(parts)
+            parts.append(np.ascontiguousarray(mask, dtype=np.uint8))
+        parts.append(np.ascontiguousarray(data))
+    return parts
+
+
+def _read_body(response: http.client.HTTPResponse) -> Any:
+    """The response body: with a Content-Length, read from the socket straight into
+    one writable buffer (the arrays decoded from it view it); chunked, as bytes."""
+    if response.chunked or not response.length:
+        return response.read()
+    buf = bytearray(response.length)
+    view = memoryview(buf)
+    got = 0
+    while got < len(buf):
+        n = response.readinto(view[got:])
+        if not n:
+            raise http.client.IncompleteRead(bytes(buf[:got]), len(buf) - got)
+        got += n
+    return buf
 
 
 class _Reader:
-    def __init__(self, data: bytes):
+    def __init__(self, data: Any):
+        self.buf = data
         self.data = memoryview(data)
         self.pos = 0
 
     def varint(self) -> int:
         shift = result = 0
         while True:
+            if self.pos >= len(self.data):
+                raise ZeptoError(0, "truncated Native response")
             b = self.data[self.pos]
             self.pos += 1
             result |= (b & 0x7F) << shift
@@ -438,31 +482,94 @@ class _Reader:
         self.pos += n
         return v
 
+    def array(self, dtype: str, count: int):
+        """`count` values viewed in place (no copy)."""
+        dt = np.dtype(dtype)
+        self.take(dt.itemsize * count)
+        return np.frombuffer(self.buf, dtype=dt, count=count, offset=self.pos - dt.itemsize * count)
+
+    def u64(self) -> int:
+        return struct.unpack("<Q", self.take(8))[0]
+
     def string(self) -> str:
         return bytes(self.take(self.varint())).decode("utf-8", "replace")
 
 
 _NUMERIC = {"Int64": "<i8", "Int32": "<i4", "Float64": "<f8", "Bool": "u1", "UInt8": "u1"}
+# Sent with queries read as Native: strings as LowCardinality, blocks of up to 16 M rows.
+_NATIVE_SETTINGS = {"output_format_native_low_cardinality_strings": "1", "max_block_size": str(1 << 24)}
 
 
-def _decode_native(data: bytes) -> Dict[str, np.ndarray]:
+class _Column:
+    """One decoded column: its blocks' values, or for LowCardinality strings the
+    distinct strings and a code per row (-1: NULL)."""
+
+    def __init__(self, tname: str):
+        self.tname = tname
+        self.parts: List[Any] = []
+        self.keys: Optional[Dict[str, int]] = None  # LowCardinality: string -> code
+
+    def add_low_cardinality(self, keys: List[str], indices, nullable: bool) -> None:
+        if self.keys is None:
+            self.keys = {}
+        # This block's key numbers -> the column's codes (NULL: -1).
+        remap = np.empty(len(keys), dtype=np.int32)
+        for i, k in enumerate(keys):
+            remap[i] = -1 if nullable and i == 0 else self.keys.setdefault(k, len(self.keys))
+        self.parts.append(remap[indices])
+
+    def _joined(self):
+        return np.concatenate(self.parts) if len(self.parts) > 1 else (self.parts[0] if self.parts else None)
+
+    def numpy(self):
+        data = self._joined()
+        if self.keys is None:
+            return data if data is not None else np.empty(0)
+        table = np.empty(len(self.keys) + 1, dtype=object)  # the last entry: NULL (code -1)
+        table[:-1] = list(self.keys)
+        return table[data] if data is not None else np.empty(0, dtype=object)
+
+    def pandas(self, pd):
+        if self.keys is None:
+            data = self.numpy()
+            if data.dtype.kind == "M":
+                return pd.DatetimeIndex(data).tz_localize("UTC")
+            return data
+        codes = self._joined()
+        return pd.Categorical.from_codes(codes if codes is not None else np.empty(0, dtype=np.int32),
+                                         categories=list(self.keys))
+
+
+def _decode_native(data: Any) -> Dict[str, _Column]:
     require("numpy", "the Native format")
     reader = _Reader(data)
-    blocks: Dict[str, List[np.ndarray]] = {}
-    order: List[str] = []
+    columns: Dict[str, _Column] = {}
     while reader.pos < len(reader.data):
         ncols, nrows = reader.varint(), reader.varint()
         for _ in range(ncols):
             name, tname = reader.string(), reader.string()
-            if name not in blocks:
-                blocks[name] = []
-                order.append(name)
-            nullable = tname.startswith("Nullable(")
-            inner = tname[9:-1] if nullable else tname
-            mask = np.frombuffer(reader.take(nrows), dtype=np.uint8).astype(bool) if nullable and nrows else None
+            col = columns.setdefault(name, _Column(tname))
+            low_cardinality = tname.startswith("LowCardinality(")
+            inner = tname[15:-1] if low_cardinality else tname
+            nullable = inner.startswith("Nullable(")
+            inner = inner[9:-1] if nullable else inner
+            if not nrows:
+                continue
+            if low_cardinality:
+                if inner != "String" or reader.u64() != 1:
+                    raise ZeptoError(0, f"cannot decode Native type {tname}")
+                flags, nkeys = reader.u64(), reader.u64()
+                keys = [reader.string() for _ in range(nkeys)]
+                if reader.u64() != nrows:
+                    raise ZeptoError(0, f"LowCardinality column {name!r}: row count differs from its block")
+                indices = reader.array(("<u1", "<u2", "<u4", "<u8")[flags & 0xFF], nrows)
+                col.add_low_cardinality(keys, indices, nullable)
+                continue
+            mask = reader.array("u1", nrows).astype(bool) if nullable else None
             if inner.startswith("DateTime64"):
-                arr = np.frombuffer(reader.take(8 * nrows), dtype="<i8").view("datetime64[ns]").copy()
-                if mask is not None:
+                arr = reader.array("<i8", nrows).view("datetime64[ns]")
+                if mask is not None and mask.any():
+                    arr = arr.copy()
                     arr[mask] = np.datetime64("NaT")
             elif inner == "String":
                 arr = np.empty(nrows, dtype=object)
@@ -471,8 +578,7 @@ def _decode_native(data: bytes) -> Dict[str, np.ndarray]:
                 if mask is not None:
                     arr[mask] = None
             elif inner in _NUMERIC:
-                dt = np.dtype(_NUMERIC[inner])
-                arr = np.frombuffer(reader.take(dt.itemsize * nrows), dtype=dt)
+                arr = reader.array(_NUMERIC[inner], nrows)
                 if inner == "Bool":
                     arr = arr.astype(bool)
                 if mask is not None and mask.any():
@@ -480,10 +586,5 @@ def _decode_native(data: bytes) -> Dict[str, np.ndarray]:
                     arr[mask] = np.nan if inner != "Bool" else None
             else:
                 raise ZeptoError(0, f"cannot decode Native type {tname}")
-            if nrows:
-                blocks[name].append(arr)
-    out: Dict[str, np.ndarray] = {}
-    for name in order:
-        parts = blocks[name]
-        out[name] = np.concatenate(parts) if len(parts) > 1 else (parts[0] if parts else np.empty(0))
-    return out
+            col.parts.append(arr)
+    return columns

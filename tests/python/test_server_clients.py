@@ -100,3 +100,48 @@ def test_zepto_py_categorical_symbols(server):
         assert db.ingest_pandas(df, table="zp_cat", chunk_rows=2) == 5
         got = db.execute("SELECT s, k, n FROM zp_cat ORDER BY n")
         assert got == [("x", "b", 0), ("y", "a", 1), ("x", None, 2), ("y", "b", 3), ("x", "c", 4)]
+
+
+def test_zepto_py_column_types_both_ways(server):
+    """ingest_pandas sends each dtype as the frame's own buffer or a converted copy (strided,
+    narrow, float32, bool); query_pandas gives UTC timestamps, categorical strings and NaN/None
+    for NULLs, and its numeric columns are writable."""
+    import zepto_py
+
+    with zepto_py.connect(port=server.port) as db:
+        db.execute("CREATE TABLE zp_types (s SYMBOL, t TIMESTAMP, f DOUBLE, i INT, b BOOL, v VARCHAR, k BIGINT)")
+        block = np.arange(12, dtype=np.float64).reshape(4, 3)  # columns of a 2-D block are strided
+        df = pd.DataFrame({"s": ["x", "y", "x", "z"], "t": pd.to_datetime([1, 2, 3, 4], unit="s"),
+                           "f": pd.DataFrame(block)[1], "i": np.array([1, -2, 3, 4], dtype=np.int16),
+                           "b": [True, False, True, False], "v": ["p", None, "q", "p"],
+                           "k": np.array([5, 6, 7, 8], dtype=np.uint8)})
+        assert db.ingest_pandas(df, table="zp_types", chunk_rows=3) == 4
+        got = db.query_pandas("SELECT s, t, f, i, b, v, k FROM zp_types ORDER BY t")
+        assert isinstance(got["s"].dtype, pd.CategoricalDtype) and got["s"].tolist() == ["x", "y", "x", "z"]
+        assert str(got["t"].dtype) == "datetime64[ns, UTC]" and got["t"][0] == pd.Timestamp(1, unit="s", tz="UTC")
+        assert got["f"].tolist() == [1.0, 4.0, 7.0, 10.0] and got["i"].tolist() == [1, -2, 3, 4]
+        assert got["b"].tolist() == [True, False, True, False] and got["k"].tolist() == [5, 6, 7, 8]
+        assert got["v"].isna().tolist() == [False, True, False, False] and got["v"][2] == "q"
+        got.loc[0, "f"] = -1.0
+        arrays = db.query_numpy("SELECT v, f FROM zp_types ORDER BY t")
+        assert arrays["v"].tolist() == ["p", None, "q", "p"] and arrays["f"].flags.writeable
+        assert db.execute("SELECT s, v FROM zp_types ORDER BY t LIMIT 2") == [("x", "p"), ("y", None)]
+
+
+def test_zepto_py_reads_low_cardinality_over_many_blocks(server):
+    """Each Native block has its own keys; the client maps them to one set of codes."""
+    from zepto_py.connection import _decode_native
+    import zepto_py
+
+    with zepto_py.connect(port=server.port) as db:
+        db.execute("CREATE TABLE zp_blocks (s SYMBOL, v VARCHAR, n BIGINT)")
+        names = ["c", "a", "b", "a", "c", "d", "a"]
+        texts = ["u", None, "w", "u", None, None, "z"]
+        db.ingest_pandas(pd.DataFrame({"s": names, "v": texts, "n": np.arange(7)}), table="zp_blocks")
+        data = db._query("SELECT s, v FROM zp_blocks ORDER BY n", "Native",
+                         {"output_format_native_low_cardinality_strings": "1", "max_block_size": "3"})
+        columns = _decode_native(data)
+        assert len(columns["s"].parts) == 3
+        assert columns["s"].numpy().tolist() == names and columns["v"].numpy().tolist() == texts
+        cat = columns["v"].pandas(pd)
+        assert list(cat.categories) == ["u", "w", "z"] and cat.isna().tolist() == [t is None for t in texts]

@@ -161,6 +161,65 @@ def test_malformed_truncated_and_disconnects(server):
     assert post(server, "SELECT count(*) FROM big_t")[2] == b"300000\n"
 
 
+def test_bodies_of_known_length_and_pipelined_requests(server):
+    """A body is read whole whatever packets it comes in, also when part of it
+    arrives with the header, and the bytes after it are the next request."""
+    post(server, "CREATE TABLE body_t (n BIGINT)")
+    rows = b"".join(b"%d\n" % i for i in range(200000))
+    head = b"POST /?query=INSERT%%20INTO%%20body_t%%20FORMAT%%20TSV HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(rows)
+    then = b"GET /?query=SELECT%20count(*),%20sum(n)%20FROM%20body_t HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as s:
+        s.sendall(head + rows[:7])
+        s.sendall(rows[7:100000])
+        s.sendall(rows[100000:] + then)
+        out = b""
+        while chunk := s.recv(65536):
+            out += chunk
+    assert out.count(b"HTTP/1.1 200 OK") == 2 and b'"written_rows":"200000"' in out
+    assert out.endswith(b"\r\n\r\n200000\t%d\n" % sum(range(200000)))
+    # A small result is sent whole with its length; a large one streams (chunked).
+    status, headers, _ = post(server, "SELECT count(*) FROM body_t")
+    assert headers.get("Content-Length") == "7" and "Transfer-Encoding" not in headers
+    status, headers, body = post(server, "SELECT n FROM body_t")
+    assert headers.get("Transfer-Encoding") == "chunked" and body.count(b"\n") == 200000
+
+
+def test_body_over_the_limit_is_refused_before_it_is_read(tmp_path):
+    s = Server(tmp_path, "--max-body-bytes", "1000")
+    try:
+        reply = raw(s, b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n" + b"x" * 5000)
+        assert reply.startswith(b"HTTP/1.1 413") and b"exceeds the limit of 1000 bytes" in reply
+        assert post(s, "SELECT 1")[2] == b"1\n"
+    finally:
+        assert s.stop() == 0
+
+
+def test_unimplemented_protocol_parts_are_refused_by_name(server):
+    for params in ({"compress": "1"}, {"decompress": "1"}):
+        status, headers, body = post(server, "SELECT 1", params)
+        assert status == 501 and headers["X-ClickHouse-Exception-Code"] == "48", params
+        assert b"block compression (compress=1, decompress=1) is not supported" in body
+    form = b'--b\r\nContent-Disposition: form-data; name="query"\r\n\r\nSELECT 1\r\n--b--\r\n'
+    status, headers, body = post(server, form, None, {"Content-Type": "multipart/form-data; boundary=b"})
+    assert status == 501 and b"multipart request bodies" in body
+    # Sessions are accepted and hold nothing: every request stands alone.
+    assert post(server, "SELECT 1", {"session_id": "s1", "session_check": "1", "session_timeout": "60"})[2] == b"1\n"
+    assert post(server, "SET max_threads = 1", {"session_id": "s1"})[0] == 400
+
+
+def test_native_output_with_low_cardinality_strings(server):
+    post(server, "CREATE TABLE lc_t (s SYMBOL, v VARCHAR, n BIGINT)")
+    post(server, "INSERT INTO lc_t FORMAT CSV\na,x,1\nb,\\N,2\na,,3\n")
+    params = {"output_format_native_low_cardinality_strings": "1", "max_block_size": "2"}
+    _, _, body = post(server, "SELECT s, v, n FROM lc_t ORDER BY n FORMAT Native", params)
+    # Two blocks (2 rows, then 1); v has a NULL, so key 0 of its blocks stands for NULL.
+    assert body.startswith(b"\x03\x02\x01s\x16LowCardinality(String)" + (1).to_bytes(8, "little"))
+    assert b"\x01v\x20LowCardinality(Nullable(String))" in body
+    assert body.count(b"LowCardinality(String)") == 2
+    plain = post(server, "SELECT s FROM lc_t ORDER BY n FORMAT Native")[2]
+    assert plain == b"\x01\x03\x01s\x06String\x01a\x01b\x01a"
+
+
 def test_metrics_and_health(server):
     assert curl(server.url + "/health") == b"Ok.\n"
     text = curl(server.url + "/metrics").decode()

@@ -4,8 +4,10 @@
 // rows, its data: fixed-width values little-endian, String as varint length
 // and bytes per row, Nullable(T) as a null map (1 = NULL) then T, and
 // LowCardinality(T) as dictionary keys plus indices.
+#include <algorithm>
 #include <cstring>
 #include <limits>
+#include <functional>
 #include <memory>
 
 #include "zeptodb/common/error.h"
@@ -39,12 +41,28 @@ void put_raw(std::string& out, const T* p, size_t n) {
 
 class NativeEncoder : public Encoder {
  public:
-  NativeEncoder(const exec::ResultSet& rs) : rs_(rs) {
-    for (const auto& c : rs_.columns) types_.push_back(clickhouse_type(c.type, c.has_nulls()));
+  NativeEncoder(const exec::ResultSet& rs, bool low_cardinality) : rs_(rs), low_cardinality_(low_cardinality) {
+    for (const auto& c : rs_.columns) {
+      if (low_cardinality && c.type == DataType::kVarchar)
+        types_.push_back(c.has_nulls() ? "LowCardinality(Nullable(String))" : "LowCardinality(String)");
+      else
+        types_.push_back(clickhouse_type(c.type, c.has_nulls()));
+    }
   }
 
   void rows(size_t begin, size_t end, std::string& out) override {
     const size_t n = end - begin;
+    // Room for the block at once: growing a large string step by step
+    // copies it and faults its pages in again at every step.
+    size_t bytes = 16;
+    for (size_t i = 0; i < rs_.columns.size(); ++i) {
+      const exec::ResultColumn& c = rs_.columns[i];
+      bytes += 32 + c.name.size() + types_[i].size() + (c.has_nulls() ? n : 0);
+      if (c.type != DataType::kVarchar) bytes += n * exec::data_type_width(c.type);
+      else if (low_cardinality_) bytes += n * 2;
+      else bytes += n + static_cast<size_t>(c.data<int64_t>()[end] - c.data<int64_t>()[begin]);
+    }
+    out.reserve(out.size() + bytes);
     put_varint(out, rs_.columns.size());
     put_varint(out, n);
     for (size_t i = 0; i < rs_.columns.size(); ++i) {
@@ -52,6 +70,10 @@ class NativeEncoder : public Encoder {
       put_string(out, c.name);
       put_string(out, types_[i]);
       if (n == 0) continue;
+      if (low_cardinality_ && c.type == DataType::kVarchar) {
+        put_low_cardinality(c, begin, end, out);
+        continue;
+      }
       if (c.has_nulls()) {
         const uint8_t* v = reinterpret_cast<const uint8_t*>(c.validity.get()) + begin;
         size_t at = out.size();
@@ -78,9 +100,90 @@ class NativeEncoder : public Encoder {
   }
 
  private:
+  // The keys of the block's rows (a NULL is key 0, the empty string, when
+  // the column has NULLs), then each row's key number in the narrowest width.
+  void put_low_cardinality(const exec::ResultColumn& c, size_t begin, size_t end, std::string& out) {
+    key_list_.clear();
+    slots_.assign(256, 0);
+    codes_.resize(end - begin);
+    const bool nullable = c.has_nulls();
+    if (nullable) key_list_.emplace_back();
+    first_key_ = key_list_.size();
+    const int64_t* off = c.data<int64_t>();
+    const char* chars = reinterpret_cast<const char*>(c.chars.get());
+    for (size_t r = begin; r < end; ++r) {
+      uint32_t code = 0;
+      if (!c.is_null(r)) code = key_code(std::string_view(chars + off[r], static_cast<size_t>(off[r + 1] - off[r])));
+      codes_[r - begin] = code;
+    }
+    const size_t nkeys = key_list_.size();
+    const int index_type = nkeys <= 0xff ? 0 : nkeys <= 0xffff ? 1 : 2;
+    const uint64_t head[3] = {1, static_cast<uint64_t>(index_type) | (uint64_t{1} << 9), nkeys};
+    put_raw(out, head, 3);
+    for (std::string_view k : key_list_) put_string(out, k);
+    const uint64_t rows = end - begin;
+    put_raw(out, &rows, 1);
+    size_t at = out.size();
+    out.resize(at + rows * (size_t{1} << index_type));
+    char* dst = out.data() + at;
+    for (size_t r = 0; r < rows; ++r) {
+      if (index_type == 0) dst[r] = static_cast<char>(codes_[r]);
+      else if (index_type == 1) {
+        uint16_t v = static_cast<uint16_t>(codes_[r]);
+        std::memcpy(dst + 2 * r, &v, 2);
+      } else {
+        std::memcpy(dst + 4 * r, &codes_[r], 4);
+      }
+    }
+  }
+
   const exec::ResultSet& rs_;
+  bool low_cardinality_;
   std::vector<std::string> types_;
   bool wrote_ = false;
+  // The number of key `k` in key_list_, adding it if new. An open-addressing
+  // table of key numbers + 1 (0: empty), hashed on the first 8 bytes.
+  static size_t slot_of(std::string_view k, size_t mask) {
+    uint64_t h = k.size();
+    if (k.size() <= 8) {
+      uint64_t w = 0;
+      std::memcpy(&w, k.data(), k.size());
+      h ^= w * 0x9E3779B97F4A7C15ULL;
+    } else {
+      h ^= std::hash<std::string_view>{}(k);
+    }
+    h ^= h >> 29;
+    return (h * 0xBF58476D1CE4E5B9ULL) >> 20 & mask;
+  }
+  uint32_t key_code(std::string_view k) {
+    for (size_t mask = slots_.size() - 1, i = slot_of(k, mask);; i = (i + 1) & mask) {
+      uint32_t s = slots_[i];
+      if (s == 0) {
+        uint32_t code = static_cast<uint32_t>(key_list_.size());
+        key_list_.push_back(k);
+        slots_[i] = code + 1;
+        if (key_list_.size() * 2 > slots_.size()) rehash();
+        return code;
+      }
+      if (key_list_[s - 1] == k) return s - 1;
+    }
+  }
+  // Only keys that went through key_code have a slot (not the NULL key).
+  void rehash() {
+    slots_.assign(slots_.size() * 4, 0);
+    const size_t mask = slots_.size() - 1;
+    for (size_t code = first_key_; code < key_list_.size(); ++code) {
+      size_t i = slot_of(key_list_[code], mask);
+      while (slots_[i] != 0) i = (i + 1) & mask;
+      slots_[i] = static_cast<uint32_t>(code + 1);
+    }
+  }
+
+  size_t first_key_ = 0;
+
+  std::vector<uint32_t> slots_;
+  std::vector<std::string_view> key_list_;
+  std::vector<uint32_t> codes_;
 };
 
 // ------------------------------------------------------------- decoding
@@ -197,6 +300,15 @@ std::shared_ptr<const void> share(std::vector<T>&& v) {
   return std::shared_ptr<const void>(owner, owner->data());
 }
 
+// A copy of `n` values of T stored at `p` (possibly unaligned), without
+// first zero-filling the destination.
+template <typename T>
+std::shared_ptr<const void> copy_values(const char* p, size_t n) {
+  std::shared_ptr<T[]> v(new T[n]);
+  std::memcpy(v.get(), p, n * sizeof(T));
+  return std::shared_ptr<const void>(v, v.get());
+}
+
 // Reads `n` strings (String or FixedString) into an Arrow utf8 column.
 void read_strings(Reader& in, const NativeType& t, size_t n, ArrowColumn& col) {
   auto chars = std::make_shared<std::string>();
@@ -219,9 +331,9 @@ void read_strings(Reader& in, const NativeType& t, size_t n, ArrowColumn& col) {
 // Reads `n` values of a non-string type into `col`.
 void read_values(Reader& in, const NativeType& t, size_t n, ArrowColumn& col) {
   if (t.kind == NativeType::kString || t.kind == NativeType::kFixedString) return read_strings(in, t, n, col);
-  if (t.kind == NativeType::kFloat32 || t.kind == NativeType::kFloat64) {
+  if (t.kind == NativeType::kFloat32) {
     std::vector<double> v(n);
-    for (size_t r = 0; r < n; ++r) v[r] = t.kind == NativeType::kFloat32 ? in.fixed<float>() : in.fixed<double>();
+    for (size_t r = 0; r < n; ++r) v[r] = in.fixed<float>();
     col.kind = ArrowKind::kFloat64;
     col.values = share(std::move(v));
     return;
@@ -235,16 +347,29 @@ void read_values(Reader& in, const NativeType& t, size_t n, ArrowColumn& col) {
     return;
   }
   if (t.kind == NativeType::kInt && t.width == 4) {
-    std::vector<int32_t> v(n);
-    std::memcpy(v.data(), in.take(n * 4), n * 4);
     col.kind = ArrowKind::kInt32;
-    col.values = share(std::move(v));
+    col.values = copy_values<int32_t>(in.take(n * 4), n);
+    return;
+  }
+  const bool time = t.kind == NativeType::kDate || t.kind == NativeType::kDate32 || t.kind == NativeType::kDateTime ||
+                    t.kind == NativeType::kDateTime64;
+  if (t.kind == NativeType::kFloat64) {
+    col.kind = ArrowKind::kFloat64;
+    col.values = copy_values<double>(in.take(n * 8), n);
+    return;
+  }
+  if (t.kind == NativeType::kDateTime64 && t.ns_factor == 1) {
+    col.kind = ArrowKind::kTimestamp;
+    col.values = copy_values<int64_t>(in.take(n * 8), n);
+    return;
+  }
+  if (t.kind == NativeType::kInt && t.width == 8) {
+    col.kind = ArrowKind::kInt64;
+    col.values = copy_values<int64_t>(in.take(n * 8), n);
     return;
   }
   std::vector<int64_t> v(n);
-  const bool time = t.kind == NativeType::kDate || t.kind == NativeType::kDate32 || t.kind == NativeType::kDateTime ||
-                    t.kind == NativeType::kDateTime64;
-  if (t.kind == NativeType::kDateTime64 || (t.kind == NativeType::kInt && t.width == 8)) {
+  if (t.kind == NativeType::kDateTime64) {
     std::memcpy(v.data(), in.take(n * 8), n * 8);
   } else {
     for (size_t r = 0; r < n; ++r) {
@@ -303,20 +428,34 @@ void read_low_cardinality(Reader& in, const NativeType& t, size_t n, ArrowColumn
     for (uint64_t k = 0; k < nkeys; ++k) keys.emplace_back(tmp.chars.get() + off[k], static_cast<size_t>(off[k + 1] - off[k]));
     uint64_t rows = in.fixed<uint64_t>();
     if (rows > n - done) throw_error(ErrorCode::kInvalidArgument, "Native: LowCardinality has more rows than its block");
-    for (uint64_t r = 0; r < rows; ++r) {
-      uint64_t ix;
-      switch (index_type) {
-        case 0: ix = in.fixed<uint8_t>(); break;
-        case 1: ix = in.fixed<uint16_t>(); break;
-        case 2: ix = in.fixed<uint32_t>(); break;
-        default: ix = in.fixed<uint64_t>();
+    if (nkeys > static_cast<uint64_t>(std::numeric_limits<int32_t>::max()) - base)
+      throw_error(ErrorCode::kInvalidArgument, "Native: LowCardinality has too many keys");
+    const int width = 1 << index_type;
+    const char* raw = in.take(rows * width);
+    // One tight loop per index width; the range check is folded into a max.
+    auto convert = [&](auto tag) {
+      using I = decltype(tag);
+      uint64_t top = 0;
+      int32_t* dst = indices.data() + done;
+      for (uint64_t r = 0; r < rows; ++r) {
+        I ix;
+        std::memcpy(&ix, raw + r * sizeof(I), sizeof(I));
+        top = std::max<uint64_t>(top, ix);
+        dst[r] = static_cast<int32_t>(base + ix);
       }
-      if (ix >= nkeys) throw_error(ErrorCode::kInvalidArgument, "Native: LowCardinality index out of range");
-      if (t.nullable && ix == 0) {
-        if (valid.empty()) valid.assign(n, 1);
-        valid[done + r] = 0;
-      }
-      indices[done + r] = static_cast<int32_t>(base + ix);
+      if (rows && top >= nkeys) throw_error(ErrorCode::kInvalidArgument, "Native: LowCardinality index out of range");
+      if (t.nullable)
+        for (uint64_t r = 0; r < rows; ++r)
+          if (dst[r] == static_cast<int32_t>(base)) {
+            if (valid.empty()) valid.assign(n, 1);
+            valid[done + r] = 0;
+          }
+    };
+    switch (index_type) {
+      case 0: convert(uint8_t{}); break;
+      case 1: convert(uint16_t{}); break;
+      case 2: convert(uint32_t{}); break;
+      default: convert(uint64_t{});
     }
     done += rows;
   }
@@ -329,8 +468,8 @@ void read_low_cardinality(Reader& in, const NativeType& t, size_t n, ArrowColumn
 
 }  // namespace
 
-std::unique_ptr<Encoder> make_native_encoder(const exec::ResultSet& rs, const OutputOptions&) {
-  return std::make_unique<NativeEncoder>(rs);
+std::unique_ptr<Encoder> make_native_encoder(const exec::ResultSet& rs, const OutputOptions& options) {
+  return std::make_unique<NativeEncoder>(rs, options.native_low_cardinality_strings);
 }
 
 std::vector<ArrowBatch> decode_native(std::string_view data, const Schema& schema, std::string_view table,

@@ -26,6 +26,9 @@ struct OutputOptions {
   char csv_delimiter = ',';
   size_t block_rows = 65536;         // rows per Native / Arrow block
   size_t chunk_bytes = 1 << 20;      // target size of one ResultStream chunk
+  // Native: VARCHAR columns as LowCardinality(String) (each distinct string
+  // once per block, then one index per row) instead of String.
+  bool native_low_cardinality_strings = false;
   // JSON "statistics".
   double elapsed_seconds = 0;
   uint64_t rows_read = 0;
@@ -62,6 +65,8 @@ class ResultStream {
   // Replaces `out` with the next chunk; false when everything was produced.
   bool next(std::string& out);
   const std::string& format() const { return format_; }
+  // True once next() has produced the last piece.
+  bool finished() const { return stage_ == 2; }
 
  private:
   std::shared_ptr<const exec::ResultSet> rs_;

@@ -34,6 +34,7 @@ void load_config_file(const std::string& path, ServerConfig& c) {
     else if (k == "keys_file") c.keys_file = str();
     else if (k == "io_threads") c.io_threads = static_cast<size_t>(num());
     else if (k == "worker_threads") c.worker_threads = static_cast<size_t>(num());
+    else if (k == "insert_threads") c.insert_threads = static_cast<size_t>(num());
     else if (k == "max_body_bytes") c.max_body_bytes = static_cast<size_t>(num());
     else if (k == "read_timeout_seconds") c.read_timeout_seconds = static_cast<int>(num());
     else if (k == "idle_timeout_seconds") c.idle_timeout_seconds = static_cast<int>(num());

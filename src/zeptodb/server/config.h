@@ -25,6 +25,7 @@ struct ServerConfig {
   int default_user = -1;  // -1: only when no users are configured (and on loopback)
   size_t io_threads = 2;
   size_t worker_threads = 0;  // 0: max(4, hardware threads)
+  size_t insert_threads = 2;  // requests with INSERT data run on these
   size_t max_body_bytes = size_t{1} << 30;
   int read_timeout_seconds = 300;
   int idle_timeout_seconds = 60;

@@ -138,6 +138,23 @@ std::string url_decode(std::string_view s) {
   return out;
 }
 
+bool Handler::is_insert(const HttpRequest& req) {
+  auto starts_with_insert = [](std::string_view q) {
+    size_t i = q.find_first_not_of(" \t\r\n(");
+    return i != std::string_view::npos && q.size() - i >= 6 && iequals(q.substr(i, 6), "INSERT");
+  };
+  std::string_view target = req.target;
+  size_t qmark = target.find('?');
+  std::string_view qs = qmark == std::string_view::npos ? std::string_view() : target.substr(qmark + 1);
+  while (!qs.empty()) {
+    size_t amp = qs.find('&');
+    std::string_view kv = qs.substr(0, amp);
+    if (kv.substr(0, 6) == "query=") return starts_with_insert(url_decode(kv.substr(6, 64)));
+    qs = amp == std::string_view::npos ? std::string_view() : qs.substr(amp + 1);
+  }
+  return starts_with_insert(std::string_view(req.body).substr(0, 64));
+}
+
 Handler::Handler(Database& db, HandlerConfig config, Authenticator& auth, Metrics& metrics)
     : db_(db), config_(std::move(config)), auth_(auth), metrics_(metrics) {}
 
@@ -248,6 +265,19 @@ HttpResponse Handler::query(HttpRequest& req, const std::string&) {
   if (params.count("password")) cred.password = param("password");
   Principal who = auth_.authenticate(cred);
 
+  // Parts of the protocol that are not implemented are refused by name:
+  // ignoring them would make the client misread the answer or send data the
+  // server misreads.
+  if (param("compress") == "1" || param("decompress") == "1")
+    throw QueryError{501, 48, "NOT_IMPLEMENTED",
+                     "ClickHouse's block compression (compress=1, decompress=1) is not supported; use HTTP "
+                     "compression instead: enable_http_compression=1 with Accept-Encoding for results, "
+                     "Content-Encoding for request bodies"};
+  if (std::string_view type = req.header("content-type"); type.size() >= 10 && iequals(type.substr(0, 10), "multipart/"))
+    throw QueryError{501, 48, "NOT_IMPLEMENTED",
+                     "multipart request bodies (external tables, form-encoded query parameters) are not supported; "
+                     "send the query in the URL (query=) or as the body, and INSERT data as the body"};
+
   // Query text and data.
   std::string body = std::move(req.body);
   std::string_view encoding = req.header("content-encoding");
@@ -345,6 +375,13 @@ HttpResponse Handler::query(HttpRequest& req, const std::string&) {
   out.quote_64bit_integers = setting("output_format_json_quote_64bit_integers", "1") != "0";
   std::string delim = setting("format_csv_delimiter", ",");
   if (!delim.empty()) out.csv_delimiter = delim[0];
+  out.native_low_cardinality_strings = setting("output_format_native_low_cardinality_strings", "0") == "1";
+  try {
+    long long block = std::stoll(setting("max_block_size", "0"));
+    if (block > 0) out.block_rows = static_cast<size_t>(block);
+  } catch (const std::exception&) {
+    throw QueryError{400, 27, "CANNOT_PARSE_INPUT_ASSERTION_FAILED", "max_block_size must be a positive integer"};
+  }
   out.elapsed_seconds = static_cast<double>(elapsed_ns()) / 1e9;
   out.rows_read = rs.rows_scanned;
   res.headers.emplace_back("X-ClickHouse-Format", std::string(canonical));
@@ -375,26 +412,30 @@ HttpResponse Handler::query(HttpRequest& req, const std::string&) {
     const char* v = std::getenv("ZEPTO_SERVER_FAIL_STREAM_AFTER");
     return v ? std::atol(v) : 0L;
   }();
-  auto next = [stream, compressor, metrics, done = false, pieces = 0L](std::string& out) mutable {
+  auto finished = std::make_shared<bool>(false);
+  auto next = [stream, compressor, metrics, finished, pieces = 0L](std::string& out) mutable {
+    bool& done = *finished;
     out.clear();
     if (done) return false;
     if (fail_after > 0 && ++pieces > fail_after) throw Error(ErrorCode::kInternal, "encoding failed (injected by a test)");
+    // Uncompressed, the stream encodes straight into `out`, whose buffer the
+    // transport passes back for every piece.
     std::string chunk;
-    while (out.empty()) {
-      bool more = stream->next(chunk);
-      if (!more) {
+    while (out.empty() && !done) {
+      bool more = stream->next(compressor ? chunk : out);
+      if (more && compressor) compressor->write(chunk, false, out);
+      if (!more || stream->finished()) {
         done = true;
         if (compressor) compressor->write({}, true, out);
-        break;
       }
-      if (compressor) compressor->write(chunk, false, out);
-      else out.swap(chunk);
     }
     metrics->bytes(0, out.size());
     return !out.empty() || !done;
   };
   next(res.body);  // the first chunk now, so that its errors are reported as errors
-  res.more = next;
+  // A result whole in its first chunk goes out with a Content-Length (the
+  // client can read it into one buffer of that size); a longer one streams.
+  if (!*finished) res.more = next;
   return res;
 }
 

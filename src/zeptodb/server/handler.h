@@ -55,6 +55,11 @@ class Handler {
   // Never throws: errors become ClickHouse error responses.
   HttpResponse handle(HttpRequest& request);
 
+  // True when the request carries the data of an INSERT (the query, in the
+  // URL or at the start of the body, begins with INSERT): the transport runs
+  // those on a pool of their own.
+  static bool is_insert(const HttpRequest& request);
+
   // A ClickHouse-style error response (also used by the transport for 413 etc.).
   static HttpResponse error_response(int status, int code, std::string_view name, std::string_view message,
                                      std::string_view version);

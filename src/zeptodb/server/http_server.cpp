@@ -1,5 +1,6 @@
 #include "zeptodb/server/http_server.h"
 
+#include <algorithm>
 #include <atomic>
 #include <utility>  // before Asio: Boost 1.74's awaitable.hpp uses std::exchange without it
 #include <boost/asio.hpp>
@@ -31,7 +32,8 @@ struct HttpServer::Impl {
   HttpServerOptions opt;
   Handler& handler;
   net::io_context ioc;
-  net::thread_pool workers;
+  net::thread_pool workers;    // queries, and the encoding of their results
+  net::thread_pool inserters;  // requests that carry INSERT data
   tcp::acceptor acceptor;
   net::signal_set signals;
   std::atomic<bool> stopping{false};
@@ -42,7 +44,9 @@ struct HttpServer::Impl {
   std::set<beast::tcp_stream*> idle;
 
   Impl(HttpServerOptions o, Handler& h)
-      : opt(std::move(o)), handler(h), workers(std::max<size_t>(1, opt.worker_threads)), acceptor(ioc), signals(ioc) {}
+      : opt(std::move(o)), handler(h), workers(std::max<size_t>(1, opt.worker_threads)),
+        inserters(std::max<size_t>(1, opt.insert_threads)),
+        acceptor(ioc), signals(ioc) {}
 
   awaitable<void> listen() {
     while (!stopping) {
@@ -70,6 +74,12 @@ struct HttpServer::Impl {
     co_return !ec;
   }
 
+  std::shared_ptr<HttpResponse> too_large() const {
+    return std::make_shared<HttpResponse>(Handler::error_response(
+        413, 1002, "REQUEST_TOO_LARGE",
+        "the request body exceeds the limit of " + std::to_string(opt.max_body_bytes) + " bytes", opt.version));
+  }
+
   awaitable<bool> send_simple(beast::tcp_stream& stream, unsigned version, bool keep_alive, const std::shared_ptr<HttpResponse>& r) {
     http::response<http::string_body> res{static_cast<http::status>(r->status), version};
     res.set(http::field::server, "ZeptoDB");
@@ -89,12 +99,13 @@ struct HttpServer::Impl {
   // named local and no temporary that owns anything lives in their co_await
   // expression (GCC 12 can destroy such temporaries twice).
   template <typename R>
-  auto on_workers(const std::function<R()>& fn) {
+  auto on_pool(net::thread_pool& pool, const std::function<R()>& fn) {
     auto* job = new std::function<R()>(fn);
+    auto* target = &pool;
     return net::async_initiate<const net::use_awaitable_t<>, void(R)>(
-        [this, job](auto handler) {
+        [job, target](auto handler) {
           auto ex = net::get_associated_executor(handler);
-          net::post(workers, [job, handler = std::move(handler), ex]() mutable {
+          net::post(*target, [job, handler = std::move(handler), ex]() mutable {
             std::unique_ptr<std::function<R()>> owned(job);
             R r = (*owned)();
             owned.reset();
@@ -131,7 +142,12 @@ struct HttpServer::Impl {
       }
       first = false;
       if (ec) {
-        if (ec == http::error::header_limit)
+        if (ec == http::error::body_limit)  // the Content-Length is over the limit
+          {
+            auto err = too_large();
+            co_await send_simple(stream, 11, false, err);
+          }
+        else if (ec == http::error::header_limit)
           {
             auto err = std::make_shared<HttpResponse>(Handler::error_response(431, 1002, "HEADER_TOO_LARGE", "request headers are too large", opt.version));
             co_await send_simple(stream, 11, false, err);
@@ -151,24 +167,41 @@ struct HttpServer::Impl {
         if (!co_await send(stream, cont)) break;
       }
       stream.expires_after(std::chrono::seconds(opt.read_timeout_seconds));
-      co_await http::async_read(stream, buffer, parser, net::redirect_error(use_awaitable, ec));
-      if (ec) {
-        if (ec == http::error::body_limit) {
-          auto err = std::make_shared<HttpResponse>(Handler::error_response(
-              413, 1002, "REQUEST_TOO_LARGE",
-              "the request body exceeds the limit of " + std::to_string(opt.max_body_bytes) + " bytes", opt.version));
-          co_await send_simple(stream, version, false, err);
-        } else if (ec != http::error::end_of_stream && ec != net::error::eof && ec != beast::error::timeout &&
-                 ec != net::error::connection_reset && ec != http::error::partial_message)
-          {
+      auto request = std::make_shared<HttpRequest>();
+      const auto length = parser.content_length();
+      if (length && !parser.chunked()) {
+        // A body of known length is read straight from the socket into one
+        // buffer of its size (after the bytes already buffered with the
+        // header): no growing buffer, and the decoders read it in place.
+        // (A length over the limit failed the header read with body_limit.)
+        const size_t total = static_cast<size_t>(*length);
+        std::string& body = request->body;
+        body.resize(total);
+        const size_t buffered = std::min(total, buffer.size());
+        net::buffer_copy(net::buffer(body.data(), buffered), buffer.data());
+        buffer.consume(buffered);
+        if (buffered < total) {
+          auto rest = net::buffer(body.data() + buffered, total - buffered);
+          co_await net::async_read(stream, rest, net::redirect_error(use_awaitable, ec));
+          if (ec) break;  // truncated or timed out: nothing to answer
+        }
+      } else {
+        co_await http::async_read(stream, buffer, parser, net::redirect_error(use_awaitable, ec));
+        if (ec) {
+          if (ec == http::error::body_limit) {
+            auto err = too_large();
+            co_await send_simple(stream, version, false, err);
+          } else if (ec != http::error::end_of_stream && ec != net::error::eof && ec != beast::error::timeout &&
+                     ec != net::error::connection_reset && ec != http::error::partial_message) {
             auto err = std::make_shared<HttpResponse>(Handler::error_response(400, 1002, "BAD_REQUEST", "malformed HTTP request: " + ec.message(), opt.version));
             co_await send_simple(stream, version, false, err);
           }
-        break;
+          break;
+        }
+        request->body = std::move(parser.get().body());
       }
-      http::request<http::string_body> msg = parser.release();
+      const auto& msg = parser.get();
       bool keep_alive = msg.keep_alive() && !stopping;
-      auto request = std::make_shared<HttpRequest>();
       request->method = std::string(msg.method_string());
       request->target = std::string(msg.target());
       for (const auto& f : msg) {
@@ -176,7 +209,6 @@ struct HttpServer::Impl {
         for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
         request->headers.emplace_back(std::move(name), std::string(f.value()));
       }
-      request->body = std::move(msg.body());
       Handler* h = &handler;
       const std::string* server_version = &opt.version;
       // The request runs on the worker pool; a response that must be whole
@@ -197,7 +229,10 @@ struct HttpServer::Impl {
         }
         return r;
       };
-      auto res = co_await on_workers(job);
+      // Inserts have a pool of their own, so that queries never wait behind
+      // them for a thread (inserts into one table run one at a time anyway).
+      net::thread_pool& pool = Handler::is_insert(*request) ? inserters : workers;
+      auto res = co_await on_pool(pool, job);
       job = nullptr;
       request.reset();
       if (!res->more) {
@@ -232,7 +267,7 @@ struct HttpServer::Impl {
               return -1;
             }
           };
-          int more = co_await on_workers(next);
+          int more = co_await on_pool(workers, next);
           if (more < 0) ok = false;
           if (more <= 0) break;
         }
@@ -296,6 +331,7 @@ HttpServer::HttpServer(HttpServerOptions options, Handler& handler) : impl_(std:
 
 HttpServer::~HttpServer() {
   impl_->workers.join();
+  impl_->inserters.join();
 }
 
 uint16_t HttpServer::port() const { return impl_->acceptor.local_endpoint().port(); }
@@ -315,6 +351,7 @@ void HttpServer::run() {
   im.ioc.run();
   for (auto& t : threads) t.join();
   im.workers.join();
+  im.inserters.join();
 }
 
 void HttpServer::stop() { impl_->begin_stop(); }

@@ -3,7 +3,9 @@
 //
 // Connections are coroutines on `io_threads` threads; requests run on a
 // separate pool of `worker_threads` so that a long query never stalls the
-// reading and writing of other connections. HTTP/1.1 keep-alive, chunked
+// reading and writing of other connections, and inserts on a pool of
+// `insert_threads` of their own so that queries never queue behind them. A
+// body of known length is read into one buffer of that size. HTTP/1.1 keep-alive, chunked
 // streaming of large results (one chunk on the wire at a time, so a slow
 // reader slows only its own query), `Expect: 100-continue`, a limit on the
 // request body (413) and on headers, a timeout for reading a request and for
@@ -23,7 +25,8 @@ struct HttpServerOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 8123;  // 0: any free port (see HttpServer::port())
   size_t io_threads = 2;
-  size_t worker_threads = 4;
+  size_t worker_threads = 4;  // queries
+  size_t insert_threads = 2;  // requests with INSERT data (see Handler::is_insert)
   size_t max_body_bytes = size_t{1} << 30;  // as received (compressed)
   size_t max_header_bytes = 1 << 20;
   int read_timeout_seconds = 300;   // to receive one whole request
