@@ -14,8 +14,6 @@
 #include <utility>
 #include <vector>
 
-#include <zlib.h>
-
 #include "zeptodb/common/error.h"
 #include "zeptodb/persist/file_io.h"
 #include "zeptodb/persist/wal.h"
@@ -381,23 +379,6 @@ TEST(PersistWalConcurrent, BatchBackgroundThreadCatchesUp) {
     EXPECT_GT(wal.stats().syncs, 0u);
   }
   expect_records(reopen(dir.path()), all, 0);
-}
-
-// checksum32 (which folds long inputs with carry-less multiplies where the
-// CPU has them) is zlib's CRC-32 for every length, alignment and seed.
-TEST(PersistWalChecksum, MatchesZlibCrc32) {
-  std::string data = payload(7, 4096 + 64);
-  for (size_t off = 0; off < 16; off += 5)
-    for (size_t n = 0; n <= 1200; n += n < 300 ? 1 : 37)
-      for (uint32_t seed : {0u, 1u, 0xdeadbeefu}) {
-        auto* p = reinterpret_cast<const Bytef*>(data.data() + off);
-        ASSERT_EQ(checksum32(p, n, seed), static_cast<uint32_t>(::crc32(seed, p, static_cast<uInt>(n))))
-            << "off=" << off << " n=" << n << " seed=" << seed;
-      }
-  // Chained over parts of any length, as the WAL does.
-  const auto* p = reinterpret_cast<const Bytef*>(data.data());
-  EXPECT_EQ(checksum32(data.data() + 1000, data.size() - 1000, checksum32(data.data(), 1000)),
-            static_cast<uint32_t>(::crc32(0, p, static_cast<uInt>(data.size()))));
 }
 
 TEST(PersistWal, ParseFsyncPolicy) {
