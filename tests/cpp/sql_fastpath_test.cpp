@@ -5,6 +5,7 @@
 // and on several threads.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <random>
 #include <string>
 #include <vector>
@@ -192,6 +193,50 @@ TEST_F(SqlFastPathTest, PartitionOverSeveralMorsels) {
         "FROM f",
         "", " GROUP BY symbol, b");
   check("SELECT symbol, last(price), first(price), max(timestamp), count(*) FROM f", "", " GROUP BY symbol");
+}
+
+TEST_F(SqlFastPathTest, AsofJoinMatchesGroupedPath) {
+  // Trades as stored (one run per symbol, sorted): the merge per partition.
+  // The same trades and quotes reordered by a subquery (keys no longer in
+  // runs) take the grouped path; the matches must agree. Quote times are
+  // distinct per symbol, so the match of each trade is unique.
+  load_random();
+  db.execute("CREATE TABLE g (symbol BIGINT, timestamp TIMESTAMP, bid DOUBLE) PARTITION BY symbol ORDER BY timestamp");
+  std::mt19937_64 rng(5);
+  size_t n = 6000;
+  std::vector<int64_t> sym(n), ts(n);
+  std::vector<double> bid(n);
+  std::vector<uint8_t> bv(n);
+  for (size_t i = 0; i < n; ++i) {
+    sym[i] = 1 + static_cast<int64_t>(i % 5);  // no quotes for symbols 6 and 7
+    ts[i] = -1'000'000 + static_cast<int64_t>(i) * 1013;  // some trades come before any quote
+    bid[i] = static_cast<double>(rng() % 1000) / 4;
+    bv[i] = rng() % 9 != 0;
+  }
+  std::shuffle(ts.begin(), ts.end(), rng);
+  db.ingest_columns("g",
+                    {{"symbol", ColumnType::INT64, sym.data()},
+                     {"timestamp", ColumnType::INT64, ts.data()},
+                     {"bid", ColumnType::DOUBLE, bid.data(), bv.data()}},
+                    n);
+  for (const char* join : {"ASOF JOIN", "ASOF LEFT JOIN"})
+    for (const char* cond : {">=", ">"})
+      for (const char* where : {"", " WHERE t.symbol = 2", " WHERE t.symbol IN (1, 6, 3)"}) {
+        std::string on = std::string(" ON t.symbol = q.symbol AND t.timestamp ") + cond + " q.timestamp";
+        std::string sel = "SELECT t.symbol, t.timestamp, t.price, q.timestamp, q.bid FROM ";
+        std::string fast = sel + "f t " + join + " g q" + on + where;
+        std::string grouped = sel + "(SELECT * FROM f ORDER BY price, volume) t " + join +
+                              " (SELECT * FROM g ORDER BY bid) q" + on + where;
+        exec::ExecOptions parallel;
+        parallel.threads = 4;
+        parallel.row_threshold = 0;
+        Rows a = rows(db.execute(fast)), b = rows(db.execute(grouped)), c = rows(db.execute(fast, parallel));
+        EXPECT_FALSE(a.empty()) << fast;
+        EXPECT_EQ(a, c) << fast;
+        std::sort(a.begin(), a.end());
+        std::sort(b.begin(), b.end());
+        EXPECT_EQ(a, b) << fast;
+      }
 }
 
 }  // namespace

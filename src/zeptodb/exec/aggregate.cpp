@@ -29,6 +29,69 @@ struct DSum {
   double value() const { return s + c; }
 };
 
+// Exact sum of n int64 values, in a form compilers vectorize without
+// 64-bit arithmetic shifts or 128-bit adds: each value as unsigned bits
+// u = hi * 2^32 + lo, minus 2^64 for negative values.
+__int128 sum_i64(const int64_t* x, size_t n) {
+  __int128 total = 0;
+  for (size_t b = 0; b < n;) {
+    size_t e = std::min(n, b + (size_t{1} << 31));  // keeps the partial sums below 2^64
+    uint64_t lo = 0, hi = 0, neg = 0;
+    for (size_t i = b; i < e; ++i) {
+      uint64_t u = static_cast<uint64_t>(x[i]);
+      lo += u & 0xffffffffu;
+      hi += u >> 32;
+      neg += u >> 63;
+    }
+    total += static_cast<__int128>(lo) + (static_cast<__int128>(hi) << 32) - (static_cast<__int128>(neg) << 64);
+    b = e;
+  }
+  return total;
+}
+
+// Exact sum of x[i] * y[i] (and of y) for int64 values; false (nothing
+// written) unless every value lies in [0, 2^32), where each product fits
+// 64 bits and the loop vectorizes.
+bool dot_u32(const int64_t* x, const int64_t* y, size_t n, __int128& xy, __int128& sy) {
+  __int128 pxy = 0, psy = 0;
+  for (size_t b = 0; b < n;) {
+    size_t e = std::min(n, b + (size_t{1} << 30));
+    uint64_t lo = 0, hi = 0, ys = 0, any = 0;
+    for (size_t i = b; i < e; ++i) {
+      uint64_t u = static_cast<uint64_t>(x[i]), v = static_cast<uint64_t>(y[i]);
+      any |= u | v;
+      uint64_t p = (u & 0xffffffffu) * (v & 0xffffffffu);
+      lo += p & 0xffffffffu;
+      hi += p >> 32;
+      ys += v;
+    }
+    if (any >> 32) return false;
+    pxy += static_cast<__int128>(lo) + (static_cast<__int128>(hi) << 32);
+    psy += ys;
+    b = e;
+  }
+  xy += pxy;
+  sy += psy;
+  return true;
+}
+
+// The smallest (largest) of n >= 1 int64 values: four independent running
+// values, as 64-bit comparisons do not vectorize on baseline x86-64.
+template <bool kMax>
+int64_t extreme_i64(const int64_t* x, size_t n) {
+  auto pick = [](int64_t a, int64_t b) { return kMax ? (a < b ? b : a) : (b < a ? b : a); };
+  int64_t r0 = x[0], r1 = x[0], r2 = x[0], r3 = x[0];
+  size_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    r0 = pick(r0, x[i]);
+    r1 = pick(r1, x[i + 1]);
+    r2 = pick(r2, x[i + 2]);
+    r3 = pick(r3, x[i + 3]);
+  }
+  for (; i < n; ++i) r0 = pick(r0, x[i]);
+  return pick(pick(r0, r1), pick(r2, r3));
+}
+
 // A DOUBLE Vec of groups [0, groups) from optional values.
 template <typename F>
 Vec finish_doubles(size_t groups, F value) {
@@ -183,9 +246,7 @@ void add_numbers(NumState& s, const Vec& a, size_t b, size_t e) {
   }
   const int64_t* x = a.as<int64_t>();
   if (!a.valid) {
-    __int128 acc = 0;
-    for (size_t i = b; i < e; ++i) acc += x[i];
-    s.isum += acc;
+    s.isum += sum_i64(x + b, e - b);
     s.count += static_cast<int64_t>(e - b);
   } else {
     for (size_t i = b; i < e; ++i)
@@ -269,11 +330,12 @@ class MinMax : public Base<Extreme<T>, MinMax<T>> {
     const T* x = v.as<T>();
     if constexpr (std::is_arithmetic_v<T> && !std::is_same_v<T, double>) {
       if (!v.valid && e > b) {
-        T best = x[b];
-        if (max_) {
-          for (size_t i = b + 1; i < e; ++i) best = std::max(best, x[i]);
+        T best;
+        if constexpr (std::is_same_v<T, int64_t>) {
+          best = max_ ? extreme_i64<true>(x + b, e - b) : extreme_i64<false>(x + b, e - b);
         } else {
-          for (size_t i = b + 1; i < e; ++i) best = std::min(best, x[i]);
+          best = x[b];
+          for (size_t i = b + 1; i < e; ++i) best = max_ ? std::max(best, x[i]) : std::min(best, x[i]);
         }
         consider(s, best);
         return;
@@ -394,6 +456,10 @@ class Vwap : public Base<VwapState, Vwap> {
     if (ints_ && !p.constant && !v.constant && !p.valid && !v.valid) {
       const int64_t* px = p.as<int64_t>();
       const int64_t* vx = v.as<int64_t>();
+      if (dot_u32(px + b, vx + b, e - b, s.ipv, s.iv)) {
+        s.count += static_cast<int64_t>(e - b);
+        return;
+      }
       __int128 pv = 0, vv = 0;
       for (size_t i = b; i < e; ++i) {
         pv += static_cast<__int128>(px[i]) * vx[i];

@@ -1,6 +1,7 @@
 #include "zeptodb/exec/plan.h"
 
 #include <algorithm>
+#include <array>
 #include <numeric>
 #include <unordered_map>
 #include <unordered_set>
@@ -284,8 +285,9 @@ void prune_right_scan(PlanNode* right, const std::vector<BoundPtr>& right_keys, 
       static_cast<int>(right_keys[0]->column) != scan->key_column() || phys_of(left_keys[0].type) != Phys::kI64)
     return;
   std::unordered_set<int64_t> keys;
-  for (size_t i = 0; i < n; ++i)
-    if (left_keys[0].is_valid(i)) keys.insert(left_keys[0].i64(i));
+  const Vec& k = left_keys[0];
+  for (size_t i = 0; i < (k.constant ? std::min<size_t>(n, 1) : n); ++i)
+    if (k.is_valid(i) && (i == 0 || k.i64(i) != k.i64(i - 1) || !k.is_valid(i - 1))) keys.insert(k.i64(i));
   std::vector<int64_t> want(keys.begin(), keys.end());
   if (scan->keys) {
     std::unordered_set<int64_t> have(scan->keys->begin(), scan->keys->end());
@@ -490,23 +492,28 @@ std::unique_ptr<ChunkSource> ScanNode::open(ExecContext& ctx) const { return std
 
 Relation ScanNode::execute(ExecContext& ctx) {
   auto src = open(ctx);
-  std::vector<bool> needed(columns.size(), true);
+  std::vector<bool> read = needed.empty() ? std::vector<bool>(columns.size(), true) : needed;
+  read.resize(columns.size(), false);
   std::vector<std::vector<Relation>> pieces(src->morsels());
   ThreadPool::shared().parallel_for(src->morsels(), threads_for(ctx, src->rows()), [&](size_t m, size_t) {
-    src->scan(m, needed, kAll, [&](const std::vector<Vec>& cols, size_t n, int64_t) {
+    src->scan(m, read, kAll, [&](const std::vector<Vec>& cols, size_t n, int64_t) {
       pieces[m].push_back(Relation{cols, n});
     });
   });
   Relation out;
+  for (auto& ps : pieces)
+    for (auto& p : ps) out.n += p.n;
   for (size_t c = 0; c < columns.size(); ++c) {
+    if (!read[c]) {
+      out.cols.push_back(const_null(LType::kNull, out.n));
+      continue;
+    }
     std::vector<Vec> parts;
     for (auto& ps : pieces)
       for (auto& p : ps) parts.push_back(p.cols[c]);
+    // The partition key of a single partition stays a constant.
     out.cols.push_back(parts.empty() ? const_null(columns[c].type, 0) : concat(parts, columns[c].type));
   }
-  for (auto& ps : pieces)
-    for (auto& p : ps) out.n += p.n;
-  for (auto& c : out.cols) c = flatten(c);
   return out;
 }
 
@@ -546,7 +553,6 @@ Relation SelectNode::execute(ExecContext& ctx) {
     width = scan->columns.size();
   } else {
     width = source->columns.size();
-    src = relation_source(source->execute(ctx), where.get(), ctx);
   }
   std::vector<bool> needed;
   if (aggregate) {
@@ -564,6 +570,14 @@ Relation SelectNode::execute(ExecContext& ctx) {
     }
   }
   needed.resize(width, false);
+  if (source && !src) {
+    if (dynamic_cast<JoinNode*>(source.get())) {
+      source->needed = needed;
+      if (where) collect_columns(*where, source->needed);
+      source->needed.resize(width, false);
+    }
+    src = relation_source(source->execute(ctx), where.get(), ctx);
+  }
   Relation p = aggregate ? aggregate_rows(*src, needed, ctx) : collect_rows(*src, needed, width, ctx);
   return finish(std::move(p), ctx);
 }
@@ -978,6 +992,20 @@ void ValuesNode::explain(std::string& out, int depth) const {
 // ------------------------------------------------------------- JoinNode
 
 Relation JoinNode::execute(ExecContext& ctx) {
+  if (!needed.empty()) {
+    // What each side must produce: what the parent reads, the keys, the times and the residual.
+    size_t lw = left->columns.size(), rw = right->columns.size();
+    std::vector<bool> all = needed;
+    all.resize(lw + rw, false);
+    if (residual) collect_columns(*residual, all);
+    std::vector<bool> ln(all.begin(), all.begin() + static_cast<long>(lw)), rn(all.begin() + static_cast<long>(lw), all.end());
+    for (const auto& k : left_keys) collect_columns(*k, ln);
+    for (const auto& k : right_keys) collect_columns(*k, rn);
+    if (left_ts) collect_columns(*left_ts, ln);
+    if (right_ts) collect_columns(*right_ts, rn);
+    left->needed = std::move(ln);
+    right->needed = std::move(rn);
+  }
   Relation l = left->execute(ctx);
   if (!left_keys.empty() && (kind == JoinKind2::kInner || kind == JoinKind2::kLeft || kind == JoinKind2::kAsof ||
                              kind == JoinKind2::kAsofLeft)) {
@@ -999,14 +1027,12 @@ Relation combine(const Relation& l, const Relation& r, const std::vector<int64_t
 }
 }  // namespace
 
-Relation JoinNode::asof(Relation l, Relation r, ExecContext&) {
-  std::vector<Vec> lk = eval_all(left_keys, l.cols, l.n);
-  std::vector<Vec> rk = eval_all(right_keys, r.cols, r.n);
-  Vec lt = flatten(eval(*left_ts, l.cols, l.n));
-  Vec rt = flatten(eval(*right_ts, r.cols, r.n));
-  KeyGroups rg = group_by_key(rk, r.n);
-  KeyGroups lg = group_by_key(lk, l.n);
-  std::vector<int64_t> match(l.n, -1);
+namespace {
+// ASOF matches of any keys: rows grouped by key value, each group sorted by time.
+void asof_by_groups(const std::vector<Vec>& lk, const Vec& lt, const std::vector<Vec>& rk, const Vec& rt, size_t ln,
+                    size_t rn, bool strict, std::vector<int64_t>& match) {
+  KeyGroups rg = group_by_key(rk, rn);
+  KeyGroups lg = group_by_key(lk, ln);
   for (const auto& key : lg.order) {
     auto it = rg.rows.find(key);
     if (it == rg.rows.end()) continue;
@@ -1019,14 +1045,90 @@ Relation JoinNode::asof(Relation l, Relation r, ExecContext&) {
     for (size_t j = 0; j < lidx.size(); ++j)
       if (out[j] >= 0) match[static_cast<size_t>(lidx[j])] = ridx[static_cast<size_t>(out[j])];
   }
+}
+}  // namespace
+
+namespace {
+
+// Runs of equal values of an integer key column: (key, begin, end); false
+// if a key has more than one run or a key is NULL.
+bool key_runs(const Vec& k, size_t n, std::vector<std::array<int64_t, 3>>& runs) {
+  if (phys_of(k.type) != Phys::kI64 || !k.all_valid()) return false;
+  std::unordered_set<int64_t> seen;
+  for (size_t i = 0; i < n;) {
+    int64_t key = k.i64(i);
+    size_t j = i + 1;
+    if (!k.constant)
+      while (j < n && k.i64(j) == key) ++j;
+    else
+      j = n;
+    if (!seen.insert(key).second) return false;
+    runs.push_back({key, static_cast<int64_t>(i), static_cast<int64_t>(j)});
+    i = j;
+  }
+  return true;
+}
+
+// ASOF matches when each side is one run of rows per key, with times
+// without NULLs in order within each run (a scan of partitions keyed by the
+// join key): a merge per key over the time columns as they are, no copies.
+bool asof_by_runs(const std::vector<Vec>& lk, const Vec& lt, const std::vector<Vec>& rk, const Vec& rt, size_t ln,
+                  size_t rn, bool strict, std::vector<int64_t>& match) {
+  if (lk.size() != 1 || rk.size() != 1 || !lt.all_valid() || !rt.all_valid() || lt.constant || rt.constant)
+    return false;
+  std::vector<std::array<int64_t, 3>> lr, rr;
+  if (!key_runs(lk[0], ln, lr) || !key_runs(rk[0], rn, rr)) return false;
+  const int64_t* l = lt.as<int64_t>();
+  const int64_t* r = rt.as<int64_t>();
+  std::unordered_map<int64_t, size_t> right_of;
+  for (size_t k = 0; k < rr.size(); ++k) {
+    if (!std::is_sorted(r + rr[k][1], r + rr[k][2])) return false;
+    right_of[rr[k][0]] = k;
+  }
+  for (const auto& run : lr)
+    if (!std::is_sorted(l + run[1], l + run[2])) return false;
+  for (const auto& [key, b, e] : lr) {
+    auto it = right_of.find(key);
+    if (it == right_of.end()) continue;
+    int64_t rb = rr[it->second][1], re = rr[it->second][2];
+    std::span<int64_t> out(match.data() + b, static_cast<size_t>(e - b));
+    asof_match(std::span<const int64_t>(l + b, out.size()), std::span<const int64_t>(r + rb, static_cast<size_t>(re - rb)),
+               strict, out);
+    for (int64_t& m : out)
+      if (m >= 0) m += rb;
+  }
+  return true;
+}
+
+}  // namespace
+
+Relation JoinNode::asof(Relation l, Relation r, ExecContext&) {
+  std::vector<Vec> lk = eval_all(left_keys, l.cols, l.n);
+  std::vector<Vec> rk = eval_all(right_keys, r.cols, r.n);
+  Vec lt = flatten(eval(*left_ts, l.cols, l.n));
+  Vec rt = flatten(eval(*right_ts, r.cols, r.n));
+  std::vector<int64_t> match(l.n, -1);
+  if (!asof_by_runs(lk, lt, rk, rt, l.n, r.n, strict, match)) asof_by_groups(lk, lt, rk, rt, l.n, r.n, strict, match);
+  bool all = kind == JoinKind2::kAsofLeft || std::find(match.begin(), match.end(), -1) == match.end();
+  if (all) {
+    // Every left row once, in order: the left columns as they are.
+    Relation out;
+    out.n = l.n;
+    out.cols = l.cols;
+    for (size_t c = 0; c < r.cols.size(); ++c)
+      out.cols.push_back(needed.empty() || needed[l.cols.size() + c] ? gather_nullable(r.cols[c], match.data(), l.n)
+                                                                      : const_null(LType::kNull, l.n));
+    return out;
+  }
   std::vector<int64_t> li, ri;
   for (size_t i = 0; i < l.n; ++i) {
-    if (match[i] < 0 && kind == JoinKind2::kAsof) continue;
+    if (match[i] < 0) continue;
     li.push_back(static_cast<int64_t>(i));
     ri.push_back(match[i]);
   }
   return combine(l, r, li, ri);
 }
+
 
 Relation JoinNode::equi(Relation l, Relation r, ExecContext&) {
   std::vector<int64_t> pl, pr;

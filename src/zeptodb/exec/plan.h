@@ -51,6 +51,9 @@ class PlanNode {
   virtual void explain(std::string& out, int depth) const = 0;
 
   std::vector<ColumnInfo> columns;  // output columns
+  // Output columns the parent reads (empty: all). Scans and joins leave the
+  // others as NULL placeholders instead of materializing them.
+  std::vector<bool> needed;
 };
 using PlanPtr = std::unique_ptr<PlanNode>;
 
