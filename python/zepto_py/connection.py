@@ -170,7 +170,7 @@ class ZeptoConnection:
         """Runs one statement. INSERT and DDL return the rows written (0 for DDL);
         a query returns its rows as a list of tuples."""
         data, headers = self._request("POST", {"default_format": "Native"}, sql.encode())
-        if not data:
+        if not len(data):
             summary = json.loads(headers.get("x-clickhouse-summary", "{}") or "{}")
             return int(summary.get("written_rows", 0))
         columns = _decode_native(data)
@@ -442,14 +442,17 @@ def _encode_native(columns: Mapping[str, Any]) -> List[Any]:
 
 
 def _read_body(response: http.client.HTTPResponse) -> Any:
-    """The response body: with a Content-Length, read from the socket straight into
-    one writable buffer (the arrays decoded from it view it); chunked, as bytes."""
+    """The response body. One with a Content-Length is read from the socket straight
+    into one writable buffer that the decoded arrays view (from 1 MB a NumPy array:
+    NumPy asks for huge pages, so filling it faults far fewer pages); a chunked one
+    as bytes."""
     if response.chunked or not response.length:
         return response.read()
-    buf = bytearray(response.length)
+    large = np is not None and response.length >= (1 << 20)
+    buf = np.empty(response.length, dtype=np.uint8) if large else bytearray(response.length)
     view = memoryview(buf)
     got = 0
-    while got < len(buf):
+    while got < len(view):
         n = response.readinto(view[got:])
         if not n:
             raise http.client.IncompleteRead(bytes(buf[:got]), len(buf) - got)
@@ -519,7 +522,12 @@ class _Column:
         self.parts.append(remap[indices])
 
     def _joined(self):
-        return np.concatenate(self.parts) if len(self.parts) > 1 else (self.parts[0] if self.parts else None)
+        if len(self.parts) > 1:
+            return np.concatenate(self.parts)
+        if not self.parts:
+            return None
+        part = self.parts[0]  # a view of the response: copied only if that is read-only
+        return part if part.flags.writeable else part.copy()
 
     def numpy(self):
         data = self._joined()

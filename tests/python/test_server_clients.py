@@ -145,3 +145,20 @@ def test_zepto_py_reads_low_cardinality_over_many_blocks(server):
         assert columns["s"].numpy().tolist() == names and columns["v"].numpy().tolist() == texts
         cat = columns["v"].pandas(pd)
         assert list(cat.categories) == ["u", "w", "z"] and cat.isna().tolist() == [t is None for t in texts]
+
+
+def test_zepto_py_many_distinct_strings(server):
+    """More keys than a one- or two-byte index holds: the server's key table grows and the
+    indices widen; a result over 1 MB is read into one buffer."""
+    import zepto_py
+
+    n = 70_000
+    with zepto_py.connect(port=server.port) as db:
+        db.execute("CREATE TABLE zp_many (s SYMBOL, v VARCHAR, n BIGINT)")
+        texts = np.array([f"text-{i:06d}-{'x' * (i % 13)}" for i in range(n)], dtype=object)
+        df = pd.DataFrame({"s": np.array(["A", "B"])[np.arange(n) % 2], "v": texts[::-1], "n": np.arange(n)})
+        assert db.ingest_pandas(df, table="zp_many") == n
+        got = db.query_numpy("SELECT v, n FROM zp_many ORDER BY n")
+        assert got["v"].tolist() == texts[::-1].tolist() and got["n"].tolist() == list(range(n))
+        frame = db.query_pandas("SELECT s, v FROM zp_many ORDER BY n")
+        assert len(frame["v"].cat.categories) == n and frame["s"].tolist()[:3] == ["A", "B", "A"]

@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "zeptodb/common/error.h"
+#include "zeptodb/common/huge_pages.h"
 #include "zeptodb/formats/clickhouse_types.h"
 #include "zeptodb/formats/decoders.h"
 #include "zeptodb/formats/encoders.h"
@@ -62,7 +63,10 @@ class NativeEncoder : public Encoder {
       else if (low_cardinality_) bytes += n * 2;
       else bytes += n + static_cast<size_t>(c.data<int64_t>()[end] - c.data<int64_t>()[begin]);
     }
-    out.reserve(out.size() + bytes);
+    if (out.capacity() < out.size() + bytes) {
+      out.reserve(out.size() + bytes);
+      advise_huge_pages(out.data() + out.size(), bytes);
+    }
     put_varint(out, rs_.columns.size());
     put_varint(out, n);
     for (size_t i = 0; i < rs_.columns.size(); ++i) {
@@ -104,16 +108,18 @@ class NativeEncoder : public Encoder {
   // the column has NULLs), then each row's key number in the narrowest width.
   void put_low_cardinality(const exec::ResultColumn& c, size_t begin, size_t end, std::string& out) {
     key_list_.clear();
-    slots_.assign(256, 0);
+    slots_.assign(256, Slot{});
     codes_.resize(end - begin);
     const bool nullable = c.has_nulls();
     if (nullable) key_list_.emplace_back();
-    first_key_ = key_list_.size();
     const int64_t* off = c.data<int64_t>();
     const char* chars = reinterpret_cast<const char*>(c.chars.get());
+    const int64_t total = off[c.length];
     for (size_t r = begin; r < end; ++r) {
       uint32_t code = 0;
-      if (!c.is_null(r)) code = key_code(std::string_view(chars + off[r], static_cast<size_t>(off[r + 1] - off[r])));
+      if (!c.is_null(r))
+        code = key_code(std::string_view(chars + off[r], static_cast<size_t>(off[r + 1] - off[r])),
+                        static_cast<size_t>(total - off[r]));
       codes_[r - begin] = code;
     }
     const size_t nkeys = key_list_.size();
@@ -142,46 +148,59 @@ class NativeEncoder : public Encoder {
   std::vector<std::string> types_;
   bool wrote_ = false;
   // The number of key `k` in key_list_, adding it if new. An open-addressing
-  // table of key numbers + 1 (0: empty), hashed on the first 8 bytes.
-  static size_t slot_of(std::string_view k, size_t mask) {
-    uint64_t h = k.size();
-    if (k.size() <= 8) {
-      uint64_t w = 0;
-      std::memcpy(&w, k.data(), k.size());
-      h ^= w * 0x9E3779B97F4A7C15ULL;
+  // table of slots; a key of up to 8 bytes is compared as one word (with its
+  // length), a longer one by its text.
+  struct Slot {
+    uint64_t word = 0;  // the key's bytes (up to 8), or its hash
+    uint32_t size = 0;
+    uint32_t code = 0;  // key number + 1; 0: empty
+  };
+  // `tail`: bytes readable from k.data() (at least k.size()).
+  static uint64_t word_of(std::string_view k, size_t tail) {
+    uint64_t w = 0;
+    if (k.size() > 8) return std::hash<std::string_view>{}(k);
+    if (tail >= 8) {
+      std::memcpy(&w, k.data(), 8);
+      if (k.size() < 8) w &= (uint64_t{1} << (8 * k.size())) - 1;
     } else {
-      h ^= std::hash<std::string_view>{}(k);
+      std::memcpy(&w, k.data(), k.size());
     }
-    h ^= h >> 29;
-    return (h * 0xBF58476D1CE4E5B9ULL) >> 20 & mask;
+    return w;
   }
-  uint32_t key_code(std::string_view k) {
-    for (size_t mask = slots_.size() - 1, i = slot_of(k, mask);; i = (i + 1) & mask) {
-      uint32_t s = slots_[i];
-      if (s == 0) {
+  static size_t slot_of(uint64_t word, size_t size, size_t mask) {
+    uint64_t h = (word ^ (size << 56)) * 0x9E3779B97F4A7C15ULL;
+    return (h ^ (h >> 29)) & mask;
+  }
+  uint32_t key_code(std::string_view k, size_t tail) {
+    const uint64_t w = word_of(k, tail);
+    const uint32_t size = static_cast<uint32_t>(k.size());
+    for (size_t mask = slots_.size() - 1, i = slot_of(w, size, mask);; i = (i + 1) & mask) {
+      Slot& s = slots_[i];
+      if (s.code == 0) {
         uint32_t code = static_cast<uint32_t>(key_list_.size());
         key_list_.push_back(k);
-        slots_[i] = code + 1;
+        s = Slot{w, size, code + 1};
         if (key_list_.size() * 2 > slots_.size()) rehash();
         return code;
       }
-      if (key_list_[s - 1] == k) return s - 1;
+      if (s.word == w && s.size == size && (size <= 8 || key_list_[s.code - 1] == k)) return s.code - 1;
     }
   }
   // Only keys that went through key_code have a slot (not the NULL key).
   void rehash() {
-    slots_.assign(slots_.size() * 4, 0);
+    std::vector<Slot> old(slots_.size() * 4);
+    old.swap(slots_);
     const size_t mask = slots_.size() - 1;
-    for (size_t code = first_key_; code < key_list_.size(); ++code) {
-      size_t i = slot_of(key_list_[code], mask);
-      while (slots_[i] != 0) i = (i + 1) & mask;
-      slots_[i] = static_cast<uint32_t>(code + 1);
+    for (const Slot& s : old) {
+      if (s.code == 0) continue;
+      size_t i = slot_of(s.word, s.size, mask);
+      while (slots_[i].code != 0) i = (i + 1) & mask;
+      slots_[i] = s;
     }
   }
 
-  size_t first_key_ = 0;
 
-  std::vector<uint32_t> slots_;
+  std::vector<Slot> slots_;
   std::vector<std::string_view> key_list_;
   std::vector<uint32_t> codes_;
 };

@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "zeptodb/common/huge_pages.h"
 #include "zeptodb/server/handler.h"
 
 namespace zepto::server {
@@ -176,6 +177,8 @@ struct HttpServer::Impl {
         // (A length over the limit failed the header read with body_limit.)
         const size_t total = static_cast<size_t>(*length);
         std::string& body = request->body;
+        body.reserve(total);
+        advise_huge_pages(body.data(), total);
         body.resize(total);
         const size_t buffered = std::min(total, buffer.size());
         net::buffer_copy(net::buffer(body.data(), buffered), buffer.data());
