@@ -480,6 +480,64 @@ TEST(ArrowImport, ChunkedStreamIsOneAtomicBatch) {
   EXPECT_EQ(stored<int64_t>(db, 3, "price").size(), 6u);
 }
 
+TEST(ArrowImport, BigImportsConvertEveryColumnAndNameTheFirstBadOne) {
+  // Big enough to decode on two threads, into buffers that the second
+  // import reuses: both batches must stay intact.
+  const int64_t n = 200'000;
+  std::vector<int32_t> codes(n);
+  std::vector<int64_t> us(n), volume(n);
+  std::vector<double> price(n);
+  for (int64_t i = 0; i < n; ++i) {
+    codes[i] = static_cast<int32_t>(i % 2);
+    us[i] = 1'700'000'000'000'000 + i;
+    price[i] = static_cast<double>(i) / 100 + 0.004;
+    volume[i] = i;
+  }
+  auto batch = [&](std::vector<int64_t> ts, std::vector<double> px, const char* ts_format) {
+    TestCol sym = fixed<int32_t>("symbol", "i", codes);
+    sym.dict = std::make_shared<TestCol>(utf8("", {"EVEN", "ODD"}));
+    return std::vector<TestCol>{sym, fixed<int64_t>("timestamp", ts_format, ts), fixed<double>("price", "g", px),
+                                fixed<int64_t>("volume", "l", volume)};
+  };
+  ArrowImportOptions opts;
+  opts.scales = {{"price", 100.0}};
+  opts.reject_nat = true;
+  Database db;
+  EXPECT_EQ(ingest(db, batch(us, price, "tsu:"), opts), static_cast<size_t>(n));
+  EXPECT_EQ(ingest(db, batch(us, price, "tsu:"), opts), static_cast<size_t>(n));
+  const int64_t odd = *db.symbols().find("ODD");
+  auto ts = stored<int64_t>(db, odd, "timestamp");
+  auto px = stored<int64_t>(db, odd, "price");
+  auto vol = stored<int64_t>(db, odd, "volume");
+  ASSERT_EQ(ts.size(), static_cast<size_t>(n));  // n / 2 rows of ODD from each import
+  for (size_t r = 0; r < ts.size(); ++r) {
+    const int64_t i = 2 * static_cast<int64_t>(r / 2) + 1;  // equal timestamps keep arrival order
+    ASSERT_EQ(ts[r], us[i] * 1000) << r;
+    ASSERT_EQ(px[r], i) << r;
+    ASSERT_EQ(vol[r], i) << r;
+  }
+  // Bad values in the last row of two columns: the first column (in the
+  // order of the data) is named, and nothing is stored.
+  auto expect_error = [&](std::vector<TestCol> cols, const std::string& needle) {
+    try {
+      ingest(db, std::move(cols), opts);
+      ADD_FAILURE() << "no error, expected " << needle;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+    }
+  };
+  auto bad_ts = us, nat = us;
+  auto bad_px = price;
+  bad_ts[n - 1] = INT64_MAX / 10;
+  bad_px[n - 1] = NAN;
+  expect_error(batch(bad_ts, bad_px, "tsu:"), "column 'timestamp' row 199999 overflows int64 nanoseconds");
+  expect_error(batch(us, bad_px, "tsu:"), "column 'price' row 199999 is NaN");
+  nat[5] = INT64_MIN;  // NumPy's NaT, converted or passed through
+  expect_error(batch(nat, price, "tsu:"), "column 'timestamp' row 5 is NaT");
+  expect_error(batch(nat, price, "tsn:"), "column 'timestamp' row 5 is NaT");
+  EXPECT_EQ(db.catalog().require("trades")->row_count(), static_cast<size_t>(2 * n));
+}
+
 TEST(ArrowResult, SliceOfAResultSharesItsBuffers) {
   exec::ResultSet rs;
   exec::ColumnBuilder ts("ts", exec::DataType::kTimestamp), x("x", exec::DataType::kDouble),

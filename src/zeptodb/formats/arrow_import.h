@@ -7,8 +7,11 @@
 // dictionary<int, string> (symbol columns: names go through the symbol
 // dictionary), validity bitmaps, sliced arrays (non-zero offsets), chunked
 // streams and zero-length arrays with null buffers. A single-chunk column
-// already in the table's physical type is passed through without a copy.
-// Anything else raises Error naming the column and the Arrow format string.
+// already in the table's physical type is passed through without a copy;
+// the others are converted in one pass each, a big import's columns on two
+// threads, into buffers that are kept for the next import (at most 512 MB
+// of them). Anything else raises Error naming the column and the Arrow
+// format string.
 #pragma once
 
 #include <cstddef>
@@ -37,6 +40,9 @@ struct ArrowImportOptions {
   // dictionary entry) with an error naming column and row, instead of
   // storing them as NULL.
   bool reject_nulls = false;
+  // Reject timestamps equal to INT64_MIN (NumPy's NaT) the same way, as
+  // "NaT": for NumPy datetime64 columns handed over as Arrow timestamps.
+  bool reject_nat = false;
 };
 
 // One decoded column: `data` holds `rows` values of `type`, `valid` one byte
