@@ -1,8 +1,10 @@
 """DataFrames in and out of ZeptoDB: pandas, Polars, NumPy and Arrow.
 
-Ingest is vectorized: each call converts whole columns (NumPy for pandas and
-NumPy input, the Arrow C stream for Polars and Arrow input) and stores them
-with one atomic batch call into the engine; no Python loop runs per row.
+Ingest is vectorized and has one conversion path: every input reaches the
+engine's Arrow import (Polars and Arrow through the Arrow C stream, NumPy and
+pandas columns as Arrow arrays over their own buffers), which converts each
+column in one pass in C++ with the GIL released and stores the batch
+atomically; no Python loop runs per row.
 
 Column mapping: for the ``trades`` table the four role columns
 (``symbol_col``, ``timestamp_col``, ``price_col``, ``volume_col``) are taken
@@ -121,29 +123,49 @@ def _object_missing(arr: Any, np: Any) -> Any:
     return np.fromiter((v is None or v != v for v in arr), dtype=bool, count=len(arr))
 
 
-def _symbol_ids(pipeline: Any, name: str, values: Any, np: Any, bad: _Bad) -> Any:
-    """int64 ids of names (an array or a pandas Series of any string or categorical
-    dtype), factorized so that each distinct name is interned once; missing
-    names are recorded in `bad` (their id is 0)."""
+class _Names:
+    """A symbol column as codes into a list of distinct names (code -1: missing)."""
+
+    def __init__(self, codes: Any, names: List[str]) -> None:
+        self.codes = codes
+        self.names = names
+
+    def ids(self, pipeline: Any, np: Any) -> Any:
+        """The int64 symbol ids of the rows (0 where the name is missing); only
+        the names that rows use are interned."""
+        used = np.flatnonzero(np.bincount(self.codes.astype(np.intp) + 1, minlength=len(self.names) + 1)[1:])
+        ids = np.zeros(len(self.names) + 1, dtype=np.int64)
+        if used.size:
+            ids[used] = pipeline._intern_symbols([self.names[i] for i in used])
+        return ids[np.where(self.codes < 0, len(self.names), self.codes)]
+
+
+def _factorize(name: str, values: Any, np: Any, bad: _Bad) -> _Names:
+    """The distinct names of an array or pandas Series of any string or categorical
+    dtype, each once, and the rows' codes; missing names are recorded in `bad`."""
     try:
         import pandas as pd
-
-        codes, uniques = pd.factorize(values, use_na_sentinel=True)
-        uniques = list(uniques)
     except ImportError:
         arr = np.asarray(values)
         missing = _object_missing(arr, np) if arr.dtype.kind == "O" else np.zeros(len(arr), dtype=bool)
         uniques, codes = np.unique(np.where(missing, "", arr), return_inverse=True)
         uniques = uniques.tolist()
         codes = np.where(missing, -1, codes)
+    else:
+        if isinstance(getattr(values, "dtype", None), pd.CategoricalDtype):  # its codes and categories
+            codes, uniques = values.cat.codes.to_numpy(), list(values.cat.categories)
+        else:
+            codes, uniques = pd.factorize(values, use_na_sentinel=True)
+            uniques = list(uniques)
     codes = np.asarray(codes)
     bad.add(name, codes < 0, "missing")
     wrong = [i for i, u in enumerate(uniques) if not isinstance(u, str)]
     if wrong:
-        row = int(np.argmax(codes == wrong[0]))
-        raise TypeError(f"column '{name}' row {row}: symbol names must be str, got {type(uniques[wrong[0]]).__name__}")
-    ids = pipeline._intern_symbols(uniques) if uniques else np.zeros(1, dtype=np.int64)
-    return ids[np.maximum(codes, 0)]
+        used = np.flatnonzero(np.isin(codes, wrong))
+        if used.size:
+            u = uniques[int(codes[used[0]])]
+            raise TypeError(f"column '{name}' row {int(used[0])}: symbol names must be str, got {type(u).__name__}")
+    return _Names(codes, [u if isinstance(u, str) else "" for u in uniques])
 
 
 def _numbers(name: str, arr: Any, np: Any, bad: _Bad) -> Any:
@@ -167,9 +189,12 @@ def _convert(pipeline: Any, target: _Target, columns: Mapping[str, Any], np: Any
     out: Dict[str, Any] = {}
     for src, values in columns.items():
         name = target.mapping[src]
+        if isinstance(values, _Names):
+            out[name] = values.ids(pipeline, np)
+            continue
         arr = values if isinstance(values, np.ndarray) else np.asarray(values)
         if target.is_symbol(name) and arr.dtype.kind in "OUT":
-            out[name] = _symbol_ids(pipeline, name, arr, np, bad)
+            out[name] = _factorize(name, arr, np, bad).ids(pipeline, np)
             continue
         if arr.dtype.kind == "O":
             arr = _numbers(name, arr, np, bad)
@@ -190,12 +215,60 @@ def _convert(pipeline: Any, target: _Target, columns: Mapping[str, Any], np: Any
     return out
 
 
-def _prepare(pipeline: Any, target: _Target, columns: Mapping[str, Any], np: Any) -> Dict[str, Any]:
-    """_convert, raising at the first row with a missing value."""
-    bad = _Bad()
-    out = _convert(pipeline, target, columns, np, bad)
+_ARROW_FORMATS = {"i1": "c", "i2": "s", "i4": "i", "i8": "l", "u1": "C", "u2": "S", "u4": "I", "u8": "L",
+                  "f4": "f", "f8": "g"}
+_ARROW_TIME_UNITS = {"s": "s", "ms": "m", "us": "u", "ns": "n"}
+
+
+def _arrow_column(name: str, values: Any, is_symbol: bool, np: Any, bad: _Bad) -> Tuple[str, int, Any, Any]:
+    """(Arrow format, length, buffer, symbol names or None) of one column: the
+    array's own buffer where NumPy's layout is Arrow's (numbers, datetime64 of
+    s/ms/us/ns as timestamps), codes into distinct names for string symbols."""
+    from zeptodb import _asarray, _datetime_to_ns
+
+    if not isinstance(values, _Names) and not hasattr(values, "dtype"):
+        values = _asarray(name, values, np)
+    if isinstance(values, _Names):
+        names: Optional[_Names] = values
+    else:
+        names = _factorize(name, values, np, bad) if is_symbol and values.dtype.kind in "OUT" else None
+    if names is not None:
+        codes = np.ascontiguousarray(names.codes)
+        codes = codes if codes.dtype.str[1:] in _ARROW_FORMATS else codes.astype(np.int64)
+        return _ARROW_FORMATS[codes.dtype.str[1:]], len(codes), codes, names.names
+    arr = values if isinstance(values, np.ndarray) else _asarray(name, values, np)
+    if arr.ndim != 1:
+        raise ValueError(f"column '{name}' must be one-dimensional, got shape {arr.shape}")
+    if arr.dtype.kind == "O":
+        arr = _numbers(name, arr, np, bad)
+    if not arr.dtype.isnative:
+        arr = arr.astype(arr.dtype.newbyteorder("="))
+    kind = arr.dtype.kind
+    if kind == "M":
+        unit, count = np.datetime_data(arr.dtype)
+        if unit in _ARROW_TIME_UNITS and count == 1:
+            return f"ts{_ARROW_TIME_UNITS[unit]}:", len(arr), np.ascontiguousarray(arr).view(np.int64), None
+        return "tsn:", len(arr), _datetime_to_ns(name, arr, np), None  # other units, checked in NumPy
+    if kind == "b":
+        return "b", len(arr), np.packbits(arr, bitorder="little"), None
+    fmt = _ARROW_FORMATS.get(arr.dtype.str[1:])
+    if fmt is None:
+        raise TypeError(f"column '{name}' has unsupported dtype {arr.dtype}")
+    return fmt, len(arr), np.ascontiguousarray(arr), None
+
+
+def _store(pipeline: Any, target: _Target, columns: Mapping[str, Any], np: Any, bad: Optional[_Bad] = None) -> int:
+    """Store source columns (NumPy arrays, or _Names for symbols) as one atomic batch
+    through the engine's Arrow import, which converts each column in one pass in
+    C++ (scales, time units, symbol names once per distinct name); raises at the
+    first row with a missing value, naming column and row."""
+    bad = bad if bad is not None else _Bad()
+    cols = []
+    for src, values in columns.items():
+        name = target.mapping[src]
+        cols.append((str(src), name) + _arrow_column(name, values, target.is_symbol(name), np, bad))
     bad.raise_first(np)
-    return out
+    return pipeline._ingest_arrays(target.table, cols, list(target.scales.items()))
 
 
 def from_numpy(data: Any, pipeline: Any, symbol_col: str = "symbol", price_col: str = "price",
@@ -210,7 +283,7 @@ def from_numpy(data: Any, pipeline: Any, symbol_col: str = "symbol", price_col: 
         data = {n: data[n] for n in data.dtype.names}
     target = _Target(pipeline, table, list(data), symbol_col, price_col, volume_col, timestamp_col,
                      price_scale, volume_scale)
-    return pipeline.ingest_columns(table, _prepare(pipeline, target, {k: data[k] for k in target.mapping}, np))
+    return _store(pipeline, target, {k: data[k] for k in target.mapping}, np)
 
 
 # --------------------------------------------------------------- pandas path
@@ -232,12 +305,14 @@ def _pandas_column(name: str, s: Any, pd: Any, np: Any, bad: _Bad) -> Any:
     return s.to_numpy(dtype=numpy_type)
 
 
-def _pandas_columns(pipeline: Any, df: Any, target: _Target, pd: Any, np: Any, bad: _Bad) -> Dict[str, Any]:
+def _pandas_columns(df: Any, target: _Target, pd: Any, np: Any, bad: _Bad) -> Dict[str, Any]:
+    """Source column -> NumPy array, or _Names for symbol names (object, str,
+    string or categorical dtype)."""
     out = {}
     for src, name in target.mapping.items():
         s = df[src]
         if target.is_symbol(name) and not (isinstance(s.dtype, np.dtype) and s.dtype.kind in "iu"):
-            out[src] = _symbol_ids(pipeline, name, s, np, bad)  # names: object, str, string, categorical
+            out[src] = _factorize(name, s, np, bad)
         else:
             out[src] = _pandas_column(name, s, pd, np, bad)
     return out
@@ -252,9 +327,7 @@ def from_pandas(df: Any, pipeline: Any, symbol_col: str = "symbol", price_col: s
     target = _Target(pipeline, table, [str(c) for c in df.columns], symbol_col, price_col, volume_col,
                      timestamp_col, price_scale, volume_scale)
     bad = _Bad()
-    cols = _convert(pipeline, target, _pandas_columns(pipeline, df, target, pd, np, bad), np, bad)
-    bad.raise_first(np)
-    return pipeline.ingest_columns(table, cols)
+    return _store(pipeline, target, _pandas_columns(df, target, pd, np, bad), np, bad)
 
 
 # ---------------------------------------------------------------- Arrow path

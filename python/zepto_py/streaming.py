@@ -113,7 +113,7 @@ class StreamingSession:
         np = require("numpy", "StreamingSession.ingest_pandas")
         target = self._target([str(c) for c in df.columns])
         return self._run(len(df), "ingest_pandas", lambda bad: dataframe._convert(
-            self.pipeline, target, dataframe._pandas_columns(self.pipeline, df, target, pd, np, bad), np, bad))
+            self.pipeline, target, dataframe._pandas_columns(df, target, pd, np, bad), np, bad))
 
     def ingest_numpy(self, data: Mapping[str, Any]) -> int:
         """Store ``{column: array}`` in batches; returns the rows stored."""

@@ -5,14 +5,19 @@
 // is never consumed releases its struct in its destructor.
 #include "arrow_bindings.h"
 
+#include <nanobind/ndarray.h>
 #include <nanobind/stl/optional.h>
 #include <nanobind/stl/pair.h>
 #include <nanobind/stl/shared_ptr.h>
 #include <nanobind/stl/string.h>
+#include <nanobind/stl/tuple.h>
 #include <nanobind/stl/vector.h>
 
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -66,6 +71,111 @@ SymbolExport symbol_mode(const std::string& mode) {
   if (mode == "id") return SymbolExport::kId;
   throw nb::value_error(("symbols must be 'auto', 'dictionary', 'utf8' or 'id', got '" + mode + "'").c_str());
 }
+
+// NumPy columns described as one Arrow record batch over their own buffers
+// (no copy), so that NumPy and pandas input go through the same import as
+// Arrow input. The arrays stay the caller's; the structs live as long as
+// this object and their release callbacks free nothing.
+class BorrowedBatch {
+ public:
+  using Array1D = nb::ndarray<nb::ro, nb::ndim<1>, nb::c_contig, nb::device::cpu>;
+
+  // A column `name` of `length` values of Arrow type `format` in `data`
+  // (for "b": bits, least significant first); with `names`, `data` holds
+  // indices into them (a dictionary array).
+  void add(const std::string& name, const std::string& format, size_t length, const Array1D& data,
+           const std::optional<std::vector<std::string>>& names) {
+    if (!columns_.empty() && length != length_)
+      throw nb::value_error(("length mismatch: '" + columns_.front()->name + "' has " + std::to_string(length_) +
+                             " values but '" + name + "' has " + std::to_string(length))
+                                .c_str());
+    length_ = length;
+    const size_t bits = format == "b" ? 1 : 8 * value_width(format, name);
+    if (data.size() * data.itemsize() * 8 < length * bits)
+      throw nb::value_error(("column '" + name + "': the buffer is shorter than " + std::to_string(length) +
+                             " values of Arrow type '" + format + "'")
+                                .c_str());
+    auto c = std::make_unique<Column>();
+    c->name = name;
+    c->format = format;
+    c->buffers[1] = data.data();
+    describe(c->schema, c->name.c_str(), c->format.c_str(), 0, nullptr);
+    borrow(c->array, static_cast<int64_t>(length), 2, c->buffers, 0, nullptr);
+    if (names) {
+      c->offsets.reserve(names->size() + 1);
+      c->offsets.push_back(0);
+      for (const auto& n : *names) {
+        c->chars += n;
+        if (c->chars.size() > static_cast<size_t>(INT32_MAX))
+          throw nb::value_error(("column '" + name + "': the symbol names exceed 2 GB").c_str());
+        c->offsets.push_back(static_cast<int32_t>(c->chars.size()));
+      }
+      c->dict_buffers[1] = c->offsets.data();
+      c->dict_buffers[2] = c->chars.data();
+      describe(c->dict_schema, "", "u", 0, nullptr);
+      borrow(c->dict_array, static_cast<int64_t>(names->size()), 3, c->dict_buffers, 0, nullptr);
+      c->schema.dictionary = &c->dict_schema;
+      c->array.dictionary = &c->dict_array;
+    }
+    columns_.push_back(std::move(c));
+  }
+
+  // The record batch; `schema` and `array` are then moved into the import.
+  void finish(ArrowSchema* schema, ArrowArray* array) {
+    for (auto& c : columns_) {
+      child_schemas_.push_back(&c->schema);
+      child_arrays_.push_back(&c->array);
+    }
+    describe(*schema, "", "+s", static_cast<int64_t>(columns_.size()), child_schemas_.data());
+    borrow(*array, static_cast<int64_t>(length_), 1, parent_buffers_, static_cast<int64_t>(columns_.size()),
+           child_arrays_.data());
+  }
+
+ private:
+  struct Column {
+    std::string name, format;
+    ArrowSchema schema{}, dict_schema{};
+    ArrowArray array{}, dict_array{};
+    const void* buffers[2] = {nullptr, nullptr};
+    const void* dict_buffers[3] = {nullptr, nullptr, nullptr};
+    std::vector<int32_t> offsets;  // of the dictionary's strings
+    std::string chars;
+  };
+
+  static size_t value_width(const std::string& f, const std::string& name) {
+    if (f == "c" || f == "C") return 1;
+    if (f == "s" || f == "S") return 2;
+    if (f == "i" || f == "I" || f == "f") return 4;
+    if (f == "l" || f == "L" || f == "g" || (f.size() == 4 && f.compare(0, 2, "ts") == 0)) return 8;
+    throw nb::type_error(("column '" + name + "': no NumPy layout for Arrow type '" + f + "'").c_str());
+  }
+
+  static void describe(ArrowSchema& s, const char* name, const char* format, int64_t n, ArrowSchema** children) {
+    s = ArrowSchema{};
+    s.format = format;
+    s.name = name;
+    s.n_children = n;
+    s.children = children;
+    s.release = [](ArrowSchema* x) { x->release = nullptr; };
+  }
+
+  static void borrow(ArrowArray& a, int64_t length, int64_t n_buffers, const void** buffers, int64_t n,
+                     ArrowArray** children) {
+    a = ArrowArray{};
+    a.length = length;
+    a.n_buffers = n_buffers;
+    a.buffers = buffers;
+    a.n_children = n;
+    a.children = children;
+    a.release = [](ArrowArray* x) { x->release = nullptr; };
+  }
+
+  std::vector<std::unique_ptr<Column>> columns_;
+  std::vector<ArrowSchema*> child_schemas_;
+  std::vector<ArrowArray*> child_arrays_;
+  const void* parent_buffers_[1] = {nullptr};
+  size_t length_ = 0;
+};
 
 std::string schema_repr(const TableExport& e) {
   std::string s;
@@ -193,6 +303,30 @@ void register_arrow(nb::module_& m) {
           },
           nb::scope(cls), nb::name("_ingest_arrow"), nb::is_method(), "table"_a, "data"_a, "columns"_a,
           "scales"_a, "reject_nulls"_a = false, "Store Arrow data as one atomic batch; returns the row count."));
+  nb::setattr(
+      cls, "_ingest_arrays",
+      nb::cpp_function(
+          [](Database& db, const std::string& table, nb::list columns,
+             std::vector<std::pair<std::string, double>> scales) -> size_t {
+            BorrowedBatch batch;
+            formats::ArrowImportOptions opts{{}, std::move(scales), true, true};
+            for (nb::handle item : columns) {
+              auto [src, dst, format, length, data, names] =
+                  nb::cast<std::tuple<std::string, std::string, std::string, size_t, BorrowedBatch::Array1D,
+                                      std::optional<std::vector<std::string>>>>(item);
+              batch.add(src, format, length, data, names);
+              opts.columns.emplace_back(src, dst);
+            }
+            ArrowSchema schema;
+            ArrowArray array;
+            batch.finish(&schema, &array);
+            nb::gil_scoped_release release;
+            return db.ingest_arrow(table, &schema, &array, opts);
+          },
+          nb::scope(cls), nb::name("_ingest_arrays"), nb::is_method(), "table"_a, "columns"_a, "scales"_a,
+          "Store NumPy columns as one atomic batch through the Arrow import: columns are (source name, "
+          "table column, Arrow format, length, buffer, symbol names or None) tuples; NULLs and NaT are "
+          "rejected. Returns the row count."));
   nb::setattr(cls, "_partition_keys",
               nb::cpp_function(
                   [](Database& db, const std::string& table) {

@@ -122,6 +122,64 @@ def test_from_numpy_mapping_and_structured(pipeline: zeptodb.Pipeline) -> None:
     assert column(pipeline, 9, "timestamp") == [1000, 2000]
 
 
+@pytest.mark.parametrize("unit", ["us", "ns"])
+def test_from_numpy_rejects_nat_and_overflow_naming_the_row(pipeline: zeptodb.Pipeline, unit: str) -> None:
+    data = {"symbol": np.array([1, 1, 1]), "price": np.array([1, 2, 3]), "volume": np.array([1, 1, 1]),
+            "timestamp": np.array([1, "NaT", 3], dtype=f"datetime64[{unit}]")}
+    assert_rejected(pipeline, ValueError, "column 'timestamp' row 1 is NaT", lambda: zepto_py.from_numpy(data, pipeline))
+    data["timestamp"] = np.array([0, 0, 2**62], dtype="datetime64[s]")
+    assert_rejected(pipeline, ValueError, "column 'timestamp' row 2 overflows int64 nanoseconds",
+                    lambda: zepto_py.from_numpy(data, pipeline))
+    data["timestamp"] = np.array([0, 1, 2], dtype="datetime64[D]")  # a unit Arrow has not: converted first
+    assert zepto_py.from_numpy(data, pipeline) == 3
+    assert column(pipeline, 1, "timestamp") == [0, 86_400 * 10**9, 2 * 86_400 * 10**9]
+
+
+def test_from_numpy_big_batches_match_numpy(pipeline: zeptodb.Pipeline) -> None:
+    # Big enough for the engine to convert columns on two threads, twice in a
+    # row (the second import reuses the first one's conversion buffers).
+    n = 100_000
+    rng = np.random.default_rng(7)
+    sym = rng.integers(0, 3, n)
+    price = rng.uniform(-1000, 1000, n)
+    ts = (T0 // 1000 + np.arange(n)).astype("datetime64[us]")
+    for _ in range(2):
+        zepto_py.from_numpy({"symbol": sym, "timestamp": ts, "price": price, "volume": sym * 10}, pipeline,
+                            price_scale=100)
+    for s in range(3):
+        rows = np.flatnonzero(sym == s)
+        y = price[rows] * 100
+        want = np.trunc(y) + (y - np.trunc(y) >= 0.5) - (y - np.trunc(y) <= -0.5)  # half away from zero
+        assert column(pipeline, s, "price") == np.repeat(want.astype(np.int64), 2).tolist()
+        assert column(pipeline, s, "timestamp") == np.repeat(ts[rows].astype("datetime64[ns]").view(np.int64), 2).tolist()
+
+
+def test_from_numpy_other_dtypes_map_by_name(pipeline: zeptodb.Pipeline) -> None:
+    pipeline.create_table("f", [("sym", "SYMBOL"), ("flag", "BOOLEAN"), ("n", "INTEGER"), ("x", "DOUBLE")])
+    data = {"sym": np.array(["A", "B", "A"]), "flag": np.array([True, False, True]),
+            "n": np.array([1, -2, 3], dtype=np.int16), "x": np.array([0.5, 1.5, 2.5], dtype=np.float32)}
+    assert zepto_py.from_numpy(data, pipeline, table="f") == 3
+    t = pa.table(pipeline.export("A", table="f"))
+    assert t.column("flag").to_pylist() == [True, True] and t.column("n").to_pylist() == [1, 3]
+    assert t.column("x").to_pylist() == [0.5, 2.5]
+    data["n"] = np.array([1, 2**40, 3])
+    assert_rejected(pipeline, ValueError, "column 'n' row 1: 1099511627776 does not fit in int32",
+                    lambda: zepto_py.from_numpy(data, pipeline, table="f"))
+
+
+def test_from_pandas_categorical_symbols_by_code(pipeline: zeptodb.Pipeline) -> None:
+    cat = pd.Categorical(["B", "A", "B"], categories=["UNUSED", "A", "B"])
+    df = pd.DataFrame({"symbol": cat, "price": [1, 2, 3], "volume": [1, 1, 1]})
+    assert zepto_py.from_pandas(df, pipeline) == 3
+    assert column(pipeline, "B", "price") == [1, 3]
+    assert pipeline.symbol_id("UNUSED") is None  # only the names that rows use are interned
+    df["symbol"] = pd.Categorical(["B", None, "B"], categories=["A", "B"])
+    assert_rejected(pipeline, ValueError, "column 'symbol' row 1 is missing", lambda: zepto_py.from_pandas(df, pipeline))
+    df["symbol"] = pd.Categorical([1, 2, 1])
+    assert_rejected(pipeline, TypeError, "column 'symbol' row 0: symbol names must be str",
+                    lambda: zepto_py.from_pandas(df, pipeline))
+
+
 # ------------------------------------------------------------------- Polars
 @pytest.mark.parametrize("unit", ["ms", "us", "ns"])
 def test_from_polars_datetimes_and_string_view(pipeline: zeptodb.Pipeline, unit: str) -> None:
