@@ -40,7 +40,43 @@ std::string block_name(Stream s, size_t i) {
   return std::string(s == kValues ? "block " : "validity block ") + std::to_string(i);
 }
 
-// Compresses blocks under a policy into a reusable scratch buffer.
+// The byte-shuffle filter: the `rows` values of W bytes at `src` rearranged
+// as W planes (the first byte of every value, then the second, ...), which
+// turns the constant high bytes of most numeric columns into long runs that
+// compress better and several times faster.
+template <size_t W>
+void shuffle_planes(const char* src, char* dst, size_t rows) {
+  for (size_t b = 0; b < W; ++b) {
+    char* out = dst + b * rows;
+    for (size_t i = 0; i < rows; ++i) out[i] = src[i * W + b];
+  }
+}
+template <size_t W>
+void unshuffle_planes(const char* src, char* dst, size_t rows) {
+  for (size_t b = 0; b < W; ++b) {
+    const char* in = src + b * rows;
+    for (size_t i = 0; i < rows; ++i) dst[i * W + b] = in[i];
+  }
+}
+// Widths the filter applies to (the others are stored unshuffled).
+bool shufflable(size_t width) { return width == 4 || width == 8; }
+void shuffle(const char* src, char* dst, size_t bytes, size_t width) {
+  if (width == 8) shuffle_planes<8>(src, dst, bytes / 8);
+  else shuffle_planes<4>(src, dst, bytes / 4);
+}
+void unshuffle(const char* src, char* dst, size_t bytes, size_t width) {
+  if (width == 8) unshuffle_planes<8>(src, dst, bytes / 8);
+  else unshuffle_planes<4>(src, dst, bytes / 4);
+}
+
+// How one block is stored.
+struct Encoded {
+  Codec codec;
+  bool shuffled;           // the byte-shuffle filter was applied before the codec
+  std::string_view bytes;  // the block's own bytes (kNone) or the encoder's scratch
+};
+
+// Compresses blocks under a policy into reusable scratch buffers.
 class Encoder {
  public:
   explicit Encoder(CompressionPolicy policy) : policy_(policy) {}
@@ -48,40 +84,49 @@ class Encoder {
     if (zctx_) ZSTD_freeCCtx(zctx_);
   }
 
-  // The codec used for the `n` bytes at `raw` and the bytes to store (either
-  // `raw` itself or the scratch buffer).
-  std::pair<Codec, std::string_view> encode(const char* raw, size_t n) {
-    std::string_view plain(raw, n);
-    if (n == 0) return {Codec::kNone, plain};
+  // How to store the `n` bytes at `raw`, values of `width` bytes.
+  Encoded encode(const char* raw, size_t n, size_t width) {
+    const Encoded plain{Codec::kNone, false, std::string_view(raw, n)};
+    if (n == 0 || policy_ == CompressionPolicy::kNone) return plain;
+    const bool shuffled = shufflable(width);
+    if (policy_ == CompressionPolicy::kAuto && !last_auto_lz4_ && n > 2 * kAutoSampleBytes) {
+      // A sample decides whether trying the whole block is worth it; it is
+      // skipped while the blocks before compressed well.
+      const char* sample = shuffled ? filtered(raw, kAutoSampleBytes, width) : raw;
+      if (!saves_quarter(lz4(sample, kAutoSampleBytes).size(), kAutoSampleBytes)) return plain;
+    }
+    const char* in = shuffled ? filtered(raw, n, width) : raw;
     switch (policy_) {
-      case CompressionPolicy::kNone: return {Codec::kNone, plain};
-      case CompressionPolicy::kLz4: return {Codec::kLz4, lz4(raw, n)};
-      case CompressionPolicy::kZstd: return {Codec::kZstd, zstd(raw, n)};
-      case CompressionPolicy::kAuto: {
-        if (n > 2 * kAutoSampleBytes && !saves_quarter(lz4(raw, kAutoSampleBytes).size(), kAutoSampleBytes))
-          return {Codec::kNone, plain};
-        std::string_view c = lz4(raw, n);
-        if (saves_quarter(c.size(), n)) return {Codec::kLz4, c};
-        return {Codec::kNone, plain};
+      case CompressionPolicy::kLz4: return {Codec::kLz4, shuffled, lz4(in, n)};
+      case CompressionPolicy::kZstd: return {Codec::kZstd, shuffled, zstd(in, n)};
+      default: {
+        std::string_view c = lz4(in, n);
+        last_auto_lz4_ = saves_quarter(c.size(), n);
+        return last_auto_lz4_ ? Encoded{Codec::kLz4, shuffled, c} : plain;
       }
     }
-    return {Codec::kNone, plain};
   }
 
  private:
   static bool saves_quarter(size_t stored, size_t raw) { return stored <= raw - raw / 4; }
 
-  char* scratch(size_t n) {
-    if (n > cap_) {
-      buf_.reset(new char[n]);
-      cap_ = n;
+  static char* reserve(std::unique_ptr<char[]>& buf, size_t& cap, size_t n) {
+    if (n > cap) {
+      buf.reset(new char[n]);
+      cap = n;
     }
-    return buf_.get();
+    return buf.get();
+  }
+
+  const char* filtered(const char* raw, size_t n, size_t width) {
+    char* out = reserve(shuf_, shuf_cap_, n);
+    shuffle(raw, out, n, width);
+    return out;
   }
 
   std::string_view lz4(const char* raw, size_t n) {
     int bound = LZ4_compressBound(static_cast<int>(n));
-    char* out = scratch(static_cast<size_t>(bound));
+    char* out = reserve(buf_, cap_, static_cast<size_t>(bound));
     int w = LZ4_compress_default(raw, out, static_cast<int>(n), bound);
     if (w <= 0) throw_error(ErrorCode::kInternal, "LZ4 compression failed");
     return {out, static_cast<size_t>(w)};
@@ -90,15 +135,16 @@ class Encoder {
   std::string_view zstd(const char* raw, size_t n) {
     if (!zctx_) zctx_ = ZSTD_createCCtx();
     size_t bound = ZSTD_compressBound(n);
-    char* out = scratch(bound);
+    char* out = reserve(buf_, cap_, bound);
     size_t w = ZSTD_compressCCtx(zctx_, out, bound, raw, n, kZstdLevel);
     if (ZSTD_isError(w)) throw_error(ErrorCode::kInternal, std::string("zstd compression failed: ") + ZSTD_getErrorName(w));
     return {out, w};
   }
 
   CompressionPolicy policy_;
-  std::unique_ptr<char[]> buf_;
-  size_t cap_ = 0;
+  bool last_auto_lz4_ = false;  // kAuto: the last block tried was stored with LZ4
+  std::unique_ptr<char[]> buf_, shuf_;
+  size_t cap_ = 0, shuf_cap_ = 0;
   ZSTD_CCtx* zctx_ = nullptr;
 };
 
@@ -115,13 +161,14 @@ void write_stream(File& f, Encoder& enc, Stream stream, const char* data, size_t
   for (size_t i = 0, done = 0; done < rows; ++i) {
     size_t n = std::min(rows_per_block, rows - done);
     const size_t raw = n * width;
-    auto [codec, stored] = enc.encode(data + done * width, raw);
+    auto [codec, shuffled, stored] = enc.encode(data + done * width, raw, width);
     std::memset(bh, 0, sizeof bh);
     store_le<uint32_t>(bh + 0, static_cast<uint32_t>(n));
     store_le<uint32_t>(bh + 4, static_cast<uint32_t>(raw));
     store_le<uint32_t>(bh + 8, static_cast<uint32_t>(stored.size()));
     store_le<uint8_t>(bh + 12, static_cast<uint8_t>(codec));
     store_le<uint8_t>(bh + 13, stream);
+    store_le<uint8_t>(bh + 14, shuffled ? 1 : 0);
     store_le<uint32_t>(bh + 16, static_cast<uint32_t>(i));
     store_le<uint32_t>(bh + 20, checksum32(stored.data(), stored.size()));
     store_le<uint32_t>(bh + 28, checksum32(bh, 28));
@@ -184,11 +231,42 @@ Header parse_header(const File& f, const std::string& path) {
   return out;
 }
 
+// Scratch memory and contexts for reading compressed blocks.
+struct Decoder {
+  std::unique_ptr<char[]> stored, unfiltered;
+  size_t stored_cap = 0, unfiltered_cap = 0;
+  ZSTD_DCtx* dctx = nullptr;
+
+  Decoder() = default;
+  Decoder(const Decoder&) = delete;
+  Decoder& operator=(const Decoder&) = delete;
+  ~Decoder() {
+    if (dctx) ZSTD_freeDCtx(dctx);
+  }
+  static char* reserve(std::unique_ptr<char[]>& buf, size_t& cap, size_t n) {
+    if (n > cap) {
+      buf.reset(new char[n]);
+      cap = n;
+    }
+    return buf.get();
+  }
+  // Decompresses `n` bytes at `src` into exactly `raw` bytes at `dst`.
+  bool decompress(Codec codec, const char* src, size_t n, char* dst, size_t raw) {
+    if (codec == Codec::kLz4) {
+      int r = LZ4_decompress_safe(src, dst, static_cast<int>(n), static_cast<int>(raw));
+      return r >= 0 && static_cast<size_t>(r) == raw;
+    }
+    if (!dctx) dctx = ZSTD_createDCtx();
+    size_t r = ZSTD_decompressDCtx(dctx, dst, raw, src, n);
+    return !ZSTD_isError(r) && r == raw;
+  }
+};
+
 // Reads one stream's blocks into `dst`, starting at file offset `offset`
 // (advanced past them), verifying each block before using it.
 void read_stream(const File& f, const std::string& path, Stream stream, size_t blocks, size_t rows,
                  size_t rows_per_block, size_t width, char* dst, uint64_t& offset, uint64_t file_bytes,
-                 std::unique_ptr<char[]>& scratch, size_t& scratch_cap, ZSTD_DCtx*& dctx) {
+                 Decoder& dec) {
   char bh[kBlockHeaderBytes];
   size_t done = 0;
   for (size_t i = 0; i < blocks; ++i) {
@@ -197,12 +275,14 @@ void read_stream(const File& f, const std::string& path, Stream stream, size_t b
     f.pread(offset, bh, sizeof bh);
     if (checksum32(bh, 28) != load_le<uint32_t>(bh + 28)) corrupt(path, "checksum mismatch in the header of " + name);
     const size_t n = load_le<uint32_t>(bh + 0), raw = load_le<uint32_t>(bh + 4), stored = load_le<uint32_t>(bh + 8);
-    const uint8_t codec = load_le<uint8_t>(bh + 12);
+    const uint8_t codec = load_le<uint8_t>(bh + 12), filter = load_le<uint8_t>(bh + 14);
     const size_t expect_rows = std::min(rows_per_block, rows - done);
     if (load_le<uint8_t>(bh + 13) != stream || load_le<uint32_t>(bh + 16) != i) corrupt(path, name + " is out of place");
     if (n != expect_rows || raw != n * width)
       corrupt(path, name + " holds " + std::to_string(n) + " rows, expected " + std::to_string(expect_rows));
     if (codec > static_cast<uint8_t>(Codec::kZstd)) corrupt(path, name + " uses unknown codec " + std::to_string(codec));
+    if (filter > 1 || (filter == 1 && (codec == 0 || !shufflable(width))))
+      corrupt(path, name + " uses unknown filter " + std::to_string(filter));
     if (codec == static_cast<uint8_t>(Codec::kNone) ? stored != raw : stored == 0)
       corrupt(path, name + " has a bad stored size " + std::to_string(stored));
     offset += kBlockHeaderBytes;
@@ -212,22 +292,13 @@ void read_stream(const File& f, const std::string& path, Stream stream, size_t b
       f.pread(offset, out, stored);
       if (checksum32(out, stored) != load_le<uint32_t>(bh + 20)) corrupt(path, "checksum mismatch in " + name);
     } else {
-      if (stored > scratch_cap) {
-        scratch.reset(new char[stored]);
-        scratch_cap = stored;
-      }
-      f.pread(offset, scratch.get(), stored);
-      if (checksum32(scratch.get(), stored) != load_le<uint32_t>(bh + 20)) corrupt(path, "checksum mismatch in " + name);
-      bool ok;
-      if (codec == static_cast<uint8_t>(Codec::kLz4)) {
-        int r = LZ4_decompress_safe(scratch.get(), out, static_cast<int>(stored), static_cast<int>(raw));
-        ok = r >= 0 && static_cast<size_t>(r) == raw;
-      } else {
-        if (!dctx) dctx = ZSTD_createDCtx();
-        size_t r = ZSTD_decompressDCtx(dctx, out, raw, scratch.get(), stored);
-        ok = !ZSTD_isError(r) && r == raw;
-      }
-      if (!ok) corrupt(path, name + " does not decompress to its " + std::to_string(raw) + " bytes");
+      char* in = Decoder::reserve(dec.stored, dec.stored_cap, stored);
+      f.pread(offset, in, stored);
+      if (checksum32(in, stored) != load_le<uint32_t>(bh + 20)) corrupt(path, "checksum mismatch in " + name);
+      char* target = filter ? Decoder::reserve(dec.unfiltered, dec.unfiltered_cap, raw) : out;
+      if (!dec.decompress(static_cast<Codec>(codec), in, stored, target, raw))
+        corrupt(path, name + " does not decompress to its " + std::to_string(raw) + " bytes");
+      if (filter) unshuffle(target, out, raw, width);
     }
     offset += stored;
     done += n;
@@ -316,22 +387,13 @@ ColumnFileData read_column_file(const std::string& path, const std::shared_ptr<M
   out.values = Block::allocate(capacity * width, tracker);
   if (info.has_validity) out.validity = Block::allocate(capacity, tracker);
 
-  std::unique_ptr<char[]> scratch;
-  size_t scratch_cap = 0;
-  ZSTD_DCtx* dctx = nullptr;
+  Decoder dec;
   uint64_t offset = kHeaderBytes;
-  try {
-    read_stream(f, path, kValues, info.value_blocks, info.rows, h.rows_per_block, width,
-                reinterpret_cast<char*>(out.values->data()), offset, info.file_bytes, scratch, scratch_cap, dctx);
-    if (info.has_validity)
-      read_stream(f, path, kValidity, info.validity_blocks, info.rows, h.validity_rows_per_block, 1,
-                  reinterpret_cast<char*>(out.validity->data()), offset, info.file_bytes, scratch, scratch_cap,
-                  dctx);
-  } catch (...) {
-    if (dctx) ZSTD_freeDCtx(dctx);
-    throw;
-  }
-  if (dctx) ZSTD_freeDCtx(dctx);
+  read_stream(f, path, kValues, info.value_blocks, info.rows, h.rows_per_block, width,
+              reinterpret_cast<char*>(out.values->data()), offset, info.file_bytes, dec);
+  if (info.has_validity)
+    read_stream(f, path, kValidity, info.validity_blocks, info.rows, h.validity_rows_per_block, 1,
+                reinterpret_cast<char*>(out.validity->data()), offset, info.file_bytes, dec);
   if (offset != info.file_bytes)
     corrupt(path, std::to_string(info.file_bytes - offset) + " unexpected bytes after the last block");
   f.close();

@@ -28,7 +28,11 @@
 //    12  u8      codec of this block (Codec: 0 none, 1 LZ4 block format,
 //                2 zstd frame)
 //    13  u8      stream: 0 values, 1 validity
-//    14  u16     zero
+//    14  u8      filter applied before the codec: 0 none, 1 byte shuffle
+//                (only with a codec, for values of 4 or 8 bytes: the block's
+//                values split into byte planes, first the byte 0 of every
+//                row, then byte 1, ...; decoding puts them back)
+//    15  u8      zero
 //    16  u32     index of the block within its stream (0, 1, ...)
 //    20  u32     CRC-32 of the stored bytes
 //    24  u32     zero
@@ -63,7 +67,8 @@ const char* codec_name(Codec c);
 
 // What the writer does per block. kAuto: LZ4 when it saves at least 25% of
 // the block's bytes, else the raw bytes. kLz4 / kZstd (zstd at a low level):
-// that codec for every block. kNone: raw bytes.
+// that codec for every block. kNone: raw bytes. Compressed blocks of 4- and
+// 8-byte values are byte-shuffled first (better and faster compression).
 enum class CompressionPolicy : uint8_t { kNone, kLz4, kZstd, kAuto };
 
 // Writes `rows` values of `type` from `data` (and, when `valid` is not null,
