@@ -147,6 +147,12 @@ class Base : public Aggregator {
 class CountStar : public Base<int64_t, CountStar> {
  public:
   void update(size_t g, const Vec*, size_t b, size_t e, int64_t) override { states_[g] += static_cast<int64_t>(e - b); }
+  void update_kept(size_t g, const Vec* a, size_t nargs, const uint8_t* keep, size_t n, int64_t seq) override {
+    if (nargs > 0 && !a[0].all_valid()) return Aggregator::update_kept(g, a, nargs, keep, n, seq);
+    int64_t c = 0;
+    for (size_t i = 0; i < n; ++i) c += keep[i] != 0;
+    states_[g] += c;
+  }
   void combine(int64_t& a, const int64_t& b) { a += b; }
   Vec finalize(size_t groups) override {
     resize(groups);
@@ -261,6 +267,39 @@ class Sum : public Base<NumState, Sum> {
  public:
   explicit Sum(bool avg, LType arg) : avg_(avg), dbl_(arg == LType::kDouble) {}
   void update(size_t g, const Vec* a, size_t b, size_t e, int64_t) override { add_numbers(states_[g], a[0], b, e); }
+  void update_kept(size_t g, const Vec* a, size_t nargs, const uint8_t* keep, size_t n, int64_t seq) override {
+    const Vec& v = a[0];
+    if (v.constant || v.valid || (v.type != LType::kDouble && phys_of(v.type) != Phys::kI64))
+      return Aggregator::update_kept(g, a, nargs, keep, n, seq);
+    NumState& s = states_[g];
+    int64_t k = 0;
+    if (v.type == LType::kDouble) {
+      // The blocks of 256 kept values that add_numbers() forms over them gathered.
+      const double* x = v.as<double>();
+      double blk = 0;
+      for (size_t i = 0; i < n; ++i)
+        if (keep[i]) {
+          blk += x[i];
+          if (++k % 256 == 0) {
+            s.dsum.add(blk);
+            blk = 0;
+          }
+        }
+      if (k % 256) s.dsum.add(blk);
+    } else {
+      const int64_t* x = v.as<int64_t>();
+      uint64_t lo = 0, hi = 0, neg = 0;  // as sum_i64(), of the kept values (n < 2^31)
+      for (size_t i = 0; i < n; ++i) {
+        uint64_t u = static_cast<uint64_t>(x[i]) & (uint64_t{0} - (keep[i] != 0));
+        lo += u & 0xffffffffu;
+        hi += u >> 32;
+        neg += u >> 63;
+        k += keep[i] != 0;
+      }
+      s.isum += static_cast<__int128>(lo) + (static_cast<__int128>(hi) << 32) - (static_cast<__int128>(neg) << 64);
+    }
+    s.count += k;
+  }
   void combine(NumState& x, const NumState& y) {
     x.isum += y.isum;
     x.dsum.add(y.dsum);
@@ -615,6 +654,16 @@ std::unique_ptr<Aggregator> make_aggregator(const AggSpec& s) {
     case AggKind::kPercentile: return std::make_unique<Quantile>(s.param);
   }
   return nullptr;
+}
+
+void Aggregator::update_kept(size_t g, const Vec* args, size_t nargs, const uint8_t* keep, size_t n, int64_t seq) {
+  std::vector<uint32_t> sel;
+  for (size_t i = 0; i < n; ++i)
+    if (keep[i]) sel.push_back(static_cast<uint32_t>(i));
+  if (sel.empty()) return;
+  std::vector<Vec> gathered;
+  for (size_t a = 0; a < nargs; ++a) gathered.push_back(gather(args[a], sel.data(), sel.size()));
+  update(g, gathered.data(), 0, sel.size(), seq);
 }
 
 // ------------------------------------------------------------ GroupTable

@@ -46,6 +46,10 @@ class Aggregator {
   // Adds rows [begin, end) of `args` to group g. `seq` is the position of
   // row 0 of this chunk in the query's row order (for first/last).
   virtual void update(size_t g, const Vec* args, size_t begin, size_t end, int64_t seq) = 0;
+  // Adds the rows i < n of `args` (nargs Vecs) with keep[i] != 0 to group g,
+  // exactly as update(g, gathered, 0, kept, seq) would with those rows
+  // gathered; the default gathers.
+  virtual void update_kept(size_t g, const Vec* args, size_t nargs, const uint8_t* keep, size_t n, int64_t seq);
   // Folds group i of `other` (same kind) into group map[i] of this one.
   virtual void merge(Aggregator& other, const std::vector<uint32_t>& map) = 0;
   // The values of groups [0, groups) in group order.

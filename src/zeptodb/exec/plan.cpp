@@ -110,13 +110,15 @@ class TableSource : public ChunkSource {
 
   bool view(size_t m, const std::vector<bool>& needed, MorselView& out) override {
     const Morsel& mo = morsels_[m];
-    if (mo.full_filter || node_.filter) return false;
     const PartitionSnapshot& snap = snaps_[mo.part];
     ctx_.rows_scanned.fetch_add(mo.end - mo.begin, std::memory_order_relaxed);
     size_t n = mo.end - mo.begin;
+    out.filter = mo.full_filter ? full_filter_.get() : node_.filter.get();
+    std::vector<bool> read = needed;
+    if (out.filter) collect_columns(*out.filter, read);
     out.cols.resize(types_.size());
     for (size_t c = 0; c < out.cols.size(); ++c)
-      out.cols[c] = c < needed.size() && needed[c] ? column(snap, c, mo.begin, n) : const_null(LType::kNull, n);
+      out.cols[c] = c < read.size() && read[c] ? column(snap, c, mo.begin, n) : const_null(LType::kNull, n);
     out.n = n;
     out.seq = static_cast<int64_t>(m << 32);
     int ts = node_.ts_column();
@@ -668,13 +670,63 @@ OrderedAggPlan plan_ordered_agg(const std::vector<BoundPtr>& keys, const std::ve
   return p;
 }
 
+// Whether the columns the plan's non-bucket keys read are constant in v.
+bool keys_constant(const OrderedAggPlan& plan, const MorselView& v) {
+  for (size_t c = 0; c < plan.key_cols.size() && c < v.cols.size(); ++c)
+    if (plan.key_cols[c] && !v.cols[c].constant) return false;
+  return true;
+}
+
+// A filtered morsel whose rows all form one group (keys constant in it):
+// per chunk, the filter's result goes straight to the aggregators as a mask
+// (Aggregator::update_kept), without gathering the rows that pass. Same
+// calls in effect as the chunked scan (chunks of kChunkRows).
+bool aggregate_filtered(const OrderedAggPlan& plan, AggLocal& L, const MorselView& v,
+                        const std::vector<BoundPtr>& group_keys, const std::vector<AggCall>& aggs) {
+  if (plan.bucket_key >= 0 || !keys_constant(plan, v) || v.n == 0) return false;
+  std::vector<Vec> first(v.cols.size());
+  for (size_t c = 0; c < first.size(); ++c) first[c] = slice(v.cols[c], 0, 1);
+  std::vector<Vec> keys = eval_all(group_keys, first, 1);
+  std::vector<Vec> cols(v.cols.size());
+  std::vector<uint8_t> keep(kChunkRows);
+  for (size_t off = 0, n = 0; off < v.n; off += n) {
+    n = std::min(kChunkRows, v.n - off);
+    for (size_t c = 0; c < cols.size(); ++c) cols[c] = slice(v.cols[c], off, n);
+    Vec cond = eval(*v.filter, cols, n);
+    size_t kept = 0;
+    if (cond.constant) {
+      uint8_t all = cond.is_valid(0) && cond.b8(0);
+      std::fill(keep.begin(), keep.begin() + static_cast<long>(n), all);
+      kept = all ? n : 0;
+    } else {
+      const uint8_t* b = cond.as<uint8_t>();
+      const uint8_t* valid = cond.valid;
+      uint8_t* k = keep.data();
+      if (valid) {
+        for (size_t i = 0; i < n; ++i) k[i] = static_cast<uint8_t>((b[i] != 0) & (valid[i] != 0));
+      } else {
+        for (size_t i = 0; i < n; ++i) k[i] = static_cast<uint8_t>(b[i] != 0);
+      }
+      for (size_t i = 0; i < n; ++i) kept += k[i];
+    }
+    if (kept == 0) continue;
+    int64_t seq = v.seq + static_cast<int64_t>(off);
+    size_t g = L.groups->find_or_add(keys, 0, seq);
+    for (size_t a = 0; a < aggs.size(); ++a) {
+      std::vector<Vec> args = eval_all(aggs[a].args, cols, n);
+      L.aggs[a]->resize(L.groups->size());
+      L.aggs[a]->update_kept(g, args.data(), args.size(), keep.data(), n, seq);
+    }
+  }
+  return true;
+}
+
 // Aggregates morsel view v into L by the plan; false (nothing done) when the
 // morsel does not have the shape the plan needs.
 bool aggregate_ordered(const OrderedAggPlan& plan, AggLocal& L, const MorselView& v,
                        const std::vector<BoundPtr>& group_keys, const std::vector<AggCall>& aggs) {
   using Take = OrderedAggPlan::Take;
-  for (size_t c = 0; c < plan.key_cols.size() && c < v.cols.size(); ++c)
-    if (plan.key_cols[c] && !v.cols[c].constant) return false;
+  if (v.filter || !keys_constant(plan, v)) return false;
   if (plan.bucket_key >= 0 && v.ts_column != static_cast<int>(plan.bucket_col)) return false;
   size_t n = v.n;
   std::vector<uint32_t> starts;  // first row of each group's range
@@ -764,11 +816,13 @@ Relation SelectNode::aggregate_rows(ChunkSource& src, const std::vector<bool>& n
     MorselView v;
     if (ordered.usable && src.view(m, needed, v)) {
       if (aggregate_ordered(ordered, L, v, group_keys, aggs)) return;
+      if (v.filter && aggregate_filtered(ordered, L, v, group_keys, aggs)) return;
       std::vector<Vec> cols(v.cols.size());
+      auto add = [&](const std::vector<Vec>& c, size_t n, int64_t seq) { add_chunk(L, c, n, seq); };
       for (size_t off = 0, n = 0; off < v.n; off += n) {
         n = std::min(kChunkRows, v.n - off);
         for (size_t c = 0; c < cols.size(); ++c) cols[c] = slice(v.cols[c], off, n);
-        add_chunk(L, cols, n, v.seq + static_cast<int64_t>(off));
+        emit(cols, n, v.seq + static_cast<int64_t>(off), v.filter, needed, add);
       }
       return;
     }
@@ -951,6 +1005,8 @@ void SelectNode::explain(std::string& out, int depth) const {
     if (scan && !scan->filter && ordered.usable &&
         (ordered.bucket_key < 0 || static_cast<int>(ordered.bucket_col) == scan->ts_column()))
       out += " (partitions as stored: groups are row ranges of the sorted timestamps)";
+    if (scan && scan->filter && ordered.usable && ordered.bucket_key < 0)
+      out += " (one group per partition: the filter is a mask for the aggregates)";
     out += ":";
     for (size_t i = 0; i < aggs.size(); ++i) out += (i ? ", " : " ") + aggs[i].text;
     out += "\n";

@@ -61,12 +61,13 @@ using PlanPtr = std::unique_ptr<PlanNode>;
 // seq is the position of the chunk's first row in the source's order.
 using ChunkFn = std::function<void(const std::vector<Vec>& cols, size_t n, int64_t seq)>;
 
-// A morsel's rows in one piece, as stored: every row passes the filter.
+// A morsel's rows in one piece, as stored, before the filter.
 struct MorselView {
   std::vector<Vec> cols;  // columns not needed: NULL placeholders; the partition key: a constant
   size_t n = 0;
   int64_t seq = 0;     // position of row 0 in the source's order (as scan() numbers it)
   int ts_column = -1;  // a column without NULLs whose values never decrease, or -1
+  const BoundExpr* filter = nullptr;  // the rows that count are those it holds for (null: all)
 };
 
 class ChunkSource {
@@ -77,8 +78,8 @@ class ChunkSource {
   // Reads morsel m in chunks of at most `chunk` rows. Columns not in
   // `needed` are NULL placeholders.
   virtual void scan(size_t m, const std::vector<bool>& needed, size_t chunk, const ChunkFn& fn) = 0;
-  // Morsel m without copying, if no filter applies to its rows (else false
-  // and the caller scans it). Counts its rows as scanned.
+  // Morsel m without copying (false if the source cannot: the caller scans
+  // it), with the columns of its filter. Counts its rows as scanned.
   virtual bool view(size_t, const std::vector<bool>&, MorselView&) { return false; }
 };
 
