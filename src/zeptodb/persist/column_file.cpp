@@ -2,6 +2,9 @@
 
 #include <lz4.h>
 #include <zstd.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include <algorithm>
 #include <cstring>
@@ -53,10 +56,32 @@ void shuffle_planes(const char* src, char* dst, size_t rows) {
 }
 template <size_t W>
 void unshuffle_planes(const char* src, char* dst, size_t rows) {
-  for (size_t b = 0; b < W; ++b) {
-    const char* in = src + b * rows;
-    for (size_t i = 0; i < rows; ++i) dst[i * W + b] = in[i];
+  size_t i = 0;
+#if defined(__SSE2__)
+  // 16 rows at a time: interleave the planes' bytes, then pairs, then quads.
+  auto load = [&](size_t b) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + b * rows + i)); };
+  auto store = [&](size_t k, __m128i v) { _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + i * W + 16 * k), v); };
+  for (; i + 16 <= rows; i += 16) {
+    __m128i a0 = _mm_unpacklo_epi8(load(0), load(1)), a1 = _mm_unpackhi_epi8(load(0), load(1));
+    __m128i a2 = _mm_unpacklo_epi8(load(2), load(3)), a3 = _mm_unpackhi_epi8(load(2), load(3));
+    __m128i c0 = _mm_unpacklo_epi16(a0, a2), c1 = _mm_unpackhi_epi16(a0, a2);  // bytes 0-3 of rows 0-3, 4-7
+    __m128i c2 = _mm_unpacklo_epi16(a1, a3), c3 = _mm_unpackhi_epi16(a1, a3);  // rows 8-11, 12-15
+    if constexpr (W == 4) {
+      store(0, c0), store(1, c1), store(2, c2), store(3, c3);
+    } else {
+      __m128i a4 = _mm_unpacklo_epi8(load(4), load(5)), a5 = _mm_unpackhi_epi8(load(4), load(5));
+      __m128i a6 = _mm_unpacklo_epi8(load(6), load(7)), a7 = _mm_unpackhi_epi8(load(6), load(7));
+      __m128i d0 = _mm_unpacklo_epi16(a4, a6), d1 = _mm_unpackhi_epi16(a4, a6);  // bytes 4-7
+      __m128i d2 = _mm_unpacklo_epi16(a5, a7), d3 = _mm_unpackhi_epi16(a5, a7);
+      store(0, _mm_unpacklo_epi32(c0, d0)), store(1, _mm_unpackhi_epi32(c0, d0));
+      store(2, _mm_unpacklo_epi32(c1, d1)), store(3, _mm_unpackhi_epi32(c1, d1));
+      store(4, _mm_unpacklo_epi32(c2, d2)), store(5, _mm_unpackhi_epi32(c2, d2));
+      store(6, _mm_unpacklo_epi32(c3, d3)), store(7, _mm_unpackhi_epi32(c3, d3));
+    }
   }
+#endif
+  for (; i < rows; ++i)
+    for (size_t b = 0; b < W; ++b) dst[i * W + b] = src[b * rows + i];
 }
 // Widths the filter applies to (the others are stored unshuffled).
 bool shufflable(size_t width) { return width == 4 || width == 8; }
