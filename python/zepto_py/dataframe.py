@@ -130,14 +130,11 @@ class _Names:
         self.codes = codes
         self.names = names
 
-    def ids(self, pipeline: Any, np: Any) -> Any:
-        """The int64 symbol ids of the rows (0 where the name is missing); only
-        the names that rows use are interned."""
-        used = np.flatnonzero(np.bincount(self.codes.astype(np.intp) + 1, minlength=len(self.names) + 1)[1:])
-        ids = np.zeros(len(self.names) + 1, dtype=np.int64)
-        if used.size:
-            ids[used] = pipeline._intern_symbols([self.names[i] for i in used])
-        return ids[np.where(self.codes < 0, len(self.names), self.codes)]
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def __getitem__(self, rows: Any) -> "_Names":
+        return _Names(self.codes[rows], self.names)
 
 
 def _factorize(name: str, values: Any, np: Any, bad: _Bad) -> _Names:
@@ -182,36 +179,41 @@ def _numbers(name: str, arr: Any, np: Any, bad: _Bad) -> Any:
     return np.asarray(arr.tolist())
 
 
-def _convert(pipeline: Any, target: _Target, columns: Mapping[str, Any], np: Any, bad: _Bad) -> Dict[str, Any]:
-    """Table column -> array ready for Pipeline.ingest_columns (whose _coerce does the
-    remaining dtype conversions). Rows with missing values are recorded in `bad`
-    and hold a placeholder."""
+def _sources(target: _Target, columns: Mapping[str, Any], np: Any, bad: _Bad, check_values: bool) -> Dict[str, Any]:
+    """Source columns as what the engine's import reads: NumPy arrays of numbers,
+    booleans or datetime64, and _Names for symbol names. Missing values that only
+    Python sees (None, pandas NA) are recorded in `bad` (with a placeholder); with
+    `check_values` also the values the engine would reject (NaN, NaT, out of range
+    after scaling), for callers that drop bad rows instead of failing."""
+    from zeptodb import _asarray
+
     out: Dict[str, Any] = {}
     for src, values in columns.items():
         name = target.mapping[src]
         if isinstance(values, _Names):
-            out[name] = values.ids(pipeline, np)
+            out[src] = values
             continue
-        arr = values if isinstance(values, np.ndarray) else np.asarray(values)
+        arr = values if hasattr(values, "dtype") else _asarray(name, values, np)
         if target.is_symbol(name) and arr.dtype.kind in "OUT":
-            out[name] = _factorize(name, arr, np, bad).ids(pipeline, np)
+            out[src] = _factorize(name, arr, np, bad)
             continue
+        arr = np.asarray(arr)
+        if arr.ndim != 1:
+            raise ValueError(f"column '{name}' must be one-dimensional, got shape {arr.shape}")
         if arr.dtype.kind == "O":
             arr = _numbers(name, arr, np, bad)
+        out[src] = arr
+        if not check_values:
+            continue
         kind = arr.dtype.kind
-        if kind == "f" and bad.add(name, np.isnan(arr), "NaN"):
-            arr = np.where(np.isnan(arr), 0.0, arr)
-        elif kind == "M" and bad.add(name, np.isnat(arr), "NaT"):
-            arr = np.where(np.isnat(arr), np.zeros(1, dtype=arr.dtype), arr)
+        if kind == "f":
+            bad.add(name, np.isnan(arr), "NaN")
+        elif kind == "M":
+            bad.add(name, np.isnat(arr), "NaT")
         scale = target.scales.get(name)
         if scale is not None and (kind == "f" or (kind in "iu" and scale != 1.0)):
-            arr = np.ascontiguousarray(arr, dtype=np.float64)
-            with np.errstate(over="ignore", invalid="ignore"):
-                big = ~(np.abs(arr * scale) < 2.0**63)
-            if bad.add(name, big, f"out of range after scaling by {scale:g}"):
-                arr = np.where(big, 0.0, arr)
-            arr = pipeline._scale_to_int64(arr, scale, name)
-        out[name] = arr
+            limit = 2.0**63 / scale  # the engine checks the exact bound; this finds the rows cheaply
+            bad.add(name, (arr >= limit) | (arr <= -limit), f"out of range after scaling by {scale:g}")
     return out
 
 
@@ -220,35 +222,23 @@ _ARROW_FORMATS = {"i1": "c", "i2": "s", "i4": "i", "i8": "l", "u1": "C", "u2": "
 _ARROW_TIME_UNITS = {"s": "s", "ms": "m", "us": "u", "ns": "n"}
 
 
-def _arrow_column(name: str, values: Any, is_symbol: bool, np: Any, bad: _Bad) -> Tuple[str, int, Any, Any]:
-    """(Arrow format, length, buffer, symbol names or None) of one column: the
-    array's own buffer where NumPy's layout is Arrow's (numbers, datetime64 of
-    s/ms/us/ns as timestamps), codes into distinct names for string symbols."""
-    from zeptodb import _asarray, _datetime_to_ns
-
-    if not isinstance(values, _Names) and not hasattr(values, "dtype"):
-        values = _asarray(name, values, np)
+def _arrow_column(name: str, values: Any, np: Any) -> Tuple[str, int, Any, Any]:
+    """(Arrow format, length, buffer, symbol names or None) of one column from
+    _sources: the array's own buffer where NumPy's layout is Arrow's (numbers,
+    datetime64 of s/ms/us/ns as timestamps), codes into the names for symbols."""
     if isinstance(values, _Names):
-        names: Optional[_Names] = values
-    else:
-        names = _factorize(name, values, np, bad) if is_symbol and values.dtype.kind in "OUT" else None
-    if names is not None:
-        codes = np.ascontiguousarray(names.codes)
+        codes = np.ascontiguousarray(values.codes)
         codes = codes if codes.dtype.str[1:] in _ARROW_FORMATS else codes.astype(np.int64)
-        return _ARROW_FORMATS[codes.dtype.str[1:]], len(codes), codes, names.names
-    arr = values if isinstance(values, np.ndarray) else _asarray(name, values, np)
-    if arr.ndim != 1:
-        raise ValueError(f"column '{name}' must be one-dimensional, got shape {arr.shape}")
-    if arr.dtype.kind == "O":
-        arr = _numbers(name, arr, np, bad)
-    if not arr.dtype.isnative:
-        arr = arr.astype(arr.dtype.newbyteorder("="))
+        return _ARROW_FORMATS[codes.dtype.str[1:]], len(codes), codes, values.names
+    arr = values if values.dtype.isnative else values.astype(values.dtype.newbyteorder("="))
     kind = arr.dtype.kind
     if kind == "M":
         unit, count = np.datetime_data(arr.dtype)
         if unit in _ARROW_TIME_UNITS and count == 1:
             return f"ts{_ARROW_TIME_UNITS[unit]}:", len(arr), np.ascontiguousarray(arr).view(np.int64), None
-        return "tsn:", len(arr), _datetime_to_ns(name, arr, np), None  # other units, checked in NumPy
+        from zeptodb import _datetime_to_ns  # other units: converted and checked in NumPy
+
+        return "tsn:", len(arr), _datetime_to_ns(name, arr, np), None
     if kind == "b":
         return "b", len(arr), np.packbits(arr, bitorder="little"), None
     fmt = _ARROW_FORMATS.get(arr.dtype.str[1:])
@@ -257,18 +247,21 @@ def _arrow_column(name: str, values: Any, is_symbol: bool, np: Any, bad: _Bad) -
     return fmt, len(arr), np.ascontiguousarray(arr), None
 
 
-def _store(pipeline: Any, target: _Target, columns: Mapping[str, Any], np: Any, bad: Optional[_Bad] = None) -> int:
-    """Store source columns (NumPy arrays, or _Names for symbols) as one atomic batch
-    through the engine's Arrow import, which converts each column in one pass in
-    C++ (scales, time units, symbol names once per distinct name); raises at the
-    first row with a missing value, naming column and row."""
-    bad = bad if bad is not None else _Bad()
-    cols = []
-    for src, values in columns.items():
-        name = target.mapping[src]
-        cols.append((str(src), name) + _arrow_column(name, values, target.is_symbol(name), np, bad))
-    bad.raise_first(np)
+def _store(pipeline: Any, target: _Target, sources: Mapping[str, Any], np: Any) -> int:
+    """Store columns from _sources as one atomic batch through the engine's Arrow
+    import, which converts each column in one pass in C++ with the GIL released
+    (scales, time units, symbol names once per distinct name) and rejects NaN,
+    NaT and values that do not fit, naming column and row."""
+    cols = [(str(src), target.mapping[src]) + _arrow_column(target.mapping[src], values, np)
+            for src, values in sources.items()]
     return pipeline._ingest_arrays(target.table, cols, list(target.scales.items()))
+
+
+def _store_all(pipeline: Any, target: _Target, columns: Mapping[str, Any], np: Any, bad: _Bad) -> int:
+    """_sources then _store, raising at the first row with a missing value."""
+    sources = _sources(target, columns, np, bad, check_values=False)
+    bad.raise_first(np)
+    return _store(pipeline, target, sources, np)
 
 
 def from_numpy(data: Any, pipeline: Any, symbol_col: str = "symbol", price_col: str = "price",
@@ -283,7 +276,7 @@ def from_numpy(data: Any, pipeline: Any, symbol_col: str = "symbol", price_col: 
         data = {n: data[n] for n in data.dtype.names}
     target = _Target(pipeline, table, list(data), symbol_col, price_col, volume_col, timestamp_col,
                      price_scale, volume_scale)
-    return _store(pipeline, target, {k: data[k] for k in target.mapping}, np)
+    return _store_all(pipeline, target, {k: data[k] for k in target.mapping}, np, _Bad())
 
 
 # --------------------------------------------------------------- pandas path
@@ -327,7 +320,7 @@ def from_pandas(df: Any, pipeline: Any, symbol_col: str = "symbol", price_col: s
     target = _Target(pipeline, table, [str(c) for c in df.columns], symbol_col, price_col, volume_col,
                      timestamp_col, price_scale, volume_scale)
     bad = _Bad()
-    return _store(pipeline, target, _pandas_columns(df, target, pd, np, bad), np, bad)
+    return _store_all(pipeline, target, _pandas_columns(df, target, pd, np, bad), np, bad)
 
 
 # ---------------------------------------------------------------- Arrow path

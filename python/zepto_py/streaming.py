@@ -112,16 +112,15 @@ class StreamingSession:
         pd = require("pandas", "StreamingSession.ingest_pandas")
         np = require("numpy", "StreamingSession.ingest_pandas")
         target = self._target([str(c) for c in df.columns])
-        return self._run(len(df), "ingest_pandas", lambda bad: dataframe._convert(
-            self.pipeline, target, dataframe._pandas_columns(df, target, pd, np, bad), np, bad))
+        return self._run(len(df), "ingest_pandas", target,
+                         lambda bad: dataframe._pandas_columns(df, target, pd, np, bad))
 
     def ingest_numpy(self, data: Mapping[str, Any]) -> int:
         """Store ``{column: array}`` in batches; returns the rows stored."""
         np = require("numpy", "StreamingSession.ingest_numpy")
         target = self._target(list(data))
         n = len(next(iter(data.values()))) if data else 0
-        return self._run(n, "ingest_numpy", lambda bad: dataframe._convert(
-            self.pipeline, target, {k: data[k] for k in target.mapping}, np, bad))
+        return self._run(n, "ingest_numpy", target, lambda bad: {k: data[k] for k in target.mapping})
 
     def ingest_polars(self, df: Any) -> int:
         """Store a Polars DataFrame in batches (read through the Arrow C stream)."""
@@ -183,29 +182,30 @@ class StreamingSession:
             arr[:] = [r.get(src) for r in rows]
             cols[src] = arr
         bad = _Bad()
-        converted = dataframe._convert(self.pipeline, target, cols, np, bad)
-        return self._store(converted, bad, base, len(rows), np, progress)
+        sources = dataframe._sources(target, cols, np, bad, check_values=True)
+        return self._store(target, sources, bad, base, len(rows), np, progress)
 
-    def _run(self, n: int, what: str, convert: Callable[[_Bad], Dict[str, Any]]) -> int:
-        """Convert whole columns once (vectorized), then store them batch by batch."""
+    def _run(self, n: int, what: str, target: _Target, columns: Callable[[_Bad], Dict[str, Any]]) -> int:
+        """Check whole columns once (vectorized), then store them batch by batch."""
         np = require("numpy", what)
         progress = _Progress(self.show_progress, n, what)
         start = time.perf_counter()
         stored = 0
         try:
             bad = _Bad()
-            cols = convert(bad)
+            sources = dataframe._sources(target, columns(bad), np, bad, check_values=True)
             for a in range(0, n, self.batch_size):
                 b = min(n, a + self.batch_size)
                 part = _Bad()
                 part.masks = [(name, mask[a:b], why) for name, mask, why in bad.masks]
-                stored += self._store({k: v[a:b] for k, v in cols.items()}, part, a, b - a, np, progress)
+                stored += self._store(target, {k: v[a:b] for k, v in sources.items()}, part, a, b - a, np, progress)
         finally:
             self._finish(progress, stored, start)
         return stored
 
-    def _store(self, cols: Dict[str, Any], bad: _Bad, base: int, n: int, np: Any, progress: _Progress) -> int:
-        """Store one converted batch, dropping (or raising on) its known bad rows."""
+    def _store(self, target: _Target, cols: Dict[str, Any], bad: _Bad, base: int, n: int, np: Any,
+               progress: _Progress) -> int:
+        """Store one batch of _sources columns, dropping (or raising on) its known bad rows."""
         bad.masks = [m for m in bad.masks if m[1].any()]
         if bad.masks:
             if self.error_mode == "raise":
@@ -221,8 +221,8 @@ class StreamingSession:
             n = len(kept)
         else:
             row_of = lambda i: base + i  # noqa: E731
-        ingest = lambda a, m: self.pipeline.ingest_columns(  # noqa: E731
-            self.table, {k: v[a:a + m] for k, v in cols.items()})
+        ingest = lambda a, m: dataframe._store(  # noqa: E731
+            self.pipeline, target, {k: v[a:a + m] for k, v in cols.items()}, np)
         return self._ingest_or_split(ingest, 0, n, row_of, progress)
 
     def _run_arrow(self, data: Any, n: int, target: _Target, what: str, bad_rows: Callable[[], _Bad],

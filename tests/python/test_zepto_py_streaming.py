@@ -73,6 +73,23 @@ def test_prices_that_overflow_after_scaling_are_bad_rows(pipeline: zeptodb.Pipel
     assert s.stats()["rows_skipped"] == 2
 
 
+def test_missing_categories_and_nat_are_bad_rows(pipeline: zeptodb.Pipeline) -> None:
+    n = 300
+    sym = pd.Categorical(["A", "B", "UNUSED"][:2] * (n // 2), categories=["UNUSED", "A", "B"])
+    sym[7] = np.nan
+    ts = pd.Series(pd.to_datetime(np.arange(n), unit="us"))
+    ts[200] = pd.NaT
+    df = pd.DataFrame({"symbol": sym, "price": np.ones(n), "volume": np.ones(n, dtype=np.int64), "timestamp": ts})
+    s = zepto_py.StreamingSession(pipeline, batch_size=64, error_mode="warn", max_warnings=5)
+    with pytest.warns(RuntimeWarning) as caught:
+        assert s.ingest_pandas(df) == n - 2
+    assert [str(w.message) for w in caught] == ["row 7 skipped: column 'symbol' is missing",
+                                                "row 200 skipped: column 'timestamp' is NaT"]
+    assert column(pipeline, "B", "timestamp")[:3] == [1000, 3000, 5000]  # row 7 (a B row) left out
+    assert column(pipeline, "B", "timestamp")[3] == 9000
+    assert pipeline.symbol_id("UNUSED") is None
+
+
 def test_warn_reports_row_and_reason_rate_limited(pipeline: zeptodb.Pipeline) -> None:
     s = zepto_py.StreamingSession(pipeline, batch_size=50, error_mode="warn", max_warnings=3)
     with warnings.catch_warnings(record=True) as caught:

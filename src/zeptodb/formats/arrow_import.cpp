@@ -192,7 +192,7 @@ std::string row_msg(const std::string& column, size_t row) {
 // import takes longer than the decode itself. At most kScratchKeep bytes of
 // free buffers are kept (the most recently freed); buffers under
 // kScratchMin come straight from the allocator.
-constexpr size_t kScratchMin = size_t{1} << 20;
+constexpr size_t kScratchMin = size_t{1} << 16;
 constexpr size_t kScratchKeep = size_t{512} << 20;
 
 std::mutex g_scratch_mu;
