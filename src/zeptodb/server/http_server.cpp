@@ -179,15 +179,21 @@ struct HttpServer::Impl {
         std::string& body = request->body;
         body.reserve(total);
         advise_huge_pages(body.data(), total);
-        body.resize(total);
         const size_t buffered = std::min(total, buffer.size());
+        body.resize(buffered);
         net::buffer_copy(net::buffer(body.data(), buffered), buffer.data());
         buffer.consume(buffered);
-        if (buffered < total) {
-          auto rest = net::buffer(body.data() + buffered, total - buffered);
-          co_await net::async_read(stream, rest, net::redirect_error(use_awaitable, ec));
-          if (ec) break;  // truncated or timed out: nothing to answer
+        // The rest in steps, so that memory is committed as the bytes arrive
+        // (not for a length that a client announces and never sends).
+        while (body.size() < total) {
+          const size_t at = body.size();
+          const size_t step = std::min(total - at, size_t{4} << 20);
+          body.resize(at + step);
+          auto dst = net::buffer(body.data() + at, step);
+          co_await net::async_read(stream, dst, net::redirect_error(use_awaitable, ec));
+          if (ec) break;
         }
+        if (ec) break;  // truncated or timed out: nothing to answer
       } else {
         co_await http::async_read(stream, buffer, parser, net::redirect_error(use_awaitable, ec));
         if (ec) {
