@@ -9,9 +9,9 @@ in one run:
   (the ratio is zepto_py's rate / clickhouse-connect's rate);
 - export: `query_pandas` of the N rows (rows/s);
 - mixed load: 16 connections for `--seconds` (20 by default; the issue's
-  figure uses 60), half inserting 1,000-row batches, half running a point
-  query (one symbol, one timestamp); it fails on any error or lost row and
-  reports the point query's p50/p99 latency.
+  figure uses 60), half inserting 1,000-row batches that follow each other
+  in time, half running a point query (one symbol, one timestamp); it fails
+  on any error or lost row and reports the point query's p50/p99 latency.
 
     python bench/bench_http.py                         # 10 M rows, 20 s load
     python bench/bench_http.py --rows 1000000 --rounds 3 --seconds 5   # quick check
@@ -22,6 +22,7 @@ The last lines are machine-readable RESULT lines (see bench/run_all.py).
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import signal
 import socket
@@ -143,12 +144,19 @@ def bench_mixed(port: int, seconds: float, connections: int = 16) -> Result:
     latencies: list = []
     inserted = [0] * connections
     batch = frame(1_000, seed=3)
+    # Like a live feed, each batch follows the rows before it in time: the
+    # writers take consecutive 1 ms spans after the first 100 k rows (two
+    # writers' batches may still arrive in either order).
+    spans = itertools.count()
+    first_ns = T0 + 100_000 * 1000
+    offsets = np.arange(len(batch), dtype=np.int64) * 1000
 
     def writer(i: int) -> None:
         try:
             with zepto_py.connect(port=port) as c:
                 while time.perf_counter() < stop:
-                    inserted[i] += c.ingest_pandas(batch, table="load")
+                    ts = pd.to_datetime(first_ns + next(spans) * len(batch) * 1000 + offsets, unit="ns")
+                    inserted[i] += c.ingest_pandas(batch.assign(timestamp=ts), table="load")
         except Exception as e:  # noqa: BLE001
             errors.append(repr(e))
 
