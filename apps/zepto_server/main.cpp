@@ -37,7 +37,8 @@ constexpr const char* kZeptoVersion = "0.1.0";
 
 const char* kUsage =
     "usage: zepto_server [--port 8123] [--host 127.0.0.1] [--config FILE] [--data-dir DIR]\n"
-    "                    [--storage-mode PURE_IN_MEMORY|TIERED|PURE_ON_DISK] [--keys-file FILE]\n"
+    "                    [--storage-mode PURE_IN_MEMORY|TIERED|PURE_ON_DISK] [--fsync always|batch|none]\n"
+    "                    [--keys-file FILE]\n"
     "                    [--threads N] [--max-body-bytes N]\n"
     "       zepto_server keys create --name NAME --role admin|writer|reader [--keys-file FILE]\n"
     "       zepto_server keys list [--keys-file FILE]\n"
@@ -95,7 +96,7 @@ Args parse_args(int argc, char** argv) {
 ServerConfig make_config(const Args& a) {
   ServerConfig c;
   if (a.has("config")) load_config_file(a.get("config"), c);
-  static const char* known[] = {"port", "host", "config", "data-dir", "storage-mode", "keys-file", "threads",
+  static const char* known[] = {"port", "host", "config", "data-dir", "storage-mode", "fsync", "keys-file", "threads",
                                 "max-body-bytes", "name", "role"};
   for (const auto& [k, v] : a.options)
     if (std::none_of(std::begin(known), std::end(known), [&](const char* n) { return k == n; }))
@@ -110,6 +111,7 @@ ServerConfig make_config(const Args& a) {
   if (a.has("host")) c.host = a.get("host");
   if (a.has("data-dir")) c.data_dir = a.get("data-dir");
   if (a.has("storage-mode")) c.storage_mode = a.get("storage-mode");
+  if (a.has("fsync")) c.fsync = a.get("fsync");
   if (a.has("keys-file")) c.keys_file = a.get("keys-file");
   if (c.keys_file.empty()) c.keys_file = default_keys_file(c);
   return c;
@@ -173,7 +175,11 @@ int main(int argc, char** argv) {
     DatabaseConfig db_config;
     db_config.storage_mode = *mode;
     db_config.data_dir = config.data_dir;
-    Database db(db_config);  // throws kNotAvailable for modes not built yet
+    db_config.fsync = persist::parse_fsync_policy(config.fsync);
+    Database db(db_config);  // recovers a TIERED data_dir; throws kNotAvailable for modes not built yet
+    if (db.durable())
+      std::printf("data in %s (fsync %s): %s\n", config.data_dir.c_str(), persist::fsync_policy_name(db_config.fsync),
+                  db.recovery().summary().c_str());
     db.start();
     db.enable_parallel();
 
@@ -228,7 +234,7 @@ int main(int argc, char** argv) {
         url.c_str(), url.c_str(), url.c_str(), server.port());
     std::fflush(stdout);
     server.run();
-    db.stop();
+    db.close();  // stores accepted ticks; TIERED: a last checkpoint
     std::printf("zepto_server stopped\n");
     return 0;
   } catch (const Error& e) {

@@ -58,7 +58,8 @@ struct DatabaseConfig {
 
 // What opening a TIERED data directory found.
 struct RecoveryInfo {
-  uint64_t checkpoint_lsn = 0;  // of the checkpoint loaded (0: none)
+  bool checkpoint_found = false;
+  uint64_t checkpoint_lsn = 0;  // the last log record the checkpoint holds
   uint64_t checkpoint_rows = 0;
   uint64_t checkpoint_files = 0;
   uint64_t log_records = 0;  // replayed from the write-ahead log

@@ -7,6 +7,8 @@
 #include <chrono>
 #include <cstring>
 #include <cstdio>
+#include <exception>
+#include <thread>
 
 #include "zeptodb/common/error.h"
 #include "zeptodb/common/strings.h"
@@ -33,7 +35,7 @@ std::string RecoveryInfo::summary() const {
   std::snprintf(secs, sizeof secs, "%.2f", seconds);
   std::string s = "recovered " + with_commas(checkpoint_rows + log_rows) + " rows in " + secs + " s: " +
                   with_commas(checkpoint_rows) + " from " + with_commas(checkpoint_files) + " partition files";
-  s += checkpoint_lsn ? " (checkpoint at log record " + std::to_string(checkpoint_lsn) + ")" : " (no checkpoint)";
+  s += checkpoint_found ? " (checkpoint at log record " + std::to_string(checkpoint_lsn) + ")" : " (no checkpoint)";
   s += ", " + with_commas(log_rows) + " from " + with_commas(log_records) + " log records";
   if (torn_bytes) s += "; cut an incomplete last log record (" + with_commas(torn_bytes) + " bytes)";
   if (removed_files) s += "; removed " + with_commas(removed_files) + " files of an unfinished checkpoint";
@@ -41,6 +43,10 @@ std::string RecoveryInfo::summary() const {
 }
 
 namespace {
+
+// Batches of at least this many bytes are logged by a second thread while
+// their rows are copied in.
+constexpr size_t kOverlapBytes = size_t{4} << 20;
 
 [[noreturn]] void closed_error() { throw_error(ErrorCode::kInvalidArgument, "the pipeline is closed"); }
 
@@ -56,14 +62,44 @@ uint64_t Database::store_batch(Table& table, const void* const* columns, const u
   }
   persist::Encoder e;
   persist::encode_batch(e, table.name(), table.schema(), columns, validity, n);
+  const auto parts = e.parts();
   std::lock_guard lock(commit_mu_);
   if (closed()) closed_error();
   log_symbols_locked();
-  const uint64_t lsn = wal_->append(e.parts());
+  if (n * table.schema().row_width() < kOverlapBytes) {
+    const uint64_t lsn = wal_->append(parts);
+    try {
+      partitions_.fetch_add(table.append(columns, validity, n, &symbols_), std::memory_order_relaxed);
+    } catch (...) {
+      wal_->undo(lsn);  // the rows were not stored: neither is their record
+      throw;
+    }
+    return lsn;
+  }
+  // A big batch: the log record is written by another thread while the rows
+  // are copied in; they are published only once the record is written.
+  uint64_t lsn = 0;
+  std::exception_ptr log_error;
+  std::thread writer([&] {
+    try {
+      lsn = wal_->append(parts);
+    } catch (...) {
+      log_error = std::current_exception();
+    }
+  });
+  auto wait_for_log = [&] {
+    if (writer.joinable()) writer.join();
+  };
   try {
-    partitions_.fetch_add(table.append(columns, validity, n, &symbols_), std::memory_order_relaxed);
+    partitions_.fetch_add(table.append(columns, validity, n, &symbols_,
+                                       [&] {
+                                         wait_for_log();
+                                         if (log_error) std::rethrow_exception(log_error);
+                                       }),
+                          std::memory_order_relaxed);
   } catch (...) {
-    wal_->undo(lsn);  // the rows were not stored: neither is their record
+    wait_for_log();
+    if (!log_error) wal_->undo(lsn);
     throw;
   }
   return lsn;
@@ -243,11 +279,12 @@ void Database::open_durable() {
     store_ = std::make_unique<persist::Store>(config_.data_dir, config_.compression,
                                               config_.fsync != persist::FsyncPolicy::kNone);
     persist::LoadResult loaded = store_->load(catalog_, symbols_);
+    recovery_.checkpoint_found = loaded.found;
     recovery_.checkpoint_lsn = loaded.lsn;
     recovery_.checkpoint_rows = loaded.rows;
     recovery_.checkpoint_files = loaded.files;
     recovery_.removed_files = loaded.removed;
-    if (loaded.lsn == 0) {
+    if (!loaded.found) {
       catalog_.create(kTrades, trades_schema());
       dir_ids_[to_lower(kTrades)] = 0;
     }

@@ -111,6 +111,24 @@ TEST(Durability, CleanRestartKeepsTablesRowsSymbolsAndTtl) {
   }());
 }
 
+TEST(Durability, UntouchedDirectoryReopensAgainAndAgain) {
+  TempDir dir;
+  for (int i = 0; i < 3; ++i) {
+    Database db(tiered(dir.str()));
+    EXPECT_TRUE(db.catalog().find("trades"));
+    EXPECT_EQ(db.recovery().checkpoint_found, i > 0);
+  }
+}
+
+TEST(Durability, BigBatchIsLoggedWhileItsRowsAreCopied) {
+  TempDir dir, image;
+  Database db(tiered(dir.str()));
+  ingest(db, 0, 400'000, 1'000, 1, 50);  // 12.8 MB: past the overlap threshold
+  Database copy(tiered(crash_image(dir, image)));
+  EXPECT_EQ(copy.recovery().log_rows, 400'000u);
+  EXPECT_EQ(dump(copy, "trades"), dump(db, "trades"));
+}
+
 TEST(Durability, CrashImageHasEveryAcknowledgedBatchFromTheLog) {
   TempDir dir, image;
   Database db(tiered(dir.str()));

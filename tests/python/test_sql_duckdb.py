@@ -11,6 +11,7 @@ quantile_cont), each side gets its own spelling.
 from __future__ import annotations
 
 import math
+import shutil
 from typing import Any, List, Optional, Sequence
 
 import numpy as np
@@ -52,10 +53,20 @@ def sql_literal(v: Any) -> str:
 class Twin:
     """A pipeline and a DuckDB connection holding the same tables."""
 
-    def __init__(self) -> None:
-        self.p = zeptodb.Pipeline()
+    def __init__(self, pipeline: Optional[zeptodb.Pipeline] = None) -> None:
+        self.p = pipeline or zeptodb.Pipeline()
         self.ex = QueryExecutor(self.p)
         self.duck = duckdb.connect()
+
+    def reopen_crash_image(self, to: str) -> None:
+        """Copy the live (TIERED) data_dir as a crash would leave it and open the copy:
+        the data comes back from partition files and the write-ahead log."""
+        config = self.p.config
+        shutil.copytree(config.data_dir, to, ignore=shutil.ignore_patterns("LOCK"))
+        self.p.close()
+        config.data_dir = to
+        self.p = zeptodb.Pipeline(config)
+        self.ex = QueryExecutor(self.p)
 
     def load_trades(self, t: dict) -> None:
         if len(t["symbol"]):
@@ -126,11 +137,21 @@ def same(a: Any, b: Any) -> bool:
     return str(a) == str(b)
 
 
-@pytest.fixture(scope="module")
-def twin() -> Twin:
+@pytest.fixture(scope="module", params=["memory", "tiered"])
+def twin(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Twin:
+    """The tables in memory, and in TIERED storage recovered from disk (trades from
+    partition files, quotes from the write-ahead log), which must answer alike."""
     rng = np.random.default_rng(20240321)
-    t = Twin()
+    tiered = request.param == "tiered"
+    if tiered:
+        config = zeptodb.PipelineConfig(storage_mode=zeptodb.StorageMode.TIERED, fsync="none",
+                                        data_dir=str(tmp_path_factory.mktemp("tiered")), checkpoint_interval_ms=0)
+        t = Twin(zeptodb.Pipeline(config))
+    else:
+        t = Twin()
     t.load_trades(make_trades(rng, 3_000, 25))
+    if tiered:
+        t.p.flush()
     n = 400
     syms = [None if rng.random() < 0.05 else f"S{int(k)}" for k in rng.integers(0, 12, n)]
     ts = (rng.integers(0, 5_000, n) * 1_000_000).tolist()
@@ -141,6 +162,9 @@ def twin() -> Twin:
     rows = [[s or "NONE", t_, b, q, f] for s, t_, b, q, f in zip(syms, ts, bid, qty, flag)]
     t.create("CREATE TABLE quotes (sym SYMBOL, ts BIGINT, bid DOUBLE, qty INTEGER, flag BOOLEAN)",
              "CREATE TABLE quotes (sym VARCHAR, ts BIGINT, bid DOUBLE, qty INTEGER, flag BOOLEAN)", rows, "quotes")
+    if tiered:
+        t.reopen_crash_image(str(tmp_path_factory.mktemp("tiered") / "image"))
+        assert t.p.recovery["checkpoint_rows"] == 3_000 and t.p.recovery["log_rows"] == len(rows)
     return t
 
 
@@ -252,6 +276,27 @@ WINDOWS = [
     "SELECT sym, ts, bid, qty, sum(qty) OVER (PARTITION BY sym ORDER BY ts, bid, qty ROWS BETWEEN 1 PRECEDING AND "
     "1 FOLLOWING), count(bid) OVER (PARTITION BY sym ORDER BY ts, bid, qty) FROM quotes",
     "SELECT symbol, sum(volume) AS v, rank() OVER (ORDER BY sum(volume) DESC) FROM trades GROUP BY symbol",
+    # RANGE frames: rows whose ORDER BY key lies within the offsets (peers included)
+    "SELECT symbol, price, volume, sum(volume) OVER (PARTITION BY symbol ORDER BY price RANGE BETWEEN 50 PRECEDING "
+    "AND 20 FOLLOWING), count(*) OVER (PARTITION BY symbol ORDER BY price RANGE BETWEEN CURRENT ROW AND CURRENT ROW) "
+    "FROM trades",
+    "SELECT symbol, timestamp, price, min(price) OVER (PARTITION BY symbol ORDER BY timestamp RANGE BETWEEN "
+    "2000000000 PRECEDING AND CURRENT ROW), max(price) OVER (PARTITION BY symbol ORDER BY timestamp DESC RANGE "
+    "BETWEEN 1000000000 PRECEDING AND 500000000 FOLLOWING), avg(volume) OVER (PARTITION BY symbol ORDER BY "
+    "timestamp RANGE BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING) FROM trades",
+    "SELECT sym, ts, qty, bid, sum(qty) OVER (PARTITION BY sym ORDER BY qty NULLS FIRST RANGE BETWEEN 3 PRECEDING "
+    "AND 2 FOLLOWING), avg(bid) OVER (ORDER BY bid DESC NULLS LAST RANGE BETWEEN 2 PRECEDING AND 1 PRECEDING), "
+    "count(bid) OVER (PARTITION BY sym ORDER BY ts RANGE BETWEEN 100000000 FOLLOWING AND 900000000 FOLLOWING) "
+    "FROM quotes",
+    # first_value / last_value over the frame (NULLs respected)
+    "SELECT symbol, timestamp, price, volume, first_value(price) OVER (PARTITION BY symbol ORDER BY timestamp, price, "
+    "volume ROWS BETWEEN 2 PRECEDING AND 1 FOLLOWING), last_value(volume) OVER (PARTITION BY symbol ORDER BY "
+    "timestamp, price, volume), last_value(timestamp) OVER (PARTITION BY symbol ORDER BY timestamp RANGE BETWEEN "
+    "UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) - first_value(timestamp) OVER (PARTITION BY symbol ORDER BY "
+    "timestamp) FROM trades",
+    "SELECT sym, ts, bid, qty, first_value(bid) OVER (PARTITION BY sym ORDER BY ts, bid, qty ROWS BETWEEN 1 PRECEDING "
+    "AND 1 FOLLOWING), last_value(qty) OVER (PARTITION BY sym ORDER BY ts, bid, qty ROWS BETWEEN CURRENT ROW AND "
+    "2 FOLLOWING) FROM quotes",
 ]
 
 

@@ -115,6 +115,7 @@ LoadResult Store::load(Catalog& catalog, SymbolDictionary& symbols) {
   if (file_exists(cat_path)) {
     std::string body = unseal(kCatalogMagic, cat_path);
     Decoder d(body, cat_path);
+    res.found = true;
     res.lsn = d.u64();
     uint64_t ntables = d.u64();
     struct Entry {

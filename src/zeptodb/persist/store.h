@@ -56,7 +56,8 @@ struct TableInfo {
 };
 
 struct LoadResult {
-  uint64_t lsn = 0;  // of the checkpoint loaded; 0 = none
+  bool found = false;  // a checkpoint was loaded (else the directory was new)
+  uint64_t lsn = 0;    // the last log record the checkpoint holds
   std::vector<TableInfo> tables;
   uint64_t rows = 0;
   uint64_t files = 0;

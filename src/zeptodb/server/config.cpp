@@ -31,6 +31,7 @@ void load_config_file(const std::string& path, ServerConfig& c) {
     else if (k == "port") c.port = static_cast<uint16_t>(num());
     else if (k == "data_dir") c.data_dir = str();
     else if (k == "storage_mode") c.storage_mode = str();
+    else if (k == "fsync") c.fsync = str();
     else if (k == "keys_file") c.keys_file = str();
     else if (k == "io_threads") c.io_threads = static_cast<size_t>(num());
     else if (k == "worker_threads") c.worker_threads = static_cast<size_t>(num());

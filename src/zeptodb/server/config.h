@@ -20,6 +20,7 @@ struct ServerConfig {
   uint16_t port = 8123;
   std::string data_dir;
   std::string storage_mode = "PURE_IN_MEMORY";
+  std::string fsync = "batch";  // TIERED: always | batch | none
   std::string keys_file;  // default: <data_dir>/api_keys, else ~/.config/zeptodb/api_keys
   std::vector<User> users;
   int default_user = -1;  // -1: only when no users are configured (and on loopback)

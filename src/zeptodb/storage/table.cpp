@@ -564,7 +564,7 @@ void Table::run_ranges(size_t n, Fn&& fn) {
 }
 
 size_t Table::append(const void* const* columns, const uint8_t* const* validity, size_t n,
-                     SymbolDictionary* ids) {
+                     SymbolDictionary* ids, const std::function<void()>& before_publish) {
   if (n == 0) return 0;
   std::lock_guard write_lock(write_mu_);
   const uint64_t epoch = ++epoch_;
@@ -620,6 +620,9 @@ size_t Table::append(const void* const* columns, const uint8_t* const* validity,
   // Phase B: the new rows, past each partition's published count.
   scatter_rows(columns, validity, add_validity, slot_of, nranges);
   finish_slots(add_validity, nranges, slots_.size() > 64 ? nranges : 1);
+
+  // The new rows are in place but invisible: the last moment to back out.
+  if (before_publish) before_publish();
 
   // Phase C: publish, restoring timestamp order where the new rows break it.
   const bool has_ts = schema_.timestamp_index() >= 0;

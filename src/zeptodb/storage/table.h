@@ -4,6 +4,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
@@ -38,8 +39,10 @@ class Table {
   // number of partitions that got their first rows in this call. With `ids`,
   // the batch's partition keys are noted there (SymbolDictionary::note_ids)
   // before any row is visible. A big batch is stored by two threads.
+  // `before_publish` runs once the rows are in place but before any is
+  // visible; if it throws, nothing is stored and the exception propagates.
   size_t append(const void* const* columns, const uint8_t* const* validity, size_t n,
-                SymbolDictionary* ids = nullptr);
+                SymbolDictionary* ids = nullptr, const std::function<void()>& before_publish = {});
 
   // The partition for `key`, or nullptr. Partitions live as long as the table.
   const Partition* find_partition(int64_t key) const;
