@@ -196,6 +196,27 @@ TEST_F(SqlTest, JoinsAndWindows) {
             (Rows{"10|3|1|10", "11|2|2|21", "12|1|3|23"}));
 }
 
+TEST_F(SqlTest, RangeFramesAndFirstLastValue) {
+  // RANGE frames hold the rows whose ORDER BY key lies within the offsets;
+  // first_value / last_value read the first / last row of the frame.
+  EXPECT_EQ(q("SELECT symbol, sum(volume) OVER (PARTITION BY symbol ORDER BY timestamp RANGE BETWEEN 1000 PRECEDING "
+              "AND CURRENT ROW), first_value(price) OVER (PARTITION BY symbol ORDER BY timestamp ROWS BETWEEN 1 "
+              "PRECEDING AND CURRENT ROW), last_value(price) OVER (PARTITION BY symbol ORDER BY timestamp RANGE "
+              "BETWEEN CURRENT ROW AND 1500 FOLLOWING) FROM trades ORDER BY symbol, timestamp"),
+            (Rows{"1|100|10|11", "1|300|10|12", "1|600|11|12", "2|300|20|21", "2|800|20|21"}));
+  // DESC keys: PRECEDING means larger keys. Peers share their frame.
+  EXPECT_EQ(q("SELECT price, count(*) OVER (ORDER BY price DESC RANGE BETWEEN 1 PRECEDING AND CURRENT ROW), "
+              "last_value(price) OVER (ORDER BY price % 10) FROM trades ORDER BY price"),
+            (Rows{"10|2|20", "11|2|21", "12|1|12", "20|2|20", "21|1|21"}));
+  EXPECT_THROW(db.execute("SELECT sum(price) OVER (ORDER BY symbol, timestamp RANGE BETWEEN 1 PRECEDING AND "
+                          "CURRENT ROW) FROM trades"),
+               Error);
+  EXPECT_THROW(db.execute("SELECT sum(price) OVER (RANGE BETWEEN 1 PRECEDING AND CURRENT ROW) FROM trades"), Error);
+  db.execute("CREATE TABLE w (k VARCHAR, x DOUBLE)");
+  EXPECT_THROW(db.execute("SELECT sum(x) OVER (ORDER BY k RANGE BETWEEN 1 PRECEDING AND CURRENT ROW) FROM w"), Error);
+  EXPECT_THROW(db.execute("SELECT first_value(k) OVER (ORDER BY x) FROM w"), Error);
+}
+
 TEST_F(SqlTest, UnionCteSubqueries) {
   EXPECT_EQ(q("WITH a AS (SELECT symbol, price FROM trades), b (s, p) AS (SELECT * FROM a WHERE price > 11) "
               "SELECT s, p FROM b ORDER BY p"),

@@ -9,6 +9,7 @@
 #include "zeptodb/common/error.h"
 #include "zeptodb/exec/kernels/grouping.h"
 #include "zeptodb/exec/kernels/join.h"
+#include "zeptodb/exec/kernels/range_agg.h"
 #include "zeptodb/exec/thread_pool.h"
 #include "zeptodb/sql/time_literal.h"
 
@@ -305,6 +306,158 @@ std::span<const T> span_of(const Vec& v, size_t n) {
   return std::span<const T>(v.as<T>(), n);
 }
 
+// Each row's frame as a range [begin, end) of window-order positions.
+// `peer` flags the first row of each peer group (and of each partition);
+// `key` (RANGE frames with offsets) is the ORDER BY key in window order.
+void frame_ranges(const WindowCall& w, const std::vector<int64_t>& offsets, const std::vector<uint8_t>& peer,
+                  const Vec* key, std::vector<int64_t>& begin, std::vector<int64_t>& end) {
+  bool no_order = w.order_by.empty();
+  for (size_t p = 0; p + 1 < offsets.size(); ++p) {
+    int64_t pb = offsets[p], pe = offsets[p + 1];
+    // Peer groups of the partition: the end of the group holding each row.
+    std::vector<int64_t> group_end(static_cast<size_t>(pe - pb)), group_begin(group_end.size());
+    for (int64_t i = pe, e = pe; i-- > pb;) {
+      group_end[static_cast<size_t>(i - pb)] = e;
+      if (i == pb || (!no_order && peer[static_cast<size_t>(i)])) e = i;
+    }
+    for (int64_t i = pb, b = pb; i < pe; ++i) {
+      if (i == pb || (!no_order && peer[static_cast<size_t>(i)])) b = i;
+      group_begin[static_cast<size_t>(i - pb)] = b;
+    }
+    if (!key) {
+      for (int64_t i = pb; i < pe; ++i) {
+        size_t j = static_cast<size_t>(i);
+        __int128 b = w.frame.preceding == kUnbounded ? pb : std::max<__int128>(pb, __int128{i} - w.frame.preceding);
+        __int128 e = w.frame.following == kUnbounded ? pe : std::min<__int128>(pe, __int128{i} + w.frame.following + 1);
+        if (w.peers_share_frame) e = group_end[static_cast<size_t>(i - pb)];
+        begin[j] = static_cast<int64_t>(std::min<__int128>(b, pe));
+        end[j] = static_cast<int64_t>(std::max<__int128>(e, begin[j]));
+      }
+      continue;
+    }
+    // RANGE: the rows whose key lies within the distances; keys ascend (or
+    // descend) within the partition, NULL keys form one peer group at an end.
+    bool desc = w.order_by[0].descending;
+    int64_t vb = pb, ve = pe;  // the rows with a valid key
+    while (vb < ve && !key->is_valid(static_cast<size_t>(vb))) ++vb;
+    while (ve > vb && !key->is_valid(static_cast<size_t>(ve - 1))) --ve;
+    auto at = [&](int64_t i) -> long double {
+      long double x = key->type == LType::kDouble ? key->f64(static_cast<size_t>(i))
+                                                  : static_cast<long double>(key->i64(static_cast<size_t>(i)));
+      return desc ? -x : x;  // ascending along the window order
+    };
+    for (int64_t i = pb; i < pe; ++i) {
+      size_t j = static_cast<size_t>(i);
+      int64_t b, e;
+      if (!key->is_valid(j)) {
+        b = group_begin[static_cast<size_t>(i - pb)];
+        e = group_end[static_cast<size_t>(i - pb)];
+      } else {
+        long double u = at(i);
+        if (w.range_preceding == kUnbounded) {
+          b = pb;
+        } else {
+          long double lo = u - static_cast<long double>(w.range_preceding);
+          int64_t l = vb, h = ve;  // first row with key >= lo
+          while (l < h) {
+            int64_t m = l + (h - l) / 2;
+            if (at(m) < lo) l = m + 1;
+            else h = m;
+          }
+          b = l;
+        }
+        if (w.range_following == kUnbounded) {
+          e = pe;
+        } else {
+          long double hi = u + static_cast<long double>(w.range_following);
+          int64_t l = vb, h = ve;  // first row with key > hi
+          while (l < h) {
+            int64_t m = l + (h - l) / 2;
+            if (at(m) <= hi) l = m + 1;
+            else h = m;
+          }
+          e = l;
+        }
+      }
+      begin[j] = b;
+      end[j] = std::max(b, e);
+    }
+  }
+}
+
+// A frame-based window function over per-row frame ranges (in window order).
+Vec framed_by_ranges(const WindowCall& w, const Relation& p, const std::vector<int64_t>& order,
+                     const std::vector<int64_t>& begin, const std::vector<int64_t>& end) {
+  size_t n = p.n;
+  std::vector<uint32_t> perm(order.begin(), order.end());
+  auto in_window_order = [&](const Vec& v) { return order.empty() ? v : gather(v, perm.data(), n); };
+  Vec out;
+  std::span<const int64_t> bs(begin), es(end);
+  if (w.kind == WinKind::kCountStar || w.kind == WinKind::kCount) {
+    Vec a = w.kind == WinKind::kCount ? flatten(in_window_order(flatten(eval(*w.args[0], p.cols, n)))) : Vec{};
+    std::vector<uint8_t> va;
+    if (w.kind == WinKind::kCount && !a.all_valid()) {
+      va.resize(n);
+      for (size_t i = 0; i < n; ++i) va[i] = a.is_valid(i);
+    }
+    int64_t* o = alloc_values<int64_t>(out, LType::kBigint, n);
+    range_count(va.empty() ? nullptr : va.data(), n, bs, es, std::span<int64_t>(o, n));
+  } else {
+    Vec a = flatten(in_window_order(flatten(eval(*w.args[0], p.cols, n))));
+    bool dbl = a.type == LType::kDouble;
+    LType rt = w.type;
+    uint8_t* ov = nullptr;
+    auto go = [&](auto tag, auto out_tag, auto kernel) {
+      using T = decltype(tag);
+      using O = decltype(out_tag);
+      O* o = alloc_values<O>(out, rt, n);
+      ov = alloc_valid(out);
+      if (a.type == LType::kNull) {
+        std::fill(ov, ov + n, uint8_t{0});
+        return;
+      }
+      kernel(std::span<const T>(a.as<T>(), n), a.valid, std::span<O>(o, n), std::span<uint8_t>(ov, n));
+    };
+    auto typed = [&](auto tag) {
+      using T = decltype(tag);
+      switch (w.kind) {
+        case WinKind::kSum:
+          go(T{}, sum_type_t<T>{}, [&](auto x, auto v, auto o, auto ovs) { range_sum<T>(x, v, bs, es, o, ovs); });
+          break;
+        case WinKind::kAvg:
+          go(T{}, double{}, [&](auto x, auto v, auto o, auto ovs) { range_avg<T>(x, v, bs, es, o, ovs); });
+          break;
+        case WinKind::kMin:
+          go(T{}, T{}, [&](auto x, auto v, auto o, auto ovs) { range_min<T>(x, v, bs, es, o, ovs); });
+          break;
+        case WinKind::kMax:
+          go(T{}, T{}, [&](auto x, auto v, auto o, auto ovs) { range_max<T>(x, v, bs, es, o, ovs); });
+          break;
+        case WinKind::kFirstValue:
+          go(T{}, T{}, [&](auto x, auto v, auto o, auto ovs) { range_first<T>(x, v, bs, es, o, ovs, false); });
+          break;
+        case WinKind::kLastValue:
+          go(T{}, T{}, [&](auto x, auto v, auto o, auto ovs) { range_last<T>(x, v, bs, es, o, ovs, false); });
+          break;
+        default: throw_error(ErrorCode::kInternal, "window function without a frame over a RANGE frame");
+      }
+    };
+    if (dbl) typed(double{});
+    else typed(int64_t{});
+    bool all = true;
+    for (size_t i = 0; i < n && all; ++i) all = ov[i];
+    if (all) {
+      out.valid = nullptr;
+      out.keep_valid.reset();
+    }
+  }
+  if (order.empty()) return out;
+  // Back to row order: position j of the window order is row order[j].
+  std::vector<uint32_t> inverse(n);
+  for (size_t j = 0; j < n; ++j) inverse[static_cast<size_t>(order[j])] = static_cast<uint32_t>(j);
+  return gather(out, inverse.data(), n);
+}
+
 Vec compute_window(const WindowCall& w, const Relation& p) {
   size_t n = p.n;
   std::vector<Vec> keys = eval_all(w.partition_by, p.cols, n);
@@ -319,10 +472,10 @@ Vec compute_window(const WindowCall& w, const Relation& p) {
   std::vector<int64_t> order;
   std::vector<int64_t> offsets{0};
   std::vector<uint8_t> peer(n, 0);
+  std::vector<Vec> sorted;
   if (!keys.empty()) {
     std::vector<uint32_t> perm = sort_rows(keys, spec, n, n);
     order.assign(perm.begin(), perm.end());
-    std::vector<Vec> sorted;
     for (auto& k : keys) sorted.push_back(gather(k, perm.data(), n));
     std::vector<Vec> part_keys(sorted.begin(), sorted.begin() + static_cast<long>(nparts));
     std::vector<uint8_t> pb = key_breaks(part_keys, n);
@@ -334,6 +487,11 @@ Vec compute_window(const WindowCall& w, const Relation& p) {
   offsets.push_back(static_cast<int64_t>(n));
   if (n == 0) offsets = {0};
   std::span<const int64_t> offs(offsets), ord(order);
+  if (w.range_frame || w.kind == WinKind::kFirstValue || w.kind == WinKind::kLastValue) {
+    std::vector<int64_t> begin(n), end(n);
+    frame_ranges(w, offsets, peer, w.range_frame ? &sorted[nparts] : nullptr, begin, end);
+    return framed_by_ranges(w, p, order, begin, end);
+  }
 
   Vec out;
   if (w.kind == WinKind::kRowNumber || w.kind == WinKind::kRank || w.kind == WinKind::kDenseRank) {
@@ -423,9 +581,7 @@ Vec compute_window(const WindowCall& w, const Relation& p) {
       else run(int64_t{}, int64_t{}, at, [&](auto x, auto v, auto o, auto ov2) { delta<int64_t>(x, v, o, ov2); });
       break;
     case WinKind::kLag:
-    case WinKind::kLead:
-    case WinKind::kFirstValue:
-    case WinKind::kLastValue: {
+    case WinKind::kLead: {
       bool lead_fn = w.kind == WinKind::kLead;
       int64_t off = w.offset;
       Vec d = w.has_default ? eval(*w.args[1], p.cols, 1) : Vec{};
@@ -687,8 +843,11 @@ bool aggregate_filtered(const OrderedAggPlan& plan, AggLocal& L, const MorselVie
   std::vector<Vec> first(v.cols.size());
   for (size_t c = 0; c < first.size(); ++c) first[c] = slice(v.cols[c], 0, 1);
   std::vector<Vec> keys = eval_all(group_keys, first, 1);
+  std::vector<std::vector<Vec>> whole(aggs.size()), args(aggs.size());
+  for (size_t a = 0; a < aggs.size(); ++a) whole[a] = args[a] = eval_all(aggs[a].args, v.cols, v.n);
   std::vector<Vec> cols(v.cols.size());
   std::vector<uint8_t> keep(kChunkRows);
+  size_t g = SIZE_MAX;  // the group, once a row passed
   for (size_t off = 0, n = 0; off < v.n; off += n) {
     n = std::min(kChunkRows, v.n - off);
     for (size_t c = 0; c < cols.size(); ++c) cols[c] = slice(v.cols[c], off, n);
@@ -711,11 +870,13 @@ bool aggregate_filtered(const OrderedAggPlan& plan, AggLocal& L, const MorselVie
     }
     if (kept == 0) continue;
     int64_t seq = v.seq + static_cast<int64_t>(off);
-    size_t g = L.groups->find_or_add(keys, 0, seq);
+    if (g == SIZE_MAX) {
+      g = L.groups->find_or_add(keys, 0, seq);
+      for (auto& agg : L.aggs) agg->resize(L.groups->size());
+    }
     for (size_t a = 0; a < aggs.size(); ++a) {
-      std::vector<Vec> args = eval_all(aggs[a].args, cols, n);
-      L.aggs[a]->resize(L.groups->size());
-      L.aggs[a]->update_kept(g, args.data(), args.size(), keep.data(), n, seq);
+      for (size_t i = 0; i < args[a].size(); ++i) args[a][i] = slice(whole[a][i], off, n);
+      L.aggs[a]->update_kept(g, args[a].data(), args[a].size(), keep.data(), n, seq);
     }
   }
   return true;

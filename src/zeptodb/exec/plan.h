@@ -131,6 +131,12 @@ struct WindowCall {
   std::vector<SortKey> order_by;       // over P
   RowsFrame frame = RowsFrame::whole();
   bool peers_share_frame = false;  // RANGE ... CURRENT ROW (the SQL default with ORDER BY)
+  // RANGE frames other than UNBOUNDED PRECEDING to CURRENT ROW / UNBOUNDED
+  // FOLLOWING: the rows whose single ORDER BY key lies within these
+  // distances of the current row's (kUnbounded: to the partition's end;
+  // 0: CURRENT ROW, peers included).
+  bool range_frame = false;
+  int64_t range_preceding = 0, range_following = 0;
   int64_t offset = 1;              // lag / lead
   bool has_default = false;        // lag / lead third argument (args[1])
   double alpha = 0;                // ema

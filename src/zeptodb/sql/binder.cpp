@@ -135,6 +135,7 @@ const std::unordered_map<std::string, FnInfo>& registry() {
     a("quantile", AggKind::kPercentile); a("quantile_cont", AggKind::kPercentile);
     w("row_number", WinKind::kRowNumber); w("rank", WinKind::kRank); w("dense_rank", WinKind::kDenseRank);
     w("lag", WinKind::kLag); w("lead", WinKind::kLead); w("ema", WinKind::kEma); w("delta", WinKind::kDelta);
+    w("first_value", WinKind::kFirstValue); w("last_value", WinKind::kLastValue);
     return m;
   }();
   return r;
@@ -520,7 +521,9 @@ BoundPtr bind_aggregate(State& st, const Expr& e, AggKind kind, Env& env) {
   return ref(env.agg_base + env.aggs->size() - 1, t, kRefAgg);
 }
 
-RowsFrame frame_of(const WindowSpec& w, bool* peers, const SourcePos& pos) {
+// The frame of a window; RANGE frames with offsets or starting at CURRENT
+// ROW set w.range_frame and its distances instead.
+RowsFrame frame_of(const WindowSpec& w, bool* peers, WindowCall& wc, const SourcePos& pos) {
   *peers = false;
   if (!w.frame) {
     if (w.order_by.empty()) return RowsFrame::whole();
@@ -549,14 +552,37 @@ RowsFrame frame_of(const WindowSpec& w, bool* peers, const SourcePos& pos) {
     return 0;
   };
   if (f.range) {
-    bool ok = (f.start.kind == FrameBoundKind::kUnboundedPreceding || f.start.kind == FrameBoundKind::kCurrentRow) &&
-              (f.end.kind == FrameBoundKind::kUnboundedFollowing || f.end.kind == FrameBoundKind::kCurrentRow);
-    if (!ok) fail(pos, "RANGE frames with offsets are not supported; use ROWS BETWEEN n PRECEDING AND CURRENT ROW");
-    *peers = f.end.kind == FrameBoundKind::kCurrentRow && f.start.kind == FrameBoundKind::kUnboundedPreceding &&
-             !w.order_by.empty();
-    if (f.start.kind == FrameBoundKind::kCurrentRow && f.end.kind == FrameBoundKind::kCurrentRow && !w.order_by.empty())
-      fail(pos, "RANGE BETWEEN CURRENT ROW AND CURRENT ROW is not supported; use ROWS");
-    if (f.start.kind == FrameBoundKind::kCurrentRow) fail(pos, "RANGE frames starting at CURRENT ROW are not supported; use ROWS");
+    bool unbounded_start = f.start.kind == FrameBoundKind::kUnboundedPreceding;
+    if (unbounded_start && f.end.kind == FrameBoundKind::kUnboundedFollowing) return RowsFrame::whole();
+    if (w.order_by.empty()) {
+      // Without ORDER BY every row is a peer of every other: CURRENT ROW is the whole partition.
+      if (f.start.kind != FrameBoundKind::kPreceding && f.start.kind != FrameBoundKind::kFollowing &&
+          f.end.kind != FrameBoundKind::kPreceding && f.end.kind != FrameBoundKind::kFollowing)
+        return RowsFrame::whole();
+      fail(pos, "a RANGE frame with offsets needs an ORDER BY with one numeric or TIMESTAMP key");
+    }
+    if (unbounded_start && f.end.kind == FrameBoundKind::kCurrentRow) {
+      *peers = true;
+      return RowsFrame::running();
+    }
+    if (w.order_by.size() != 1)
+      fail(pos, "a RANGE frame with offsets needs an ORDER BY with one numeric or TIMESTAMP key, got " +
+                    std::to_string(w.order_by.size()) + " keys");
+    // Distances along the key: PRECEDING / FOLLOWING as signed offsets from the current row.
+    auto dist = [](const FrameBound& b, bool at_start) -> int64_t {
+      switch (b.kind) {
+        case FrameBoundKind::kUnboundedPreceding:
+        case FrameBoundKind::kUnboundedFollowing: return kUnbounded;
+        case FrameBoundKind::kCurrentRow: return 0;
+        case FrameBoundKind::kPreceding: return at_start ? b.offset : -b.offset;
+        case FrameBoundKind::kFollowing: return at_start ? -b.offset : b.offset;
+      }
+      return 0;
+    };
+    wc.range_frame = true;
+    wc.range_preceding = dist(f.start, true);
+    wc.range_following = dist(f.end, false);
+    return RowsFrame::whole();
   }
   return {start(f.start), end(f.end)};
 }
@@ -574,7 +600,12 @@ BoundPtr bind_window(State& st, const Expr& e, const FnInfo* f, Env& env) {
   for (const auto& p : e.window->partition_by) w.partition_by.push_back(post(bind(st, *p, inner)));
   w.order_by = bind_order(st, e.window->order_by, inner);
   for (auto& k : w.order_by) k.expr = post(std::move(k.expr));
-  w.frame = frame_of(*e.window, &w.peers_share_frame, e.pos);
+  w.frame = frame_of(*e.window, &w.peers_share_frame, w, e.pos);
+  if (w.range_frame) {
+    LType k = w.order_by[0].expr->type;
+    if (!(is_intish(k) || k == LType::kDouble || k == LType::kTimestamp))
+      fail_type(e.pos, "a RANGE frame with offsets needs a numeric or TIMESTAMP ORDER BY key, got " + tname(k));
+  }
   size_t nargs = e.children.size();
   bool star = nargs == 1 && e.children[0]->kind == ExprKind::kStar;
   auto arg = [&](size_t i) { return post(bind(st, *e.children[i], inner)); };
@@ -599,8 +630,23 @@ BoundPtr bind_window(State& st, const Expr& e, const FnInfo* f, Env& env) {
   };
   if (f->cls == FnClass::kWindow) {
     w.kind = static_cast<WinKind>(f->code);
-    w.peers_share_frame = false;  // ranking, offsets and ema/delta ignore frames
+    bool framed = w.kind == WinKind::kFirstValue || w.kind == WinKind::kLastValue;
+    if (!framed) {
+      w.peers_share_frame = false;  // ranking, offsets and ema/delta ignore frames
+      w.range_frame = false;
+    }
     switch (w.kind) {
+      case WinKind::kFirstValue:
+      case WinKind::kLastValue: {
+        need(1, 1);
+        BoundPtr x = arg(0);
+        if (x->type == LType::kSymbol || x->type == LType::kVarchar || x->type == LType::kBoolean)
+          fail_type(e.pos, e.name + "() of " + tname(x->type) + " values is not supported");
+        if (x->type == LType::kInteger || x->type == LType::kNull) x = cast_to(std::move(x), LType::kBigint, st);
+        w.type = x->type;
+        w.args.push_back(std::move(x));
+        break;
+      }
       case WinKind::kRowNumber:
       case WinKind::kRank:
       case WinKind::kDenseRank:
