@@ -117,6 +117,36 @@ TEST(FormatsInput, NativeRoundTrip) {
   EXPECT_THROW(insert_formatted(other, "q", {}, "Native", native.substr(0, native.size() - 3)), Error);
 }
 
+TEST(FormatsInput, NativeLowCardinalityRoundTrip) {
+  // Text as LowCardinality: keys per block (blocks of 256 rows), 300 distinct
+  // symbols (two-byte indices, the key table grown several times), NULLs as
+  // key 0 of a Nullable column; read back it is the same table.
+  auto make = [] {
+    auto db = std::make_unique<Database>();
+    db->execute("CREATE TABLE l (sym SYMBOL, v VARCHAR, n BIGINT)");
+    return db;
+  };
+  auto owned = make();
+  std::string rows;
+  for (int i = 0; i < 700; ++i)
+    rows += "{\"sym\":\"S" + std::to_string(i % 300) + "\",\"v\":" +
+            (i % 7 == 0 ? std::string("null") : "\"v" + std::to_string(i % 5) + "\"") + ",\"n\":" + std::to_string(i) +
+            "}\n";
+  ASSERT_EQ(insert_formatted(*owned, "l", {}, "JSONEachRow", rows), 700u);
+  auto rs = owned->execute("SELECT sym, v, n FROM l ORDER BY n");
+  OutputOptions options;
+  options.native_low_cardinality_strings = true;
+  options.block_rows = 256;
+  std::string native = encode(rs, "Native", options);
+  EXPECT_NE(native.find("LowCardinality(String)"), std::string::npos);
+  EXPECT_NE(native.find("LowCardinality(Nullable(String))"), std::string::npos);
+  EXPECT_EQ(native.find("\x06String"), std::string::npos);
+  EXPECT_LT(native.size(), encode(rs, "Native").size());
+  auto other = make();
+  EXPECT_EQ(insert_formatted(*other, "l", {}, "Native", native), 700u);
+  EXPECT_EQ(encode(other->execute("SELECT sym, v, n FROM l ORDER BY n"), "CSV"), encode(rs, "CSV"));
+}
+
 TEST(FormatsInput, ArrowStreamRoundTrip) {
   auto owned = make_db();
   Database& db = *owned;
