@@ -83,7 +83,7 @@ def constant_time(name: str, export: Callable[[zeptodb.Pipeline], object], n_rou
         p.ingest_batch(np.ones(rows, dtype=np.int64), np.arange(rows), np.ones(rows, dtype=np.int64),
                        T0 + np.arange(rows))
         runs = []
-        for _ in range(max(n_rounds, 5)):
+        for _ in range(max(n_rounds, 50)):  # microseconds each: many runs, or the load decides
             t = time.perf_counter()
             export(p)
             runs.append(time.perf_counter() - t)

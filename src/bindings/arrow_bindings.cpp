@@ -98,6 +98,7 @@ class BorrowedBatch {
     auto c = std::make_unique<Column>();
     c->name = name;
     c->format = format;
+    c->data = data;  // holds the buffer (also a copy nanobind may have made)
     c->buffers[1] = data.data();
     describe(c->schema, c->name.c_str(), c->format.c_str(), 0, nullptr);
     borrow(c->array, static_cast<int64_t>(length), 2, c->buffers, 0, nullptr);
@@ -134,6 +135,7 @@ class BorrowedBatch {
  private:
   struct Column {
     std::string name, format;
+    Array1D data;
     ArrowSchema schema{}, dict_schema{};
     ArrowArray array{}, dict_array{};
     const void* buffers[2] = {nullptr, nullptr};
