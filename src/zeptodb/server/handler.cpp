@@ -378,7 +378,8 @@ HttpResponse Handler::query(HttpRequest& req, const std::string&) {
   out.native_low_cardinality_strings = setting("output_format_native_low_cardinality_strings", "0") == "1";
   try {
     long long block = std::stoll(setting("max_block_size", "0"));
-    if (block > 0) out.block_rows = static_cast<size_t>(block);
+    // At most 16 M rows, so that one block (encoded whole) stays bounded.
+    if (block > 0) out.block_rows = static_cast<size_t>(std::min<long long>(block, 1LL << 24));
   } catch (const std::exception&) {
     throw QueryError{400, 27, "CANNOT_PARSE_INPUT_ASSERTION_FAILED", "max_block_size must be a positive integer"};
   }
