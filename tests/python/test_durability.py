@@ -154,8 +154,6 @@ def test_config_errors(tmp_path: Path) -> None:
         zeptodb.PipelineConfig(fsync="sometimes")
     with pytest.raises(ValueError, match="data_dir"):
         zeptodb.Pipeline(zeptodb.PipelineConfig(storage_mode=zeptodb.StorageMode.TIERED))
-    with pytest.raises(zeptodb.NotAvailableError, match="PURE_ON_DISK"):
-        zeptodb.Pipeline(zeptodb.PipelineConfig(storage_mode=zeptodb.StorageMode.PURE_ON_DISK, data_dir=str(tmp_path)))
 
 
 def test_corrupt_file_is_an_os_error(tmp_path: Path) -> None:
