@@ -826,6 +826,23 @@ OrderedAggPlan plan_ordered_agg(const std::vector<BoundPtr>& keys, const std::ve
   return p;
 }
 
+// {min, max} of n >= 1 values in one pass (two running pairs).
+std::array<int64_t, 2> minmax_i64(const int64_t* x, size_t n) {
+  int64_t lo0 = x[0], hi0 = x[0], lo1 = x[0], hi1 = x[0];
+  size_t i = 0;
+  for (; i + 2 <= n; i += 2) {
+    lo0 = x[i] < lo0 ? x[i] : lo0;
+    hi0 = x[i] > hi0 ? x[i] : hi0;
+    lo1 = x[i + 1] < lo1 ? x[i + 1] : lo1;
+    hi1 = x[i + 1] > hi1 ? x[i + 1] : hi1;
+  }
+  if (i < n) {
+    lo0 = std::min(lo0, x[i]);
+    hi0 = std::max(hi0, x[i]);
+  }
+  return {std::min(lo0, lo1), std::max(hi0, hi1)};
+}
+
 // Whether the columns the plan's non-bucket keys read are constant in v.
 bool keys_constant(const OrderedAggPlan& plan, const MorselView& v) {
   for (size_t c = 0; c < plan.key_cols.size() && c < v.cols.size(); ++c)
@@ -893,11 +910,22 @@ bool aggregate_ordered(const OrderedAggPlan& plan, AggLocal& L, const MorselView
   std::vector<uint32_t> starts;  // first row of each group's range
   if (plan.bucket_key >= 0) {
     const int64_t* t = v.cols[plan.bucket_col].as<int64_t>();
+    size_t step = 1;  // the previous bucket's length: where the next boundary likely is
     for (size_t i = 0; i < n;) {
       starts.push_back(static_cast<uint32_t>(i));
       int64_t lo = xbar_value(t[i], plan.width);
       if (lo > INT64_MAX - plan.width) break;
-      i = static_cast<size_t>(std::lower_bound(t + i + 1, t + n, lo + plan.width) - t);
+      int64_t next = lo + plan.width;
+      // Gallop from i (probes stay near the rows just read), then binary search.
+      size_t a = i + 1, b = i + step;
+      while (b < n && t[b] < next) {
+        a = b + 1;
+        b = i + (b - i) * 2;
+      }
+      b = std::min(b, n);
+      size_t j = static_cast<size_t>(std::lower_bound(t + a, t + b, next) - t);
+      step = std::max<size_t>(1, j - i);
+      i = j;
     }
   } else if (n > 0) {
     starts.push_back(0);
@@ -909,12 +937,37 @@ bool aggregate_ordered(const OrderedAggPlan& plan, AggLocal& L, const MorselView
   std::vector<std::vector<Vec>> args(aggs.size());
   for (size_t a = 0; a < aggs.size(); ++a) args[a] = eval_all(aggs[a].args, v.cols, n);
   for (auto& agg : L.aggs) agg->resize(L.groups->size() + r);
+  // min and max of an integer column without NULLs: both from one pass over
+  // each range, given to the aggregator as a one-row constant.
+  std::vector<int> both(aggs.size(), -1);  // index into extremes
+  std::vector<std::pair<const int64_t*, std::array<int64_t, 2>>> extremes;
+  for (size_t a = 0; a < aggs.size(); ++a) {
+    const Vec& x = args[a].empty() ? v.cols[0] : args[a][0];
+    bool ts_take = plan.order_col[a] == v.ts_column && v.ts_column >= 0;
+    if ((aggs[a].spec.kind != AggKind::kMin && aggs[a].spec.kind != AggKind::kMax) || ts_take || x.constant ||
+        x.valid || phys_of(x.type) != Phys::kI64)
+      continue;
+    size_t k = 0;
+    while (k < extremes.size() && extremes[k].first != x.as<int64_t>()) ++k;
+    if (k == extremes.size()) extremes.push_back({x.as<int64_t>(), {}});
+    both[a] = static_cast<int>(k);
+  }
   for (size_t j = 0; j < r; ++j) {
     size_t b = starts[j], e = j + 1 < r ? starts[j + 1] : n;
     size_t g = L.groups->find_or_add(keys, j, v.seq + static_cast<int64_t>(b));
+    for (auto& [x, lh] : extremes) lh = minmax_i64(x + b, e - b);
     for (size_t a = 0; a < aggs.size(); ++a) {
       Aggregator& agg = *L.aggs[a];
       const Vec* in = args[a].data();
+      if (both[a] >= 0) {
+        Vec one = args[a][0];
+        one.constant = true;
+        one.n = 1;
+        one.valid = nullptr;
+        one.data = &extremes[static_cast<size_t>(both[a])].second[aggs[a].spec.kind == AggKind::kMax];
+        agg.update(g, &one, 0, 1, v.seq);
+        continue;
+      }
       Take t = plan.order_col[a] == v.ts_column && v.ts_column >= 0 ? plan.take[a] : Take::kRange;
       switch (t) {
         case Take::kRange:
