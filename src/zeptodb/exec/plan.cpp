@@ -937,38 +937,38 @@ bool aggregate_ordered(const OrderedAggPlan& plan, AggLocal& L, const MorselView
   std::vector<std::vector<Vec>> args(aggs.size());
   for (size_t a = 0; a < aggs.size(); ++a) args[a] = eval_all(aggs[a].args, v.cols, n);
   for (auto& agg : L.aggs) agg->resize(L.groups->size() + r);
-  // min and max of an integer column without NULLs: both from one pass over
-  // each range, given to the aggregator as a one-row constant.
-  std::vector<int> both(aggs.size(), -1);  // index into extremes
-  std::vector<std::pair<const int64_t*, std::array<int64_t, 2>>> extremes;
+  std::vector<size_t> gs(r);
+  for (size_t j = 0; j < r; ++j) gs[j] = L.groups->find_or_add(keys, j, v.seq + static_cast<int64_t>(starts[j]));
+  auto range_end = [&](size_t j) -> size_t { return j + 1 < r ? starts[j + 1] : n; };
+  // Each aggregate goes through all ranges before the next: every column is
+  // read in one pass over the morsel. min and max of an integer column
+  // without NULLs come from one pass for both, given to the aggregator as a
+  // one-row constant.
+  std::vector<std::pair<const int64_t*, std::vector<std::array<int64_t, 2>>>> extremes;
   for (size_t a = 0; a < aggs.size(); ++a) {
-    const Vec& x = args[a].empty() ? v.cols[0] : args[a][0];
-    bool ts_take = plan.order_col[a] == v.ts_column && v.ts_column >= 0;
-    if ((aggs[a].spec.kind != AggKind::kMin && aggs[a].spec.kind != AggKind::kMax) || ts_take || x.constant ||
-        x.valid || phys_of(x.type) != Phys::kI64)
-      continue;
-    size_t k = 0;
-    while (k < extremes.size() && extremes[k].first != x.as<int64_t>()) ++k;
-    if (k == extremes.size()) extremes.push_back({x.as<int64_t>(), {}});
-    both[a] = static_cast<int>(k);
-  }
-  for (size_t j = 0; j < r; ++j) {
-    size_t b = starts[j], e = j + 1 < r ? starts[j + 1] : n;
-    size_t g = L.groups->find_or_add(keys, j, v.seq + static_cast<int64_t>(b));
-    for (auto& [x, lh] : extremes) lh = minmax_i64(x + b, e - b);
-    for (size_t a = 0; a < aggs.size(); ++a) {
-      Aggregator& agg = *L.aggs[a];
-      const Vec* in = args[a].data();
-      if (both[a] >= 0) {
-        Vec one = args[a][0];
-        one.constant = true;
-        one.n = 1;
-        one.valid = nullptr;
-        one.data = &extremes[static_cast<size_t>(both[a])].second[aggs[a].spec.kind == AggKind::kMax];
-        agg.update(g, &one, 0, 1, v.seq);
-        continue;
+    Aggregator& agg = *L.aggs[a];
+    const Vec* in = args[a].data();
+    Take t = plan.order_col[a] == v.ts_column && v.ts_column >= 0 ? plan.take[a] : Take::kRange;
+    bool minmax = aggs[a].spec.kind == AggKind::kMin || aggs[a].spec.kind == AggKind::kMax;
+    if (t == Take::kRange && minmax && !in[0].constant && !in[0].valid && phys_of(in[0].type) == Phys::kI64) {
+      const int64_t* x = in[0].as<int64_t>();
+      size_t k = 0;
+      while (k < extremes.size() && extremes[k].first != x) ++k;
+      if (k == extremes.size()) {
+        extremes.push_back({x, std::vector<std::array<int64_t, 2>>(r)});
+        for (size_t j = 0; j < r; ++j) extremes[k].second[j] = minmax_i64(x + starts[j], range_end(j) - starts[j]);
       }
-      Take t = plan.order_col[a] == v.ts_column && v.ts_column >= 0 ? plan.take[a] : Take::kRange;
+      Vec one = in[0];
+      one.constant = true;
+      one.n = 1;
+      for (size_t j = 0; j < r; ++j) {
+        one.data = &extremes[k].second[j][aggs[a].spec.kind == AggKind::kMax];
+        agg.update(gs[j], &one, 0, 1, v.seq);
+      }
+      continue;
+    }
+    for (size_t j = 0; j < r; ++j) {
+      size_t b = starts[j], e = range_end(j), g = gs[j];
       switch (t) {
         case Take::kRange:
           // The pieces a chunked scan would give (chunks of kChunkRows from the morsel's start).
