@@ -1002,7 +1002,15 @@ bool aggregate_ordered(const OrderedAggPlan& plan, AggLocal& L, const MorselView
 }  // namespace
 
 Relation SelectNode::aggregate_rows(ChunkSource& src, const std::vector<bool>& needed, ExecContext& ctx) {
-  size_t threads = threads_for(ctx, src.rows());
+  OrderedAggPlan ordered = plan_ordered_agg(group_keys, aggs);
+  // One group per partition and aggregates that read a row or two of it
+  // (latest values, count(*)): a few lookups per partition, cheaper than
+  // waking another thread.
+  auto* scan = dynamic_cast<ScanNode*>(source.get());
+  bool lookups = ordered.usable && ordered.bucket_key < 0 && scan && !scan->filter;
+  for (size_t a = 0; a < aggs.size() && lookups; ++a)
+    lookups = ordered.take[a] != OrderedAggPlan::Take::kRange || aggs[a].spec.kind == AggKind::kCountStar;
+  size_t threads = lookups ? 1 : threads_for(ctx, src.rows());
   std::vector<LType> key_types;
   for (const auto& k : group_keys) key_types.push_back(k->type);
   std::vector<AggLocal> locals(std::max<size_t>(1, std::min(threads, src.morsels())));
@@ -1024,7 +1032,6 @@ Relation SelectNode::aggregate_rows(ChunkSource& src, const std::vector<bool>& n
       i = j;
     }
   };
-  OrderedAggPlan ordered = plan_ordered_agg(group_keys, aggs);
   ThreadPool::shared().parallel_for(src.morsels(), threads, [&](size_t m, size_t w) {
     AggLocal& L = locals[w];
     MorselView v;
