@@ -1386,24 +1386,41 @@ Relation JoinNode::asof(Relation l, Relation r, ExecContext&) {
   Vec rt = flatten(eval(*right_ts, r.cols, r.n));
   std::vector<int64_t> match(l.n, -1);
   if (!asof_by_runs(lk, lt, rk, rt, l.n, r.n, strict, match)) asof_by_groups(lk, lt, rk, rt, l.n, r.n, strict, match);
-  bool all = kind == JoinKind2::kAsofLeft || std::find(match.begin(), match.end(), -1) == match.end();
-  if (all) {
-    // Every left row once, in order: the left columns as they are.
-    Relation out;
-    out.n = l.n;
-    out.cols = l.cols;
+  // The left rows kept: all (ASOF LEFT), else those with a match. When they
+  // are one range of rows (unmatched rows only come before a key's first
+  // right row, and there is one key), the left columns are sliced, not copied.
+  size_t a = 0, b = l.n, kept = l.n;
+  if (kind == JoinKind2::kAsof) {
+    kept = static_cast<size_t>(std::count_if(match.begin(), match.end(), [](int64_t m) { return m >= 0; }));
+    while (a < l.n && match[a] < 0) ++a;
+    while (b > a && match[b - 1] < 0) --b;
+  }
+  auto wanted = [&](size_t c) { return needed.empty() || needed[c]; };
+  Relation out;
+  if (kept == b - a) {
+    out.n = kept;
+    for (size_t c = 0; c < l.cols.size(); ++c)
+      out.cols.push_back(wanted(c) ? slice(l.cols[c], a, kept) : const_null(LType::kNull, kept));
     for (size_t c = 0; c < r.cols.size(); ++c)
-      out.cols.push_back(needed.empty() || needed[l.cols.size() + c] ? gather_nullable(r.cols[c], match.data(), l.n)
-                                                                      : const_null(LType::kNull, l.n));
+      out.cols.push_back(wanted(l.cols.size() + c) ? gather_nullable(r.cols[c], match.data() + a, kept)
+                                                   : const_null(LType::kNull, kept));
     return out;
   }
   std::vector<int64_t> li, ri;
+  li.reserve(kept);
+  ri.reserve(kept);
   for (size_t i = 0; i < l.n; ++i) {
     if (match[i] < 0) continue;
     li.push_back(static_cast<int64_t>(i));
     ri.push_back(match[i]);
   }
-  return combine(l, r, li, ri);
+  out.n = kept;
+  for (size_t c = 0; c < l.cols.size(); ++c)
+    out.cols.push_back(wanted(c) ? gather_nullable(l.cols[c], li.data(), kept) : const_null(LType::kNull, kept));
+  for (size_t c = 0; c < r.cols.size(); ++c)
+    out.cols.push_back(wanted(l.cols.size() + c) ? gather_nullable(r.cols[c], ri.data(), kept)
+                                                 : const_null(LType::kNull, kept));
+  return out;
 }
 
 

@@ -118,13 +118,31 @@ constexpr size_t kPrefetchDistance = 16;
 
 void asof_match(std::span<const int64_t> left_ts, std::span<const int64_t> right_ts, bool strict,
                 std::span<int64_t> out) {
-  size_t j = 0;  // number of right rows at or before (before, if strict) the current left row
-  for (size_t i = 0; i < left_ts.size(); ++i) {
-    const int64_t t = left_ts[i];
-    if (strict) j = advance_while(right_ts, j, [t](int64_t r) { return r < t; });
-    else j = advance_while(right_ts, j, [t](int64_t r) { return r <= t; });
-    out[i] = static_cast<int64_t>(j) - 1;
+  const size_t n = left_ts.size(), m = right_ts.size();
+  if (m > 4 * n) {
+    // Right rows far denser than left ones: skip them by galloping.
+    size_t j = 0;  // number of right rows at or before (before, if strict) the current left row
+    for (size_t i = 0; i < n; ++i) {
+      const int64_t t = left_ts[i];
+      if (strict) j = advance_while(right_ts, j, [t](int64_t r) { return r < t; });
+      else j = advance_while(right_ts, j, [t](int64_t r) { return r <= t; });
+      out[i] = static_cast<int64_t>(j) - 1;
+    }
+    return;
   }
+  // A branch-free merge: each step takes the next right row if it comes at
+  // or before (before, if strict) the current left row, else settles that
+  // left row, whose out[] was written on every step it stayed current.
+  size_t i = 0, j = 0;
+  const int64_t* l = left_ts.data();
+  const int64_t* r = right_ts.data();
+  while (i < n && j < m) {
+    const bool take = strict ? r[j] < l[i] : r[j] <= l[i];
+    out[i] = static_cast<int64_t>(j) - 1 + take;
+    j += take;
+    i += !take;
+  }
+  for (; i < n; ++i) out[i] = static_cast<int64_t>(j) - 1;
 }
 
 void window_join_ranges(std::span<const int64_t> left_ts, std::span<const int64_t> right_ts, int64_t lo,
