@@ -167,6 +167,7 @@ void Database::set_ttl(std::string_view name, int64_t ttl_ns) {
   if (closed()) closed_error();
   if (ttl_ns < 0) throw_error(ErrorCode::kInvalidArgument, "TTL must not be negative");
   auto table = catalog_.require(name);
+  table->row_count();  // a recovered table reads its files now, so the TTL applies at once
   if (ttl_ns > 0 && table->schema().timestamp_index() < 0)
     throw_error(ErrorCode::kInvalidArgument,
                 "table '" + table->name() + "' has no timestamp column, so a TTL cannot apply to it");
@@ -193,7 +194,7 @@ void Database::set_ttl(std::string_view name, int64_t ttl_ns) {
 void Database::apply_ttl_locked() {
   for (const auto& [key, ttl] : ttls_) {
     auto table = catalog_.find(key);
-    if (!table) continue;
+    if (!table || !table->loaded()) continue;  // applied once it is used
     const int ts_col = table->schema().timestamp_index();
     int64_t newest = INT64_MIN;
     for (const Partition* p : table->partitions()) {
@@ -226,10 +227,12 @@ persist::CheckpointResult Database::checkpoint() {
       tc.schema = table->schema();
       auto ttl = ttls_.find(key);
       tc.ttl_ns = ttl == ttls_.end() ? 0 : ttl->second;
-      tc.parts = table->checkpoint_parts();
+      tc.loaded = table->loaded();
+      if (tc.loaded) tc.parts = table->checkpoint_parts();
       cap.tables.push_back(std::move(tc));
     }
     cap.symbols = symbols_.entries(0);
+    cap.max_symbol_id = symbols_.max_id();
   }
   auto res = store_->write(cap);
   wal_->truncate_through(cap.lsn);

@@ -261,13 +261,42 @@ TEST(Durability, CorruptPartitionFileIsReportedNotRead) {
     c = static_cast<char>(c ^ 0x5a);
     f.write(&c, 1);
   }
-  try {
-    Database db(tiered(dir.str()));
-    FAIL() << "expected an error";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), ErrorCode::kIOError);
-    EXPECT_NE(std::string(e.what()).find(victim.filename().string()), std::string::npos) << e.what();
+  {
+    Database db(tiered(dir.str()));  // opens: the files are read when the table is first used
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      try {
+        db.count("trades", 1, INT64_MIN, INT64_MAX);
+        FAIL() << "expected an error";
+      } catch (const Error& e) {
+        EXPECT_EQ(e.code(), ErrorCode::kIOError);
+        EXPECT_NE(std::string(e.what()).find(victim.filename().string()), std::string::npos) << e.what();
+      }
+    }
+    EXPECT_THROW(ingest(db, 5000, 10, 1, 2), Error) << "no write into a table that could not be loaded";
   }
+  EXPECT_TRUE(fs::exists(victim)) << "the checkpoint at close leaves the files of an unloaded table alone";
+}
+
+TEST(Durability, TablesLoadTheirFilesOnFirstUse) {
+  TempDir dir;
+  std::string before;
+  {
+    Database db(tiered(dir.str()));
+    ingest(db, 0, 200'000, 1'000, 1);
+    db.execute("CREATE TABLE other (k BIGINT, ts TIMESTAMP, x DOUBLE)");
+    before = dump(db, "trades");
+  }
+  {
+    Database db(tiered(dir.str()));
+    EXPECT_EQ(db.recovery().checkpoint_rows, 200'000u);
+    EXPECT_LT(db.stats().memory_bytes, 1'000'000u) << "nothing read yet";
+    db.execute("INSERT INTO other VALUES (1, 2, 3.0)");
+    db.checkpoint();  // trades is still unloaded: its files must survive this checkpoint
+  }
+  Database db(tiered(dir.str()));
+  EXPECT_EQ(dump(db, "trades"), before);
+  EXPECT_GT(db.stats().memory_bytes, 200'000u * 32);
+  EXPECT_EQ(db.catalog().require("other")->row_count(), 1u);
 }
 
 TEST(Durability, CorruptCatalogIsReported) {

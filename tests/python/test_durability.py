@@ -163,8 +163,11 @@ def test_corrupt_file_is_an_os_error(tmp_path: Path) -> None:
     data = bytearray(victim.read_bytes())
     data[-5] ^= 0xFF
     victim.write_bytes(bytes(data))
-    with pytest.raises(OSError, match="price.zcol"):
-        zeptodb.Pipeline(tiered(tmp_path))
+    with zeptodb.Pipeline(tiered(tmp_path)) as p:  # files are read when the table is first used
+        with pytest.raises(OSError, match="price.zcol.*checksum"):
+            p.count(symbol=1)
+        r = p.execute("SELECT count(*) FROM trades")
+        assert not r.ok() and "price.zcol" in r.error
 
 
 def test_ttl_via_sql(tmp_path: Path) -> None:

@@ -104,7 +104,7 @@ std::string Store::table_dir(uint64_t dir_id, const std::string& name) const {
   return dir_ + "/tables/" + std::to_string(dir_id) + "_" + safe_name(name);
 }
 
-std::string Store::segment_dir(const std::string& tdir, const UnitKey& u, uint64_t segment) const {
+std::string Store::segment_dir(const std::string& tdir, const UnitKey& u, uint64_t segment) {
   return tdir + "/" + day_name(u.second) + "/" + std::to_string(u.first) + "/" + std::to_string(segment);
 }
 
@@ -136,6 +136,9 @@ LoadResult Store::load(Catalog& catalog, SymbolDictionary& symbols) {
       int64_t id = d.i64();
       symbols.restore(id, d.bytes());
     }
+    // Integer ids in the (not yet loaded) rows: new names must stay above them.
+    const int64_t max_id = d.i64();
+    symbols.note_ids(max_id, max_id);
     if (!d.done()) d.fail("unexpected bytes at the end");
 
     for (auto& e : entries) {
@@ -166,32 +169,12 @@ LoadResult Store::load(Catalog& catalog, SymbolDictionary& symbols) {
       }
       if (!m.done()) m.fail("unexpected bytes at the end");
 
-      // Units in (symbol, day) order, segments in order: every partition's
-      // rows arrive in timestamp order.
-      std::vector<ColumnFileData> cols(schema.size());
-      std::vector<const void*> ptrs(schema.size());
-      std::vector<const uint8_t*> valid(schema.size());
       for (const auto& [key, unit] : st.units) {
-        for (const Segment& seg : unit.segments) {
-          const std::string sdir = segment_dir(tdir, key, seg.id);
-          for (size_t c = 0; c < schema.size(); ++c) {
-            const std::string path = column_file(sdir, c, schema.column(c).name);
-            cols[c] = read_column_file(path, nullptr, 0, schema.column(c).type);
-            if (cols[c].rows != seg.rows)
-              throw_error(ErrorCode::kIOError, path + ": holds " + std::to_string(cols[c].rows) +
-                                                   " rows, the manifest says " + std::to_string(seg.rows) +
-                                                   " (file is corrupt)");
-            ptrs[c] = cols[c].values ? cols[c].values->data() : nullptr;
-            valid[c] = cols[c].validity ? reinterpret_cast<const uint8_t*>(cols[c].validity->data()) : nullptr;
-            ++res.files;
-          }
-          if (seg.rows > 0) table->append(ptrs.data(), valid.data(), seg.rows, &symbols);
-          res.rows += seg.rows;
-        }
+        res.rows += unit.rows;
+        res.files += unit.segments.size() * schema.size();
       }
-      // The rows just loaded are what the files hold: the next checkpoint
-      // only writes what changes after this.
-      table->checkpoint_parts();
+      // The files are read when the table is first used.
+      table->set_loader([tdir, st](Table& t) { load_rows(t, tdir, st); });
       tables_[e.info.dir_id] = std::move(st);
       live[e.info.dir_id] = tdir;
       res.tables.push_back(e.info);
@@ -229,6 +212,35 @@ LoadResult Store::load(Catalog& catalog, SymbolDictionary& symbols) {
   return res;
 }
 
+void Store::load_rows(Table& table, const std::string& tdir, const TableState& st) {
+  const Schema& schema = table.schema();
+  // Units in (symbol, day) order, segments in order: every partition's rows
+  // arrive in timestamp order. Every file of a segment is read and checked
+  // before any of its rows is appended.
+  std::vector<ColumnFileData> cols(schema.size());
+  std::vector<const void*> ptrs(schema.size());
+  std::vector<const uint8_t*> valid(schema.size());
+  for (const auto& [key, unit] : st.units) {
+    for (const Segment& seg : unit.segments) {
+      const std::string sdir = segment_dir(tdir, key, seg.id);
+      for (size_t c = 0; c < schema.size(); ++c) {
+        const std::string path = column_file(sdir, c, schema.column(c).name);
+        cols[c] = read_column_file(path, nullptr, 0, schema.column(c).type);
+        if (cols[c].rows != seg.rows)
+          throw_error(ErrorCode::kIOError, path + ": holds " + std::to_string(cols[c].rows) +
+                                               " rows, the manifest says " + std::to_string(seg.rows) +
+                                               " (file is corrupt)");
+        ptrs[c] = cols[c].values ? cols[c].values->data() : nullptr;
+        valid[c] = cols[c].validity ? reinterpret_cast<const uint8_t*>(cols[c].validity->data()) : nullptr;
+      }
+      if (seg.rows > 0) table.append(ptrs.data(), valid.data(), seg.rows);
+    }
+  }
+  // The rows just loaded are what the files hold: the next checkpoint only
+  // writes what changes after this.
+  table.checkpoint_parts();
+}
+
 CheckpointResult Store::write(const Capture& capture) {
   CheckpointResult res;
   std::map<uint64_t, TableState> next;
@@ -244,6 +256,7 @@ CheckpointResult Store::write(const Capture& capture) {
       const TableState& old = old_it != tables_.end() ? old_it->second : empty;
       TableState& ns = next[tc.dir_id];
       ns.next_segment = old.next_segment;
+      if (!tc.loaded) ns.units = old.units;  // its rows are still only in these files
       const int ts_col = schema.timestamp_index();
       for (const Table::CheckpointPart& part : tc.parts) {
         const PartitionSnapshot& snap = part.snap;
@@ -333,6 +346,7 @@ CheckpointResult Store::write(const Capture& capture) {
       cat.i64(id);
       cat.str(name);
     }
+    cat.i64(capture.max_symbol_id);
     write_file_atomic(dir_ + "/CATALOG", seal(kCatalogMagic, cat), sync_);
   } catch (...) {
     force_full_ = true;

@@ -40,6 +40,9 @@ struct TableCapture {
   uint64_t dir_id = 0;  // names the table's directory; unique per CREATE
   Schema schema;
   int64_t ttl_ns = 0;
+  // False for a recovered table not used yet (Table::loaded()): its files
+  // stay as they are and `parts` is empty.
+  bool loaded = true;
   std::vector<Table::CheckpointPart> parts;
 };
 
@@ -47,6 +50,7 @@ struct Capture {
   uint64_t lsn = 0;  // every log record up to here is in `tables`
   std::vector<TableCapture> tables;
   std::vector<std::pair<int64_t, std::string>> symbols;
+  int64_t max_symbol_id = 0;  // the largest id in use (names and integer ids)
 };
 
 struct TableInfo {
@@ -59,7 +63,7 @@ struct LoadResult {
   bool found = false;  // a checkpoint was loaded (else the directory was new)
   uint64_t lsn = 0;    // the last log record the checkpoint holds
   std::vector<TableInfo> tables;
-  uint64_t rows = 0;
+  uint64_t rows = 0;   // in the checkpoint's files (read when each table is first used)
   uint64_t files = 0;
   uint64_t removed = 0;  // unreferenced files and directories removed
 };
@@ -76,9 +80,11 @@ class Store {
   Store(std::string dir, CompressionPolicy compression, bool sync);
 
   // Loads the last checkpoint: creates its tables in `catalog` (which must
-  // not have them), restores `symbols`, and appends the rows of every
-  // partition file. Throws Error(kIOError) naming the file when one is
-  // missing, torn or corrupt (nothing is read as data that fails its check).
+  // not have them) and restores `symbols`. Each table reads its partition
+  // files when it is first used (Table::set_loader()); a file that is
+  // missing, torn or corrupt makes that use throw Error(kIOError) naming it
+  // (nothing that fails its check is read as data). The catalog and the
+  // manifests are read and checked here. The Store must outlive the tables.
   LoadResult load(Catalog& catalog, SymbolDictionary& symbols);
 
   // Writes a checkpoint of `capture`. On success load() reads this one; on
@@ -103,8 +109,9 @@ class Store {
     uint64_t next_segment = 1;
   };
 
+  static void load_rows(Table& table, const std::string& tdir, const TableState& st);
   std::string table_dir(uint64_t dir_id, const std::string& name) const;
-  std::string segment_dir(const std::string& tdir, const UnitKey& u, uint64_t segment) const;
+  static std::string segment_dir(const std::string& tdir, const UnitKey& u, uint64_t segment);
   void remove_unreferenced(const std::map<uint64_t, std::string>& live_dirs, uint64_t lsn, uint64_t* removed);
 
   std::string dir_;

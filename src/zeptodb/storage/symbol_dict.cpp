@@ -76,6 +76,11 @@ void SymbolDictionary::note_ids(int64_t /*min_id*/, int64_t max_id) {
   if (max_id > max_id_) max_id_ = max_id;
 }
 
+int64_t SymbolDictionary::max_id() const {
+  std::shared_lock lock(mu_);
+  return max_id_;
+}
+
 size_t SymbolDictionary::size() const {
   std::shared_lock lock(mu_);
   return ids_.size();

@@ -30,6 +30,8 @@ class SymbolDictionary {
   // Records integer ids used directly by ingest so later names avoid them.
   void note_ids(int64_t min_id, int64_t max_id);
   size_t size() const;
+  // The largest id in use or noted (kNameIdBase - 1 when none).
+  int64_t max_id() const;
 
   // The names added since the first `from` (in the order they were added)
   // with their ids: what a write-ahead log records.

@@ -63,7 +63,30 @@ Partition* Table::dense_partition(int64_t d) const {
   return chunk ? chunk[static_cast<size_t>(d) % kDenseChunk].load(std::memory_order_acquire) : nullptr;
 }
 
+void Table::set_loader(std::function<void(Table&)> loader) {
+  std::lock_guard lock(load_mu_);
+  loader_ = std::move(loader);
+  loaded_.store(false, std::memory_order_release);
+}
+
+void Table::load() const {
+  std::lock_guard lock(load_mu_);
+  if (loaded_.load(std::memory_order_acquire) || loading_) return;
+  if (!load_error_.empty()) throw_error(ErrorCode::kIOError, load_error_);
+  loading_ = true;
+  try {
+    loader_(const_cast<Table&>(*this));
+  } catch (const std::exception& e) {
+    loading_ = false;
+    load_error_ = "table '" + name_ + "' could not be loaded: " + e.what();
+    throw_error(ErrorCode::kIOError, load_error_);
+  }
+  loading_ = false;
+  loaded_.store(true, std::memory_order_release);
+}
+
 const Partition* Table::find_partition(int64_t key) const {
+  ensure_loaded();
   // Every partition with a dense key is in dense_: no lock, no map.
   if (const int64_t d = dense_slot(key); d >= 0) return dense_partition(d);
   std::shared_lock lock(parts_mu_);
@@ -72,11 +95,13 @@ const Partition* Table::find_partition(int64_t key) const {
 }
 
 std::vector<const Partition*> Table::partitions() const {
+  ensure_loaded();
   std::shared_lock lock(parts_mu_);
   return {order_.begin(), order_.end()};
 }
 
 size_t Table::row_count() const {
+  ensure_loaded();
   std::shared_lock lock(parts_mu_);
   size_t n = 0;
   for (const Partition* p : order_) n += p->rows();
@@ -566,6 +591,7 @@ void Table::run_ranges(size_t n, Fn&& fn) {
 size_t Table::append(const void* const* columns, const uint8_t* const* validity, size_t n,
                      SymbolDictionary* ids, const std::function<void()>& before_publish) {
   if (n == 0) return 0;
+  ensure_loaded();
   std::lock_guard write_lock(write_mu_);
   const uint64_t epoch = ++epoch_;
   const int sym_idx = schema_.symbol_index();
@@ -647,6 +673,7 @@ size_t Table::append(const void* const* columns, const uint8_t* const* validity,
 }
 
 std::vector<Table::CheckpointPart> Table::checkpoint_parts() {
+  ensure_loaded();
   std::lock_guard wlock(write_mu_);
   std::vector<CheckpointPart> out;
   std::shared_lock lock(parts_mu_);
@@ -661,6 +688,7 @@ std::vector<Table::CheckpointPart> Table::checkpoint_parts() {
 size_t Table::drop_before(int64_t ts) {
   const int ts_col = schema_.timestamp_index();
   if (ts_col < 0) return 0;
+  ensure_loaded();
   std::lock_guard wlock(write_mu_);
   std::vector<Partition*> parts;
   {

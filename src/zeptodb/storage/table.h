@@ -61,6 +61,15 @@ class Table {
   };
   std::vector<CheckpointPart> checkpoint_parts();
 
+  // Makes the table load its rows on first use (a recovered table whose
+  // partition files are read only when a query or a write needs them):
+  // `loader` runs once, before anything reads or writes the partitions, and
+  // may append. If it throws, the table is unusable: every later use throws
+  // Error(kIOError) with its message.
+  void set_loader(std::function<void(Table&)> loader);
+  // False while a loader is pending (checkpoints leave such a table's files as they are).
+  bool loaded() const { return loaded_.load(std::memory_order_acquire); }
+
   // Removes the rows whose timestamp is before `ts` from every partition
   // (TTL); readers holding snapshots keep their rows. Returns the rows
   // removed; 0 for a table without a timestamp column.
@@ -93,6 +102,10 @@ class Table {
     BlockPtr lines;                  // scratch lines for scatter_streaming()
   };
 
+  void ensure_loaded() const {
+    if (!loaded_.load(std::memory_order_acquire)) load();
+  }
+  void load() const;
   Partition* dense_partition(int64_t dense_index) const;
   Partition* get_or_create(int64_t key);
   uint32_t slot_for(int64_t key, uint64_t epoch);
@@ -133,6 +146,13 @@ class Table {
   std::vector<uint32_t> slot_buf_;     // local slot of each row, for small batches
   bool any_validity_ = false;          // some partition has a validity column
   bool ts_ordered_ = false;            // the scatter tracked the timestamp order (Range::stream)
+
+  // Lazy loading (set_loader()).
+  mutable std::atomic<bool> loaded_{true};
+  mutable std::recursive_mutex load_mu_;
+  mutable bool loading_ = false;  // the loader is running (its own appends pass)
+  mutable std::string load_error_;
+  std::function<void(Table&)> loader_;
 };
 
 }  // namespace zepto
