@@ -592,6 +592,24 @@ TEST(KernelJoin, AsofMatchesNaive) {
   EXPECT_EQ(o1[0], -1);
 }
 
+TEST(KernelJoin, AsofMatchesNaiveOnLongInputs) {
+  // Long enough for the merge in several parts; part boundaries inside runs
+  // of equal timestamps, right sides sparser, similar and denser than left.
+  std::mt19937_64 rng(12);
+  for (size_t m : {size_t{0}, size_t{300}, size_t{3000}, size_t{20000}}) {
+    const auto l = sorted_ts(rng, 4099, 2000);
+    const auto r = sorted_ts(rng, m, 2500);
+    for (bool strict : {false, true}) {
+      std::vector<int64_t> out(l.size());
+      asof_match(l, r, strict, out);
+      for (size_t i = 0; i < l.size(); ++i) {
+        auto it = strict ? std::lower_bound(r.begin(), r.end(), l[i]) : std::upper_bound(r.begin(), r.end(), l[i]);
+        ASSERT_EQ(out[i], (it - r.begin()) - 1) << "i=" << i << " m=" << m << " strict=" << strict;
+      }
+    }
+  }
+}
+
 TEST(KernelJoin, WindowRangesMatchNaive) {
   std::mt19937_64 rng(11);
   const int64_t bounds[][2] = {{0, 0}, {5, 0}, {0, 5}, {10, 20}, {1000, 1000}, {-3, 10},

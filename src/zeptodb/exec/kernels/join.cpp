@@ -132,17 +132,43 @@ void asof_match(std::span<const int64_t> left_ts, std::span<const int64_t> right
   }
   // A branch-free merge: each step takes the next right row if it comes at
   // or before (before, if strict) the current left row, else settles that
-  // left row, whose out[] was written on every step it stayed current.
-  size_t i = 0, j = 0;
+  // left row, whose out[] was written on every step it stayed current. The
+  // left rows are split into four parts merged side by side (each starts at
+  // its first row's match, found by binary search), so four independent
+  // chains of loads and compares overlap.
   const int64_t* l = left_ts.data();
   const int64_t* r = right_ts.data();
-  while (i < n && j < m) {
+  auto step = [&](size_t& i, size_t& j) {
     const bool take = strict ? r[j] < l[i] : r[j] <= l[i];
     out[i] = static_cast<int64_t>(j) - 1 + take;
     j += take;
     i += !take;
+  };
+  constexpr size_t kParts = 4;
+  size_t i[kParts], stop[kParts], j[kParts];
+  const size_t parts = n >= 1024 ? kParts : 1;
+  for (size_t k = 0; k < parts; ++k) {
+    i[k] = n * k / parts;
+    stop[k] = n * (k + 1) / parts;
+    j[k] = 0;
+    if (k > 0) {
+      const int64_t t = l[i[k]];
+      j[k] = static_cast<size_t>((strict ? std::lower_bound(r, r + m, t) : std::upper_bound(r, r + m, t)) - r);
+    }
   }
-  for (; i < n; ++i) out[i] = static_cast<int64_t>(j) - 1;
+  if (parts == kParts) {
+    while (i[0] < stop[0] && i[1] < stop[1] && i[2] < stop[2] && i[3] < stop[3] && j[0] < m && j[1] < m &&
+           j[2] < m && j[3] < m) {
+      step(i[0], j[0]);
+      step(i[1], j[1]);
+      step(i[2], j[2]);
+      step(i[3], j[3]);
+    }
+  }
+  for (size_t k = 0; k < parts; ++k) {
+    while (i[k] < stop[k] && j[k] < m) step(i[k], j[k]);
+    for (; i[k] < stop[k]; ++i[k]) out[i[k]] = static_cast<int64_t>(j[k]) - 1;
+  }
 }
 
 void window_join_ranges(std::span<const int64_t> left_ts, std::span<const int64_t> right_ts, int64_t lo,
