@@ -10,6 +10,7 @@
 #include <fstream>
 #include <random>
 
+#include "temp_dir.h"
 #include "zeptodb/common/error.h"
 #include "zeptodb/database.h"
 
@@ -20,19 +21,8 @@ namespace fs = std::filesystem;
 
 constexpr int64_t kDay = 86'400'000'000'000;
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    path = fs::temp_directory_path() / ("zepto_durable_" + std::to_string(::getpid()) + "_" +
-                                        std::to_string(std::random_device{}()));
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string str() const { return path.string(); }
-};
+using test_util::FileSizeLimit;
+using test_util::TempDir;
 
 DatabaseConfig tiered(const std::string& dir, uint32_t checkpoint_ms = 0) {
   DatabaseConfig c;
@@ -45,10 +35,10 @@ DatabaseConfig tiered(const std::string& dir, uint32_t checkpoint_ms = 0) {
 
 // Copies a live data directory: the files as a process crash would leave them.
 std::string crash_image(const TempDir& from, const TempDir& to) {
-  fs::remove_all(to.path);
-  fs::copy(from.path, to.path, fs::copy_options::recursive);
-  fs::remove(to.path / "LOCK");
-  return to.str();
+  fs::remove_all(to.path());
+  fs::copy(from.path(), to.path(), fs::copy_options::recursive);
+  fs::remove(to / "LOCK");
+  return to.path();
 }
 
 void ingest(Database& db, int64_t first_ts, size_t n, int64_t step, uint64_t seed, size_t nsym = 5) {
@@ -88,7 +78,7 @@ TEST(Durability, CleanRestartKeepsTablesRowsSymbolsAndTtl) {
   std::string before, quotes;
   int64_t aapl;
   {
-    Database db(tiered(dir.str()));
+    Database db(tiered(dir.path()));
     ingest(db, 0, 5000, 1'000'000, 1);
     db.execute("CREATE TABLE quotes (sym SYMBOL, ts TIMESTAMP, bid DOUBLE, ask DOUBLE, live BOOLEAN, n INTEGER)");
     db.execute("INSERT INTO quotes VALUES ('AAPL', 1, 1.5, NULL, true, 7), ('MSFT', 2, 2.5, 2.75, NULL, NULL)");
@@ -97,7 +87,7 @@ TEST(Durability, CleanRestartKeepsTablesRowsSymbolsAndTtl) {
     before = dump(db, "trades");
     quotes = dump(db, "quotes");
   }
-  Database db(tiered(dir.str()));
+  Database db(tiered(dir.path()));
   EXPECT_EQ(db.recovery().log_records, 0u) << "a clean shutdown checkpoints";
   EXPECT_EQ(db.recovery().checkpoint_rows, 5002u);
   EXPECT_EQ(dump(db, "trades"), before);
@@ -114,7 +104,7 @@ TEST(Durability, CleanRestartKeepsTablesRowsSymbolsAndTtl) {
 TEST(Durability, UntouchedDirectoryReopensAgainAndAgain) {
   TempDir dir;
   for (int i = 0; i < 3; ++i) {
-    Database db(tiered(dir.str()));
+    Database db(tiered(dir.path()));
     EXPECT_TRUE(db.catalog().find("trades"));
     EXPECT_EQ(db.recovery().checkpoint_found, i > 0);
   }
@@ -122,7 +112,7 @@ TEST(Durability, UntouchedDirectoryReopensAgainAndAgain) {
 
 TEST(Durability, BigBatchIsLoggedWhileItsRowsAreCopied) {
   TempDir dir, image;
-  Database db(tiered(dir.str()));
+  Database db(tiered(dir.path()));
   ingest(db, 0, 400'000, 1'000, 1, 50);  // 12.8 MB: past the overlap threshold
   Database copy(tiered(crash_image(dir, image)));
   EXPECT_EQ(copy.recovery().log_rows, 400'000u);
@@ -131,7 +121,7 @@ TEST(Durability, BigBatchIsLoggedWhileItsRowsAreCopied) {
 
 TEST(Durability, CrashImageHasEveryAcknowledgedBatchFromTheLog) {
   TempDir dir, image;
-  Database db(tiered(dir.str()));
+  Database db(tiered(dir.path()));
   ingest(db, 0, 3000, 1'000, 1);
   db.execute("CREATE TABLE t (k SYMBOL, ts TIMESTAMP, x DOUBLE)");
   db.execute("INSERT INTO t VALUES ('a', 5, 1.25), ('b', 6, NULL)");
@@ -146,7 +136,7 @@ TEST(Durability, CrashImageHasEveryAcknowledgedBatchFromTheLog) {
 
 TEST(Durability, CheckpointsThenLogTailThenLateRows) {
   TempDir dir, image;
-  Database db(tiered(dir.str()));
+  Database db(tiered(dir.path()));
   ingest(db, 0, 4000, kDay / 1000, 1);  // four days
   auto r = db.checkpoint();
   EXPECT_EQ(r.rows_written, 4000u);
@@ -167,7 +157,7 @@ TEST(Durability, CheckpointsThenLogTailThenLateRows) {
 
 TEST(Durability, DropAndRecreateBetweenCheckpoints) {
   TempDir dir, image;
-  Database db(tiered(dir.str()));
+  Database db(tiered(dir.path()));
   db.execute("CREATE TABLE t (k BIGINT, ts TIMESTAMP, x DOUBLE)");
   db.execute("INSERT INTO t VALUES (1, 1, 1.0), (2, 2, 2.0)");
   db.checkpoint();
@@ -184,13 +174,13 @@ TEST(Durability, DropAndRecreateBetweenCheckpoints) {
   Database copy(tiered(crash_image(dir, image)));
   EXPECT_FALSE(copy.catalog().find("t"));
   size_t table_dirs = 0;
-  for ([[maybe_unused]] const auto& e : fs::directory_iterator(image.path / "tables")) ++table_dirs;
+  for ([[maybe_unused]] const auto& e : fs::directory_iterator(image / "tables")) ++table_dirs;
   EXPECT_EQ(table_dirs, 1u) << "only trades is left on disk";
 }
 
 TEST(Durability, TtlDropsWholeOldDaysAndStaysDropped) {
   TempDir dir, image;
-  Database db(tiered(dir.str()));
+  Database db(tiered(dir.path()));
   ingest(db, 0, 5000, kDay / 1000, 1);  // days 0..4
   db.execute("ALTER TABLE trades SET TTL 2 DAYS");
   // newest is in day 4; cutoff = newest - 2 days is in day 2: days 0 and 1 go.
@@ -204,7 +194,7 @@ TEST(Durability, TtlDropsWholeOldDaysAndStaysDropped) {
 
 TEST(Durability, RejectedBatchIsNotLogged) {
   TempDir dir, image;
-  Database db(tiered(dir.str()));
+  Database db(tiered(dir.path()));
   db.execute("CREATE TABLE t (k BIGINT, ts TIMESTAMP, x DOUBLE)");
   std::vector<int64_t> k{1, 2}, ts{1, 2};
   std::vector<double> x{1.0, std::nan("")};
@@ -216,11 +206,33 @@ TEST(Durability, RejectedBatchIsNotLogged) {
   EXPECT_EQ(copy.catalog().require("t")->row_count(), 0u);
 }
 
+TEST(Durability, AFullDiskRejectsTheBatchWholeAndReadsGoOn) {
+  TempDir dir, image;
+  Database db(tiered(dir.path()));
+  ingest(db, 0, 1000, 1, 1);
+  const std::string before = dump(db, "trades");
+  {
+    FileSizeLimit limit(1 << 20);  // the log segment cannot grow past 1 MiB
+    try {
+      ingest(db, 5000, 200'000, 1, 2);  // 6.4 MB: logged by a second thread
+      FAIL() << "expected an error";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kIOError);
+      EXPECT_NE(std::string(e.what()).find("wal"), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(dump(db, "trades"), before) << "nothing of the rejected batch is visible";
+  }
+  ingest(db, 200'000, 10, 1, 3);  // room again
+  Database copy(tiered(crash_image(dir, image)));
+  EXPECT_EQ(dump(copy, "trades"), dump(db, "trades"));
+  EXPECT_EQ(copy.recovery().log_rows, 1010u) << "the rejected batch left nothing in the log";
+}
+
 TEST(Durability, OneProcessPerDataDir) {
   TempDir dir;
-  Database db(tiered(dir.str()));
+  Database db(tiered(dir.path()));
   try {
-    Database second(tiered(dir.str()));
+    Database second(tiered(dir.path()));
     FAIL() << "expected an error";
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), ErrorCode::kIOError);
@@ -230,14 +242,14 @@ TEST(Durability, OneProcessPerDataDir) {
 
 TEST(Durability, TornLogTailIsCutAndReported) {
   TempDir dir, image;
-  Database db(tiered(dir.str()));
+  Database db(tiered(dir.path()));
   ingest(db, 0, 100, 1, 1);
   crash_image(dir, image);
-  for (const auto& e : fs::directory_iterator(image.path / "wal")) {
+  for (const auto& e : fs::directory_iterator(image / "wal")) {
     std::ofstream f(e.path(), std::ios::app | std::ios::binary);
     f << "half a record";
   }
-  Database copy(tiered(image.str()));
+  Database copy(tiered(image.path()));
   EXPECT_EQ(copy.recovery().torn_bytes, 13u);
   EXPECT_EQ(dump(copy, "trades"), dump(db, "trades"));
 }
@@ -245,11 +257,11 @@ TEST(Durability, TornLogTailIsCutAndReported) {
 TEST(Durability, CorruptPartitionFileIsReportedNotRead) {
   TempDir dir;
   {
-    Database db(tiered(dir.str()));
+    Database db(tiered(dir.path()));
     ingest(db, 0, 1000, 1, 1);
   }
   fs::path victim;
-  for (const auto& e : fs::recursive_directory_iterator(dir.path))
+  for (const auto& e : fs::recursive_directory_iterator(dir.path()))
     if (e.path().extension() == ".zcol" && e.path().filename().string().find("price") != std::string::npos) victim = e.path();
   ASSERT_FALSE(victim.empty());
   {
@@ -262,7 +274,7 @@ TEST(Durability, CorruptPartitionFileIsReportedNotRead) {
     f.write(&c, 1);
   }
   {
-    Database db(tiered(dir.str()));  // opens: the files are read when the table is first used
+    Database db(tiered(dir.path()));  // opens: the files are read when the table is first used
     for (int attempt = 0; attempt < 2; ++attempt) {
       try {
         db.count("trades", 1, INT64_MIN, INT64_MAX);
@@ -281,19 +293,19 @@ TEST(Durability, TablesLoadTheirFilesOnFirstUse) {
   TempDir dir;
   std::string before;
   {
-    Database db(tiered(dir.str()));
+    Database db(tiered(dir.path()));
     ingest(db, 0, 200'000, 1'000, 1);
     db.execute("CREATE TABLE other (k BIGINT, ts TIMESTAMP, x DOUBLE)");
     before = dump(db, "trades");
   }
   {
-    Database db(tiered(dir.str()));
+    Database db(tiered(dir.path()));
     EXPECT_EQ(db.recovery().checkpoint_rows, 200'000u);
     EXPECT_LT(db.stats().memory_bytes, 1'000'000u) << "nothing read yet";
     db.execute("INSERT INTO other VALUES (1, 2, 3.0)");
     db.checkpoint();  // trades is still unloaded: its files must survive this checkpoint
   }
-  Database db(tiered(dir.str()));
+  Database db(tiered(dir.path()));
   EXPECT_EQ(dump(db, "trades"), before);
   EXPECT_GT(db.stats().memory_bytes, 200'000u * 32);
   EXPECT_EQ(db.catalog().require("other")->row_count(), 1u);
@@ -301,10 +313,10 @@ TEST(Durability, TablesLoadTheirFilesOnFirstUse) {
 
 TEST(Durability, CorruptCatalogIsReported) {
   TempDir dir;
-  { Database db(tiered(dir.str())); }
-  fs::resize_file(dir.path / "CATALOG", fs::file_size(dir.path / "CATALOG") - 3);
+  { Database db(tiered(dir.path())); }
+  fs::resize_file(dir / "CATALOG", fs::file_size(dir / "CATALOG") - 3);
   try {
-    Database db(tiered(dir.str()));
+    Database db(tiered(dir.path()));
     FAIL() << "expected an error";
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), ErrorCode::kIOError);
@@ -314,12 +326,12 @@ TEST(Durability, CorruptCatalogIsReported) {
 
 TEST(Durability, BackgroundCheckpointTruncatesTheLog) {
   TempDir dir;
-  Database db(tiered(dir.str(), /*checkpoint_ms=*/20));
+  Database db(tiered(dir.path(), /*checkpoint_ms=*/20));
   ingest(db, 0, 2000, 1, 1);
   for (int i = 0; i < 500 && db.stats().checkpoints == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   EXPECT_GT(db.stats().checkpoints, 0u);
   size_t wal_files = 0;
-  for ([[maybe_unused]] const auto& e : fs::directory_iterator(dir.path / "wal")) ++wal_files;
+  for ([[maybe_unused]] const auto& e : fs::directory_iterator(dir / "wal")) ++wal_files;
   EXPECT_LE(wal_files, 1u);
 }
 

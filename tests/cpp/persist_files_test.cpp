@@ -19,6 +19,7 @@
 namespace zepto::persist {
 namespace {
 
+using zepto::test_util::FileSizeLimit;
 using zepto::test_util::TempDir;
 
 // The code and message of the Error `f` throws (fails the test if none).
@@ -32,27 +33,6 @@ std::pair<ErrorCode, std::string> error_of(F&& f) {
   ADD_FAILURE() << "no error thrown";
   return {ErrorCode::kInternal, ""};
 }
-
-// While alive, files this process writes may not grow past `bytes`
-// (RLIMIT_FSIZE; writes past it fail with EFBIG instead of raising SIGXFSZ).
-class FileSizeLimit {
- public:
-  explicit FileSizeLimit(rlim_t bytes) {
-    old_handler_ = ::signal(SIGXFSZ, SIG_IGN);
-    ::getrlimit(RLIMIT_FSIZE, &old_);
-    rlimit lim = old_;
-    lim.rlim_cur = bytes;
-    ::setrlimit(RLIMIT_FSIZE, &lim);
-  }
-  ~FileSizeLimit() {
-    ::setrlimit(RLIMIT_FSIZE, &old_);
-    ::signal(SIGXFSZ, old_handler_);
-  }
-
- private:
-  rlimit old_{};
-  sighandler_t old_handler_;
-};
 
 const auto kTracker = std::make_shared<MemoryTracker>();
 constexpr ColumnType kAllTypes[] = {ColumnType::INT64, ColumnType::INT32,     ColumnType::DOUBLE,

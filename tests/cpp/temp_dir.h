@@ -1,8 +1,10 @@
-// A fresh directory under $TMPDIR (or /tmp) for one test, removed with
-// everything in it when the test ends.
+// Test helpers for files: a fresh temporary directory, and a limit on the
+// size of the files this process writes (a full disk without a full disk).
 #pragma once
 
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 
 #include <stdexcept>
 #include <string>
@@ -11,6 +13,8 @@
 
 namespace zepto::test_util {
 
+// A fresh directory under $TMPDIR (or /tmp) for one test, removed with
+// everything in it when the test ends.
 class TempDir {
  public:
   TempDir() {
@@ -29,6 +33,27 @@ class TempDir {
 
  private:
   std::string path_;
+};
+
+// While alive, files this process writes may not grow past `bytes`
+// (RLIMIT_FSIZE; writes past it fail with EFBIG instead of raising SIGXFSZ).
+class FileSizeLimit {
+ public:
+  explicit FileSizeLimit(rlim_t bytes) {
+    old_handler_ = ::signal(SIGXFSZ, SIG_IGN);
+    ::getrlimit(RLIMIT_FSIZE, &old_);
+    rlimit lim = old_;
+    lim.rlim_cur = bytes;
+    ::setrlimit(RLIMIT_FSIZE, &lim);
+  }
+  ~FileSizeLimit() {
+    ::setrlimit(RLIMIT_FSIZE, &old_);
+    ::signal(SIGXFSZ, old_handler_);
+  }
+
+ private:
+  rlimit old_{};
+  sighandler_t old_handler_;
 };
 
 }  // namespace zepto::test_util
