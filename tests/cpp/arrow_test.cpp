@@ -483,7 +483,7 @@ TEST(ArrowImport, ChunkedStreamIsOneAtomicBatch) {
 TEST(ArrowImport, BigImportsConvertEveryColumnAndNameTheFirstBadOne) {
   // Big enough to decode on two threads, into buffers that the second
   // import reuses: both batches must stay intact.
-  const int64_t n = 200'000;
+  const int64_t n = 300'000;
   std::vector<int32_t> codes(n);
   std::vector<int64_t> us(n), volume(n);
   std::vector<double> price(n);
@@ -530,8 +530,9 @@ TEST(ArrowImport, BigImportsConvertEveryColumnAndNameTheFirstBadOne) {
   auto bad_px = price;
   bad_ts[n - 1] = INT64_MAX / 10;
   bad_px[n - 1] = NAN;
-  expect_error(batch(bad_ts, bad_px, "tsu:"), "column 'timestamp' row 199999 overflows int64 nanoseconds");
-  expect_error(batch(us, bad_px, "tsu:"), "column 'price' row 199999 is NaN");
+  const std::string last = std::to_string(n - 1);
+  expect_error(batch(bad_ts, bad_px, "tsu:"), "column 'timestamp' row " + last + " overflows int64 nanoseconds");
+  expect_error(batch(us, bad_px, "tsu:"), "column 'price' row " + last + " is NaN");
   nat[5] = INT64_MIN;  // NumPy's NaT, converted or passed through
   expect_error(batch(nat, price, "tsu:"), "column 'timestamp' row 5 is NaT");
   expect_error(batch(nat, price, "tsn:"), "column 'timestamp' row 5 is NaT");

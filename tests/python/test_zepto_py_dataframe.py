@@ -138,7 +138,7 @@ def test_from_numpy_rejects_nat_and_overflow_naming_the_row(pipeline: zeptodb.Pi
 def test_from_numpy_big_batches_match_numpy(pipeline: zeptodb.Pipeline) -> None:
     # Big enough for the engine to convert columns on two threads, twice in a
     # row (the second import reuses the first one's conversion buffers).
-    n = 100_000
+    n = 300_000
     rng = np.random.default_rng(7)
     sym = rng.integers(0, 3, n)
     price = rng.uniform(-1000, 1000, n)

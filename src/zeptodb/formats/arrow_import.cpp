@@ -1,17 +1,19 @@
 #include "zeptodb/formats/arrow_import.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <exception>
 #include <mutex>
 #include <optional>
 #include <string_view>
+#include <system_error>
+#include <thread>
 #include <type_traits>
 #include <unordered_map>
 
 #include "zeptodb/common/error.h"
-#include "zeptodb/exec/thread_pool.h"
 #include "zeptodb/storage/block.h"
 #include "zeptodb/storage/scatter.h"
 
@@ -181,7 +183,7 @@ inline bool round_to_i64(double y, int64_t* out) {
 }
 
 // Imports from this many rows up decode their columns on two threads.
-constexpr size_t kParallelRows = 1 << 16;
+constexpr size_t kParallelRows = size_t{1} << 18;
 
 std::string row_msg(const std::string& column, size_t row) {
   return "column '" + column + "' row " + std::to_string(row);
@@ -400,21 +402,29 @@ class ArrowReader {
       else
         tasks.push_back({i});
     }
-    auto run = [&](size_t t, size_t /*worker*/) {
-      for (size_t i : tasks[t]) {
-        try {
-          out.columns[i] = decode(plans_[i], keep[i]);
-        } catch (...) {
-          errors[i] = std::current_exception();
+    std::atomic<size_t> next{0};
+    auto work = [&] {  // claims tasks in order; never throws (errors are kept per column)
+      for (size_t t; (t = next.fetch_add(1)) < tasks.size();) {
+        for (size_t i : tasks[t]) {
+          try {
+            out.columns[i] = decode(plans_[i], keep[i]);
+          } catch (...) {
+            errors[i] = std::current_exception();
+          }
         }
       }
     };
-    const size_t threads = rows_ >= kParallelRows ? std::min<size_t>(2, exec::ThreadPool::hardware_threads()) : 1;
-    if (threads > 1 && tasks.size() > 1) {
-      exec::ThreadPool::shared().parallel_for(tasks.size(), threads, run);
-    } else {
-      for (size_t t = 0; t < tasks.size(); ++t) run(t, 0);
+    // A thread of its own rather than a shared pool: an import never waits
+    // for someone else's work to finish.
+    std::thread helper;
+    if (rows_ >= kParallelRows && tasks.size() > 1 && std::thread::hardware_concurrency() != 1) {
+      try {
+        helper = std::thread(work);
+      } catch (const std::system_error&) {  // no thread to be had: all on this one
+      }
     }
+    work();
+    if (helper.joinable()) helper.join();
     for (const auto& e : errors)
       if (e) std::rethrow_exception(e);
     for (auto& k : keep)

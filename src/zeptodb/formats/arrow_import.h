@@ -8,9 +8,9 @@
 // dictionary), validity bitmaps, sliced arrays (non-zero offsets), chunked
 // streams and zero-length arrays with null buffers. A single-chunk column
 // already in the table's physical type is passed through without a copy;
-// the others are converted in one pass each, a big import's columns on two
-// threads, into buffers that are kept for the next import (at most 512 MB
-// of them). Anything else raises Error naming the column and the Arrow
+// the others are converted in one pass each (from 256 k rows on, the
+// columns on two threads), into buffers that are kept for the next import
+// (at most 512 MB of them). Anything else raises Error naming the column and the Arrow
 // format string.
 #pragma once
 
