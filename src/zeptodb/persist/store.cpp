@@ -8,7 +8,11 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
+#include <atomic>
+#include <exception>
+#include <mutex>
 #include <set>
+#include <thread>
 
 #include "zeptodb/common/error.h"
 #include "zeptodb/persist/file_io.h"
@@ -23,6 +27,7 @@ namespace {
 constexpr int64_t kDayNs = 86'400'000'000'000;
 constexpr int64_t kNoDay = INT64_MIN;  // the unit of a table without a timestamp column
 constexpr size_t kMaxSegments = 16;    // a unit with more is rewritten as one segment
+constexpr size_t kWriteThreads = 4;    // threads writing the column files of a checkpoint
 constexpr uint32_t kCatalogMagic = 0x5441435A;   // "ZCAT"
 constexpr uint32_t kManifestMagic = 0x4E414D5A;  // "ZMAN"
 constexpr uint32_t kVersion = 1;
@@ -241,12 +246,39 @@ void Store::load_rows(Table& table, const std::string& tdir, const TableState& s
   table.checkpoint_parts();
 }
 
+void Store::write_files(const std::vector<FileJob>& files) const {
+  // Compressing and writing are CPU work as much as I/O: a few threads share
+  // the files, and the first error is rethrown once all have stopped.
+  const size_t threads = std::min<size_t>({kWriteThreads, files.size(), std::max(1u, std::thread::hardware_concurrency())});
+  std::atomic<size_t> next{0};
+  std::mutex error_mu;
+  std::exception_ptr error;
+  auto work = [&] {
+    for (size_t i; (i = next.fetch_add(1)) < files.size();) {
+      const FileJob& f = files[i];
+      try {
+        write_column_file(f.path, f.type, f.data, f.valid, f.rows, compression_, /*sync=*/false);
+      } catch (...) {
+        std::lock_guard lock(error_mu);
+        if (!error) error = std::current_exception();
+        next.store(files.size());
+      }
+    }
+  };
+  std::vector<std::thread> pool;
+  for (size_t t = 1; t < threads; ++t) pool.emplace_back(work);
+  work();
+  for (auto& t : pool) t.join();
+  if (error) std::rethrow_exception(error);
+}
+
 CheckpointResult Store::write(const Capture& capture) {
   CheckpointResult res;
   std::map<uint64_t, TableState> next;
   std::vector<std::string> obsolete;  // paths to remove once the checkpoint is committed
   try {
     std::vector<std::pair<std::string, std::string>> manifests;  // (path, contents)
+    std::vector<FileJob> files;  // the column files to write, decided first
     for (const TableCapture& tc : capture.tables) {
       const Schema& schema = tc.schema;
       const std::string tdir = table_dir(tc.dir_id, tc.name);
@@ -290,9 +322,8 @@ CheckpointResult Store::write(const Capture& capture) {
             for (size_t c = 0; c < schema.size(); ++c) {
               const size_t w = type_width(schema.column(c).type);
               const uint8_t* v = snap.valid(c);
-              write_column_file(column_file(sdir, c, schema.column(c).name), schema.column(c).type,
-                                snap.columns[c]->data() + from * w, v ? v + from : nullptr, n, compression_,
-                                /*sync=*/false);
+              files.push_back({column_file(sdir, c, schema.column(c).name), schema.column(c).type,
+                               snap.columns[c]->data() + from * w, v ? v + from : nullptr, n});
               res.bytes_written += n * w;
               ++res.files_written;
             }
@@ -329,6 +360,7 @@ CheckpointResult Store::write(const Capture& capture) {
         }
       }
     }
+    write_files(files);
     if (sync_) sync_filesystem(dir_);
     for (const auto& [path, body] : manifests) write_file_atomic(path, body, sync_);
 

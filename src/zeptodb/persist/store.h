@@ -109,6 +109,15 @@ class Store {
     uint64_t next_segment = 1;
   };
 
+  // One column file a checkpoint writes.
+  struct FileJob {
+    std::string path;
+    ColumnType type;
+    const void* data;
+    const uint8_t* valid;
+    size_t rows;
+  };
+  void write_files(const std::vector<FileJob>& files) const;
   static void load_rows(Table& table, const std::string& tdir, const TableState& st);
   std::string table_dir(uint64_t dir_id, const std::string& name) const;
   static std::string segment_dir(const std::string& tdir, const UnitKey& u, uint64_t segment);
