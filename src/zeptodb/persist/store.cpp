@@ -27,7 +27,8 @@ namespace {
 constexpr int64_t kDayNs = 86'400'000'000'000;
 constexpr int64_t kNoDay = INT64_MIN;  // the unit of a table without a timestamp column
 constexpr size_t kMaxSegments = 16;    // a unit with more is rewritten as one segment
-constexpr size_t kWriteThreads = 4;    // threads writing the column files of a checkpoint
+constexpr size_t kIoThreads = 4;       // threads reading or writing column files
+constexpr size_t kLoadWindow = 16;     // segments read ahead (in parallel) while loading
 constexpr uint32_t kCatalogMagic = 0x5441435A;   // "ZCAT"
 constexpr uint32_t kManifestMagic = 0x4E414D5A;  // "ZMAN"
 constexpr uint32_t kVersion = 1;
@@ -90,6 +91,33 @@ void sync_filesystem(const std::string& dir) {
   int err = errno;
   ::close(fd);
   if (rc != 0) throw_error(ErrorCode::kIOError, dir + ": sync failed: " + std::strerror(err));
+}
+
+// Runs fn(0) .. fn(n - 1) on up to kIoThreads threads (compressing and
+// checking files is CPU work as much as I/O). The first exception is
+// rethrown once every thread has stopped; the remaining items are skipped.
+template <typename Fn>
+void parallel_for(size_t n, Fn&& fn) {
+  const size_t threads = std::min<size_t>({kIoThreads, n, std::max(1u, std::thread::hardware_concurrency())});
+  std::atomic<size_t> next{0};
+  std::mutex error_mu;
+  std::exception_ptr error;
+  auto work = [&] {
+    for (size_t i; (i = next.fetch_add(1)) < n;) {
+      try {
+        fn(i);
+      } catch (...) {
+        std::lock_guard lock(error_mu);
+        if (!error) error = std::current_exception();
+        next.store(n);
+      }
+    }
+  };
+  std::vector<std::thread> pool;
+  for (size_t t = 1; t < threads; ++t) pool.emplace_back(work);
+  work();
+  for (auto& t : pool) t.join();
+  if (error) std::rethrow_exception(error);
 }
 
 void remove_path(const fs::path& p, uint64_t* removed) {
@@ -220,25 +248,39 @@ LoadResult Store::load(Catalog& catalog, SymbolDictionary& symbols) {
 void Store::load_rows(Table& table, const std::string& tdir, const TableState& st) {
   const Schema& schema = table.schema();
   // Units in (symbol, day) order, segments in order: every partition's rows
-  // arrive in timestamp order. Every file of a segment is read and checked
-  // before any of its rows is appended.
-  std::vector<ColumnFileData> cols(schema.size());
-  std::vector<const void*> ptrs(schema.size());
-  std::vector<const uint8_t*> valid(schema.size());
-  for (const auto& [key, unit] : st.units) {
-    for (const Segment& seg : unit.segments) {
-      const std::string sdir = segment_dir(tdir, key, seg.id);
-      for (size_t c = 0; c < schema.size(); ++c) {
-        const std::string path = column_file(sdir, c, schema.column(c).name);
-        cols[c] = read_column_file(path, nullptr, 0, schema.column(c).type);
-        if (cols[c].rows != seg.rows)
-          throw_error(ErrorCode::kIOError, path + ": holds " + std::to_string(cols[c].rows) +
-                                               " rows, the manifest says " + std::to_string(seg.rows) +
-                                               " (file is corrupt)");
-        ptrs[c] = cols[c].values ? cols[c].values->data() : nullptr;
-        valid[c] = cols[c].validity ? reinterpret_cast<const uint8_t*>(cols[c].validity->data()) : nullptr;
+  // arrive in timestamp order. The files of a window of segments are read
+  // and checked in parallel; then their rows are appended, in order.
+  struct Job {
+    std::string sdir;
+    uint64_t rows;
+  };
+  std::vector<Job> segs;
+  for (const auto& [key, unit] : st.units)
+    for (const Segment& seg : unit.segments) segs.push_back({segment_dir(tdir, key, seg.id), seg.rows});
+  const size_t ncol = schema.size();
+  std::vector<ColumnFileData> cols;
+  std::vector<const void*> ptrs(ncol);
+  std::vector<const uint8_t*> valid(ncol);
+  for (size_t first = 0; first < segs.size(); first += kLoadWindow) {
+    const size_t count = std::min(kLoadWindow, segs.size() - first);
+    cols.assign(count * ncol, ColumnFileData{});
+    parallel_for(count * ncol, [&](size_t i) {
+      const Job& job = segs[first + i / ncol];
+      const size_t c = i % ncol;
+      const std::string path = column_file(job.sdir, c, schema.column(c).name);
+      cols[i] = read_column_file(path, nullptr, 0, schema.column(c).type);
+      if (cols[i].rows != job.rows)
+        throw_error(ErrorCode::kIOError, path + ": holds " + std::to_string(cols[i].rows) +
+                                             " rows, the manifest says " + std::to_string(job.rows) +
+                                             " (file is corrupt)");
+    });
+    for (size_t k = 0; k < count; ++k) {
+      for (size_t c = 0; c < ncol; ++c) {
+        const ColumnFileData& d = cols[k * ncol + c];
+        ptrs[c] = d.values ? d.values->data() : nullptr;
+        valid[c] = d.validity ? reinterpret_cast<const uint8_t*>(d.validity->data()) : nullptr;
       }
-      if (seg.rows > 0) table.append(ptrs.data(), valid.data(), seg.rows);
+      if (segs[first + k].rows > 0) table.append(ptrs.data(), valid.data(), segs[first + k].rows);
     }
   }
   // The rows just loaded are what the files hold: the next checkpoint only
@@ -247,29 +289,10 @@ void Store::load_rows(Table& table, const std::string& tdir, const TableState& s
 }
 
 void Store::write_files(const std::vector<FileJob>& files) const {
-  // Compressing and writing are CPU work as much as I/O: a few threads share
-  // the files, and the first error is rethrown once all have stopped.
-  const size_t threads = std::min<size_t>({kWriteThreads, files.size(), std::max(1u, std::thread::hardware_concurrency())});
-  std::atomic<size_t> next{0};
-  std::mutex error_mu;
-  std::exception_ptr error;
-  auto work = [&] {
-    for (size_t i; (i = next.fetch_add(1)) < files.size();) {
-      const FileJob& f = files[i];
-      try {
-        write_column_file(f.path, f.type, f.data, f.valid, f.rows, compression_, /*sync=*/false);
-      } catch (...) {
-        std::lock_guard lock(error_mu);
-        if (!error) error = std::current_exception();
-        next.store(files.size());
-      }
-    }
-  };
-  std::vector<std::thread> pool;
-  for (size_t t = 1; t < threads; ++t) pool.emplace_back(work);
-  work();
-  for (auto& t : pool) t.join();
-  if (error) std::rethrow_exception(error);
+  parallel_for(files.size(), [&](size_t i) {
+    const FileJob& f = files[i];
+    write_column_file(f.path, f.type, f.data, f.valid, f.rows, compression_, /*sync=*/false);
+  });
 }
 
 CheckpointResult Store::write(const Capture& capture) {
