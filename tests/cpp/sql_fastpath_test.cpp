@@ -159,7 +159,8 @@ TEST_F(SqlFastPathTest, FilteredAggregatesUseTheMask) {
   parallel.threads = 4;
   parallel.row_threshold = 0;
   for (const char* where : {"price > 500", "timestamp BETWEEN 0 AND 3000000 AND price > 500", "px < 5000 OR price < 200",
-                            "symbol IN (1, 3) AND price > 100000", "price IS NULL"}) {
+                            "symbol IN (1, 3) AND price > 100000", "price IS NULL", "volume >= 25",
+                            "30 > volume", "volume <> 7", "timestamp < 2000000 AND 10 <= volume"}) {
     for (const char* group : {"", " GROUP BY symbol"}) {
       std::string sel = std::string("SELECT ") + (*group ? "symbol, " : "");
       std::string fast = sel + "sum(volume), sum(px), count(*), count(px), count(price), min(price), max(px), "

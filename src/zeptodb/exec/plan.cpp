@@ -850,6 +850,40 @@ bool keys_constant(const OrderedAggPlan& plan, const MorselView& v) {
   return true;
 }
 
+template <typename T>
+void compare_into(ExprOp op, const T* x, T c, size_t n, uint8_t* k) {
+  switch (op) {
+    case ExprOp::kEq: for (size_t i = 0; i < n; ++i) k[i] = x[i] == c; break;
+    case ExprOp::kNe: for (size_t i = 0; i < n; ++i) k[i] = x[i] != c; break;
+    case ExprOp::kLt: for (size_t i = 0; i < n; ++i) k[i] = x[i] < c; break;
+    case ExprOp::kLe: for (size_t i = 0; i < n; ++i) k[i] = x[i] <= c; break;
+    case ExprOp::kGt: for (size_t i = 0; i < n; ++i) k[i] = x[i] > c; break;
+    default: for (size_t i = 0; i < n; ++i) k[i] = x[i] >= c; break;
+  }
+}
+
+// keep[i] = the filter's value for `column op constant` over a BIGINT-like
+// or DOUBLE column without NULLs in these rows, straight from the column;
+// false (nothing written) for any other filter.
+bool compare_mask(const BoundExpr& f, const std::vector<Vec>& cols, size_t n, uint8_t* keep) {
+  if (f.op < ExprOp::kEq || f.op > ExprOp::kGe || f.children.size() != 2) return false;
+  const BoundExpr* col = f.children[0].get();
+  const BoundExpr* cst = f.children[1].get();
+  ExprOp op = f.op;
+  if (col->op == ExprOp::kConst && cst->op == ExprOp::kColumn) {
+    std::swap(col, cst);  // c op x  is  x op' c
+    op = op == ExprOp::kLt ? ExprOp::kGt : op == ExprOp::kGt ? ExprOp::kLt : op == ExprOp::kLe ? ExprOp::kGe
+         : op == ExprOp::kGe ? ExprOp::kLe : op;
+  }
+  if (col->op != ExprOp::kColumn || cst->op != ExprOp::kConst || !cst->value.is_valid(0)) return false;
+  const Vec& x = cols[col->column];
+  Phys p = phys_of(x.type);
+  if (x.constant || x.valid || p != phys_of(cst->value.type) || (p != Phys::kI64 && p != Phys::kF64)) return false;
+  if (p == Phys::kI64) compare_into<int64_t>(op, x.as<int64_t>(), cst->value.i64(0), n, keep);
+  else compare_into<double>(op, x.as<double>(), cst->value.f64(0), n, keep);
+  return true;
+}
+
 // A filtered morsel whose rows all form one group (keys constant in it):
 // per chunk, the filter's result goes straight to the aggregators as a mask
 // (Aggregator::update_kept), without gathering the rows that pass. Same
@@ -868,9 +902,11 @@ bool aggregate_filtered(const OrderedAggPlan& plan, AggLocal& L, const MorselVie
   for (size_t off = 0, n = 0; off < v.n; off += n) {
     n = std::min(kChunkRows, v.n - off);
     for (size_t c = 0; c < cols.size(); ++c) cols[c] = slice(v.cols[c], off, n);
-    Vec cond = eval(*v.filter, cols, n);
     size_t kept = 0;
-    if (cond.constant) {
+    Vec cond;
+    if (compare_mask(*v.filter, cols, n, keep.data())) {
+      for (size_t i = 0; i < n; ++i) kept += keep[i];
+    } else if ((cond = eval(*v.filter, cols, n)).constant) {
       uint8_t all = cond.is_valid(0) && cond.b8(0);
       std::fill(keep.begin(), keep.begin() + static_cast<long>(n), all);
       kept = all ? n : 0;
@@ -1544,14 +1580,7 @@ ResultSet make_result(const Relation& rel, const std::vector<ColumnInfo>& column
     DataType dt = result_type(t);
     ResultColumn col;
     if (v.type == LType::kSymbol) {
-      // Straight into the builder: one dictionary lookup per distinct id.
-      SymbolTexts text(symbols);
-      ColumnBuilder b(names[c], dt, rel.n);
-      for (size_t i = 0; i < rel.n; ++i) {
-        if (v.is_valid(i)) b.append_string(text(v.i64(i)));
-        else b.append_null();
-      }
-      col = b.finish();
+      col = symbol_result_column(names[c], v, rel.n, symbols);  // ids and the distinct names
     } else if (v.type == LType::kNull || v.n == 0 || dt == DataType::kInteger || dt == DataType::kVarchar ||
         (v.valid == nullptr && v.n > 0 && v.data == nullptr)) {
       ColumnBuilder b(names[c], dt, rel.n);
