@@ -802,6 +802,41 @@ const std::string& SymbolTexts::lookup(int64_t id) {
   return it->second;
 }
 
+ResultColumn symbol_result_column(std::string name, const Vec& v, size_t n, const SymbolDictionary* symbols) {
+  SymbolTexts text(symbols);
+  std::vector<std::string_view> dictionary;
+  std::unordered_map<int64_t, int32_t> code_of;
+  int64_t last_id = 0;
+  int32_t last_code = -1;
+  // Rows of a partition share one id: a run costs one comparison a row.
+  auto code = [&](int64_t id) {
+    if (last_code < 0 || id != last_id) {
+      auto [it, fresh] = code_of.try_emplace(id, static_cast<int32_t>(dictionary.size()));
+      if (fresh) dictionary.push_back(text(id));
+      last_id = id;
+      last_code = it->second;
+    }
+    return last_code;
+  };
+  std::vector<int32_t> codes(n);
+  std::vector<uint8_t> valid;
+  if (v.type == LType::kNull) {
+    valid.assign(n, 0);
+  } else if (v.constant) {
+    if (v.is_valid(0)) std::fill(codes.begin(), codes.end(), code(v.i64(0)));
+    else valid.assign(n, 0);
+  } else if (v.all_valid()) {
+    const int64_t* ids = v.as<int64_t>();
+    for (size_t i = 0; i < n; ++i) codes[i] = code(ids[i]);
+  } else {
+    const int64_t* ids = v.as<int64_t>();
+    for (size_t i = 0; i < n; ++i)
+      if (v.valid[i]) codes[i] = code(ids[i]);
+    if (std::find(v.valid, v.valid + n, uint8_t{0}) != v.valid + n) valid.assign(v.valid, v.valid + n);
+  }
+  return dictionary_column(std::move(name), std::move(codes), std::move(valid), std::move(dictionary));
+}
+
 Vec cast_vec(const Vec& v, LType to, const SymbolDictionary* symbols) {
   LType from = v.type;
   size_t n = v.n;

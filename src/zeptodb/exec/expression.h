@@ -109,6 +109,10 @@ class SymbolTexts {
   int64_t last_id_ = 0;
 };
 
+// A SYMBOL Vec of `n` rows as a dictionary-encoded VARCHAR result column:
+// one code per row and the names of the distinct ids (O(distinct) text).
+ResultColumn symbol_result_column(std::string name, const Vec& v, size_t n, const SymbolDictionary* symbols);
+
 // Converts `v` to type `to` (the CAST rules: doubles to integers round to
 // nearest, ties to even, as DuckDB; strings are parsed; out-of-range values throw).
 Vec cast_vec(const Vec& v, LType to, const SymbolDictionary* symbols);

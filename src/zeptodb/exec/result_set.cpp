@@ -59,10 +59,38 @@ double ResultColumn::double_at(size_t row) const {
   return type == DataType::kDouble ? data<double>()[row] : static_cast<double>(int_at(row));
 }
 
-std::string_view ResultColumn::string_at(size_t row) const {
-  const int64_t* off = data<int64_t>();
-  return {reinterpret_cast<const char*>(chars.get()) + off[row],
-          static_cast<size_t>(off[row + 1] - off[row])};
+size_t ResultColumn::text_bytes(size_t begin, size_t end) const {
+  if (!dictionary) return static_cast<size_t>(data<int64_t>()[end] - data<int64_t>()[begin]);
+  const int64_t* off = dictionary->data<int64_t>();
+  const int32_t* codes = data<int32_t>();
+  size_t bytes = 0;
+  for (size_t r = begin; r < end; ++r)
+    if (!is_null(r)) bytes += static_cast<size_t>(off[codes[r] + 1] - off[codes[r]]);
+  return bytes;
+}
+
+ResultColumn dictionary_column(std::string name, std::vector<int32_t> codes, std::vector<uint8_t> valid,
+                               std::vector<std::string_view> dictionary) {
+  ColumnBuilder d("", DataType::kVarchar, dictionary.size());
+  for (std::string_view s : dictionary) d.append_string(s);
+  ResultColumn c;
+  c.name = std::move(name);
+  c.type = DataType::kVarchar;
+  c.length = codes.size();
+  c.values = make_buffer(std::move(codes));
+  if (!valid.empty()) c.validity = make_buffer(std::move(valid));
+  c.dictionary = std::make_shared<const ResultColumn>(d.finish());
+  return c;
+}
+
+ResultColumn plain_strings(const ResultColumn& c, size_t begin, size_t end) {
+  if (!c.dictionary && begin == 0 && end == c.length) return c;
+  ColumnBuilder b(c.name, DataType::kVarchar, end - begin);
+  for (size_t r = begin; r < end; ++r) {
+    if (c.is_null(r)) b.append_null();
+    else b.append_string(c.string_at(r));
+  }
+  return b.finish();
 }
 
 std::string ResultColumn::format(size_t row) const {

@@ -6,7 +6,12 @@
 // since the Unix epoch, UTC), plus an optional validity buffer of one byte
 // per row (1 = value, 0 = NULL; absent when the column has no NULLs).
 // VARCHAR columns hold `length + 1` int64 offsets into a UTF-8 character
-// buffer (Arrow's large_utf8 layout).
+// buffer (Arrow's large_utf8 layout), or are dictionary encoded: one int32
+// code per row indexing a shared dictionary (a plain VARCHAR column without
+// NULLs), which is how SYMBOL columns leave the engine (building the text of
+// every row would cost O(rows); the dictionary costs O(distinct values)).
+// string_at() reads either; a consumer that wants the layout itself checks
+// is_dictionary().
 //
 // Buffers are std::shared_ptr<const std::byte> that may alias memory owned
 // by something else (a storage block, a vector built by the executor): a
@@ -44,9 +49,13 @@ struct ResultColumn {
   std::string name;
   DataType type = DataType::kBigint;
   size_t length = 0;
-  Buffer values;    // fixed-width values, or VARCHAR offsets (length + 1 int64)
+  Buffer values;    // fixed-width values, VARCHAR offsets (length + 1 int64) or dictionary codes (int32)
   Buffer validity;  // one byte per row, or null when every value is present
-  Buffer chars;     // VARCHAR only: the UTF-8 bytes
+  Buffer chars;     // plain VARCHAR only: the UTF-8 bytes
+  // Dictionary-encoded VARCHAR only: the values the codes index (a NULL
+  // row's code is 0, so string_at of a NULL row is not "" here: check
+  // is_null first).
+  std::shared_ptr<const ResultColumn> dictionary;
 
   bool is_null(size_t row) const {
     return validity && reinterpret_cast<const uint8_t*>(validity.get())[row] == 0;
@@ -60,7 +69,15 @@ struct ResultColumn {
   }
   int64_t int_at(size_t row) const;  // BIGINT, INTEGER, BOOLEAN, TIMESTAMP
   double double_at(size_t row) const;
-  std::string_view string_at(size_t row) const;  // VARCHAR
+  bool is_dictionary() const { return dictionary != nullptr; }
+  int32_t code_at(size_t row) const { return data<int32_t>()[row]; }  // dictionary encoded
+  std::string_view string_at(size_t row) const {  // VARCHAR
+    if (dictionary) return dictionary->string_at(static_cast<size_t>(code_at(row)));
+    const int64_t* off = data<int64_t>();
+    return {reinterpret_cast<const char*>(chars.get()) + off[row], static_cast<size_t>(off[row + 1] - off[row])};
+  }
+  // VARCHAR: the bytes of the text of rows [begin, end) (NULLs count 0).
+  size_t text_bytes(size_t begin, size_t end) const;
   // The value as SQL text (NULL as "NULL", timestamps as '2024-01-02 14:30:00').
   std::string format(size_t row) const;
 };
@@ -92,6 +109,16 @@ class ColumnBuilder {
   std::vector<uint8_t> valid_;
   bool any_null_ = false;
 };
+
+// A dictionary-encoded VARCHAR column of `codes.size()` rows (`valid`: one
+// byte per row, empty when there are no NULLs) over `dictionary` (distinct
+// values, no NULLs).
+ResultColumn dictionary_column(std::string name, std::vector<int32_t> codes, std::vector<uint8_t> valid,
+                               std::vector<std::string_view> dictionary);
+// Rows [begin, end) of a VARCHAR column in the plain layout (offsets from
+// 0 and their characters): the column's own buffers when it is plain and
+// whole, a copy otherwise.
+ResultColumn plain_strings(const ResultColumn& c, size_t begin, size_t end);
 
 struct ResultSet {
   std::vector<ResultColumn> columns;

@@ -17,14 +17,17 @@
 // result is built (or when a string operation needs the name).
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
+#include "zeptodb/common/huge_pages.h"
 #include "zeptodb/common/types.h"
 #include "zeptodb/exec/result_set.h"
 
@@ -65,18 +68,30 @@ struct Vec {
 };
 
 // Allocates a Vec of `n` values of type `t` and returns it with a writable
-// pointer to its values (uninitialized for numbers, empty strings).
+// pointer to its values (zeros for numbers, empty strings). Large numeric
+// buffers ask for huge pages before their first write (see huge_pages.h):
+// a 10 M-row column otherwise takes 20 k page faults.
 template <typename T>
 T* alloc_values(Vec& v, LType t, size_t n) {
-  auto owner = std::make_shared<std::vector<T>>(n);
+  T* data;
+  if constexpr (std::is_trivially_copyable_v<T>) {
+    std::shared_ptr<T[]> owner(new T[n]);  // not yet written
+    data = owner.get();
+    advise_huge_pages(data, n * sizeof(T));
+    std::fill_n(data, n, T{});
+    v.keep = std::move(owner);
+  } else {
+    auto owner = std::make_shared<std::vector<T>>(n);
+    data = owner->data();
+    v.keep = std::move(owner);
+  }
   v.type = t;
   v.n = n;
   v.constant = false;
-  v.data = owner->data();
-  v.keep = owner;
+  v.data = data;
   v.valid = nullptr;
   v.keep_valid.reset();
-  return owner->data();
+  return data;
 }
 
 // Gives `v` a writable validity array initialized to all valid (1).

@@ -27,6 +27,8 @@ std::vector<ArrowColumn> result_schema(const exec::ResultSet& rs) {
 }
 
 ArrowColumn result_column(const exec::ResultColumn& c, size_t begin, size_t end) {
+  // A dictionary-encoded column leaves as large_utf8 text, like every VARCHAR.
+  if (c.is_dictionary()) return result_column(exec::plain_strings(c, begin, end), 0, end - begin);
   ArrowColumn a;
   a.name = c.name;
   a.kind = result_kind(c.type);

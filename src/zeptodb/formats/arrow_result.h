@@ -22,7 +22,8 @@ ArrowKind result_kind(exec::DataType t);
 // The columns of `rs` with names and kinds only (no buffers): a schema.
 std::vector<ArrowColumn> result_schema(const exec::ResultSet& rs);
 
-// Rows [begin, end) of `c`, sharing its buffers (no copy).
+// Rows [begin, end) of `c`, sharing its buffers (no copy; the text of a
+// dictionary-encoded VARCHAR column is built for those rows).
 ArrowColumn result_column(const exec::ResultColumn& c, size_t begin, size_t end);
 
 // Rows [begin, end) of every column of `rs` as one batch, sharing buffers.

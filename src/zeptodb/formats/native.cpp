@@ -61,7 +61,7 @@ class NativeEncoder : public Encoder {
       bytes += 32 + c.name.size() + types_[i].size() + (c.has_nulls() ? n : 0);
       if (c.type != DataType::kVarchar) bytes += n * exec::data_type_width(c.type);
       else if (low_cardinality_) bytes += n * 2;
-      else bytes += n + static_cast<size_t>(c.data<int64_t>()[end] - c.data<int64_t>()[begin]);
+      else bytes += n + c.text_bytes(begin, end);
     }
     if (out.capacity() < out.size() + bytes) {
       out.reserve(out.size() + bytes);
@@ -91,7 +91,7 @@ class NativeEncoder : public Encoder {
         case DataType::kDouble: put_raw(out, c.data<double>() + begin, n); break;
         case DataType::kBoolean: put_raw(out, c.data<uint8_t>() + begin, n); break;
         case DataType::kVarchar:
-          for (size_t r = begin; r < end; ++r) put_string(out, c.string_at(r));
+          for (size_t r = begin; r < end; ++r) put_string(out, c.is_null(r) ? std::string_view() : c.string_at(r));
           break;
       }
     }
@@ -108,20 +108,10 @@ class NativeEncoder : public Encoder {
   // the column has NULLs), then each row's key number in the narrowest width.
   void put_low_cardinality(const exec::ResultColumn& c, size_t begin, size_t end, std::string& out) {
     key_list_.clear();
-    slots_.assign(256, Slot{});
     codes_.resize(end - begin);
-    const bool nullable = c.has_nulls();
-    if (nullable) key_list_.emplace_back();
-    const int64_t* off = c.data<int64_t>();
-    const char* chars = reinterpret_cast<const char*>(c.chars.get());
-    const int64_t total = off[c.length];
-    for (size_t r = begin; r < end; ++r) {
-      uint32_t code = 0;
-      if (!c.is_null(r))
-        code = key_code(std::string_view(chars + off[r], static_cast<size_t>(off[r + 1] - off[r])),
-                        static_cast<size_t>(total - off[r]));
-      codes_[r - begin] = code;
-    }
+    if (c.has_nulls()) key_list_.emplace_back();
+    if (c.is_dictionary()) dictionary_keys(c, begin, end);
+    else text_keys(c, begin, end);
     const size_t nkeys = key_list_.size();
     const int index_type = nkeys <= 0xff ? 0 : nkeys <= 0xffff ? 1 : 2;
     const uint64_t head[3] = {1, static_cast<uint64_t>(index_type) | (uint64_t{1} << 9), nkeys};
@@ -132,21 +122,62 @@ class NativeEncoder : public Encoder {
     size_t at = out.size();
     out.resize(at + rows * (size_t{1} << index_type));
     char* dst = out.data() + at;
-    for (size_t r = 0; r < rows; ++r) {
-      if (index_type == 0) dst[r] = static_cast<char>(codes_[r]);
-      else if (index_type == 1) {
+    if (index_type == 0) {
+      for (size_t r = 0; r < rows; ++r) dst[r] = static_cast<char>(codes_[r]);
+    } else if (index_type == 1) {
+      for (size_t r = 0; r < rows; ++r) {
         uint16_t v = static_cast<uint16_t>(codes_[r]);
         std::memcpy(dst + 2 * r, &v, 2);
-      } else {
-        std::memcpy(dst + 4 * r, &codes_[r], 4);
       }
+    } else {
+      std::memcpy(dst, codes_.data(), 4 * rows);
     }
+  }
+
+  // Key numbers of plain text rows: each row's text hashed into the keys.
+  void text_keys(const exec::ResultColumn& c, size_t begin, size_t end) {
+    slots_.assign(256, Slot{});
+    const int64_t* off = c.data<int64_t>();
+    const char* chars = reinterpret_cast<const char*>(c.chars.get());
+    const int64_t total = off[c.length];
+    for (size_t r = begin; r < end; ++r) {
+      uint32_t code = 0;
+      if (!c.is_null(r))
+        code = key_code(std::string_view(chars + off[r], static_cast<size_t>(off[r + 1] - off[r])),
+                        static_cast<size_t>(total - off[r]));
+      codes_[r - begin] = code;
+    }
+  }
+
+  // Key numbers of dictionary-encoded rows: the block's keys are the
+  // dictionary values its rows use, numbered by first use (no hashing).
+  void dictionary_keys(const exec::ResultColumn& c, size_t begin, size_t end) {
+    const exec::ResultColumn& dict = *c.dictionary;
+    key_of_code_.resize(dict.length, 0);  // key number + 1 of each dictionary code; 0: not in this block
+    used_.clear();
+    const int32_t* codes = c.data<int32_t>();
+    for (size_t r = begin; r < end; ++r) {
+      uint32_t code = 0;
+      if (!c.is_null(r)) {
+        uint32_t& key = key_of_code_[static_cast<size_t>(codes[r])];
+        if (key == 0) {
+          key_list_.push_back(dict.string_at(static_cast<size_t>(codes[r])));
+          key = static_cast<uint32_t>(key_list_.size());
+          used_.push_back(codes[r]);
+        }
+        code = key - 1;
+      }
+      codes_[r - begin] = code;
+    }
+    for (int32_t u : used_) key_of_code_[static_cast<size_t>(u)] = 0;
   }
 
   const exec::ResultSet& rs_;
   bool low_cardinality_;
   std::vector<std::string> types_;
   bool wrote_ = false;
+  std::vector<uint32_t> key_of_code_;
+  std::vector<int32_t> used_;
   // The number of key `k` in key_list_, adding it if new. An open-addressing
   // table of slots; a key of up to 8 bytes is compared as one word (with its
   // length), a longer one by its text.
