@@ -8,6 +8,9 @@
 //   zepto_server keys revoke ID [--keys-file FILE]
 //   zepto_server hash-password        (reads a password on standard input)
 #include <unistd.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include <algorithm>
 #include <cstdio>
@@ -157,7 +160,23 @@ std::optional<StorageMode> parse_mode(const std::string& s) {
 
 }  // namespace
 
+// Large results (a 10 M-row SELECT is ~600 MB of columns and encoded
+// bytes) are allocated and freed by every query. glibc gives each buffer
+// over 32 MB fresh pages from mmap and returns them on free, so each query
+// paid for faulting in and zeroing all of it again (a third of its CPU).
+// One heap that keeps up to 1 GB of freed memory lets the next query reuse
+// those pages (query_pandas of 10 M rows: 8-12 -> 23-27 M rows/s here).
+// Small allocations are unaffected: they come from per-thread caches.
+static void keep_freed_memory() {
+#if defined(__GLIBC__)
+  mallopt(M_ARENA_MAX, 1);    // worker threads' arenas would mmap large buffers anyway
+  mallopt(M_MMAP_MAX, 0);     // large buffers from the heap, not fresh mappings
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+#endif
+}
+
 int main(int argc, char** argv) {
+  keep_freed_memory();
   Args args = parse_args(argc, argv);
   try {
     ServerConfig config = make_config(args);
