@@ -162,3 +162,35 @@ def test_zepto_py_many_distinct_strings(server):
         assert got["v"].tolist() == texts[::-1].tolist() and got["n"].tolist() == list(range(n))
         frame = db.query_pandas("SELECT s, v FROM zp_many ORDER BY n")
         assert len(frame["v"].cat.categories) == n and frame["s"].tolist()[:3] == ["A", "B", "A"]
+
+
+def test_zepto_py_symbol_columns_every_format(server):
+    """SYMBOL columns leave the engine as ids plus their distinct names: over several partitions,
+    with NULLs, more names than a two-byte index holds, and no rows, every format gives the text."""
+    import zepto_py
+
+    n = 70_003
+    keys = np.array(["K2", "K0", "K1"])[np.arange(n) % 3]
+    venues = np.array([None if i % 5 == 0 else f"v{i}" for i in range(n)], dtype=object)
+    with zepto_py.connect(port=server.port) as db:
+        db.execute("CREATE TABLE zp_sym (k SYMBOL, t TIMESTAMP, venue SYMBOL, n BIGINT)")
+        df = pd.DataFrame({"k": keys, "t": pd.to_datetime(np.arange(n), unit="ms"), "venue": venues,
+                           "n": np.arange(n)})
+        assert db.ingest_pandas(df, table="zp_sym") == n
+        got = db.query_pandas("SELECT k, venue, n FROM zp_sym ORDER BY n")
+        assert got["k"].tolist() == keys.tolist()
+        assert got["venue"].isna().tolist() == [v is None for v in venues]
+        assert got["venue"].astype(object).where(got["venue"].notna(), None).tolist() == venues.tolist()
+        whole = db.query_numpy("SELECT k, n FROM zp_sym")  # partition by partition, no ORDER BY
+        assert sorted(zip(whole["n"].tolist(), whole["k"].tolist())) == list(zip(range(n), keys.tolist()))
+        table = db.query_arrow("SELECT venue FROM zp_sym WHERE n < 6 ORDER BY n")
+        assert table.column("venue").to_pylist() == venues[:6].tolist()
+        assert db.execute("SELECT k, venue FROM zp_sym WHERE n < 3 ORDER BY n") == [("K2", None), ("K0", "v1"), ("K1", "v2")]
+        empty = db.query_pandas("SELECT k, venue FROM zp_sym WHERE n < 0")
+        assert len(empty) == 0 and list(empty.columns) == ["k", "venue"]
+    for fmt, want in [("TabSeparated", b"K2\t\\N\nK0\tv1\n"), ("CSV", b'"K2",\\N\n"K0","v1"\n'),
+                      ("JSONCompact", b'["K2", null]')]:
+        q = f"SELECT k, venue FROM zp_sym WHERE n < 2 ORDER BY n FORMAT {fmt}"
+        with urllib.request.urlopen(f"http://127.0.0.1:{server.port}/", data=q.encode()) as r:
+            body = r.read()
+        assert (body == want) if fmt != "JSONCompact" else (want in body.replace(b"\t", b"").replace(b"\n", b"")), body

@@ -53,6 +53,27 @@ def test_result_types_and_nulls_in_pyarrow(typed: zeptodb.Pipeline) -> None:
     assert t.column("tn").cast(pa.int64()).to_pylist() == [None, None, T0 + 2]
 
 
+def test_symbol_columns_with_nulls_over_partitions(pipeline: zeptodb.Pipeline) -> None:
+    """SYMBOL results (ids plus the distinct names inside the engine) read as text by rows, NumPy,
+    Arrow and pandas, NULLs included, whole-table and in ranges of rows."""
+    assert pipeline.execute("CREATE TABLE sv (sym SYMBOL, ts TIMESTAMP, venue SYMBOL)").ok()
+    venues = [None if i % 3 == 0 else f"V{i % 4}" for i in range(12)]
+    values = ", ".join(f"('S{i % 2}', {T0 + i}, {'NULL' if v is None else repr(v)})" for i, v in enumerate(venues))
+    assert pipeline.execute(f"INSERT INTO sv VALUES {values}").ok()
+    r = pipeline.execute("SELECT sym, venue FROM sv ORDER BY ts")
+    assert r.rows == [[f"S{i % 2}", v] for i, v in enumerate(venues)]
+    assert r.to_numpy()["venue"].tolist() == venues
+    t = pa.table(r)
+    assert t.schema.field("venue").type == pa.large_utf8() and t.column("venue").to_pylist() == venues
+    df = zepto_py.query_to_pandas(pipeline, "SELECT venue FROM sv ORDER BY ts")
+    assert df["venue"].isna().tolist() == [v is None for v in venues]
+    assert df["venue"][1] == "V1" and df["venue"][2] == "V2"
+    whole = pa.table(pipeline.execute("SELECT sym, ts FROM sv"))  # one partition after the other
+    assert sorted(zip(whole.column("ts").cast(pa.int64()).to_pylist(), whole.column("sym").to_pylist())) == \
+        [(T0 + i, f"S{i % 2}") for i in range(12)]
+    assert pa.table(pipeline.execute("SELECT venue FROM sv WHERE ts < 0")).num_rows == 0
+
+
 def test_schema_and_array_capsules(typed: zeptodb.Pipeline) -> None:
     r = typed.execute(SQL)
     assert pa.schema(r).names == r.column_names
