@@ -1255,15 +1255,21 @@ void SelectNode::explain(std::string& out, int depth) const {
     if (!group_texts.empty()) {
       out += " BY ";
       for (size_t i = 0; i < group_texts.size(); ++i) out += (i ? ", " : "") + group_texts[i];
-      out += " (runs of equal keys in storage order, then hash)";
     }
+    // Which path aggregate_rows() takes over a table whose partitions have
+    // timestamps without NULLs (keys reading only the partition key).
     auto* scan = dynamic_cast<const ScanNode*>(source.get());
     OrderedAggPlan ordered = plan_ordered_agg(group_keys, aggs);
-    if (scan && !scan->filter && ordered.usable &&
+    bool per_partition = scan && ordered.usable;
+    for (size_t c = 0; c < ordered.key_cols.size() && per_partition; ++c)
+      per_partition = !ordered.key_cols[c] || static_cast<int>(c) == scan->key_column();
+    if (per_partition && !scan->filter &&
         (ordered.bucket_key < 0 || static_cast<int>(ordered.bucket_col) == scan->ts_column()))
       out += " (partitions as stored: groups are row ranges of the sorted timestamps)";
-    if (scan && scan->filter && ordered.usable && ordered.bucket_key < 0)
+    else if (per_partition && scan->filter && ordered.bucket_key < 0)
       out += " (one group per partition: the filter is a mask for the aggregates)";
+    else if (!group_texts.empty())
+      out += " (runs of equal keys in storage order, then hash)";
     out += ":";
     for (size_t i = 0; i < aggs.size(); ++i) out += (i ? ", " : " ") + aggs[i].text;
     out += "\n";
