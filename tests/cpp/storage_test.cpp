@@ -163,9 +163,10 @@ TEST(Ingest, ConcurrentProducersReadersAndDrainThread) {
             st.ticks_stored);
 }
 
-TEST(Database, NonMemoryModesAreNotAvailableYet) {
+TEST(Database, PureOnDiskIsNotAvailableYet) {
   DatabaseConfig cfg;
-  cfg.storage_mode = StorageMode::TIERED;
+  cfg.storage_mode = StorageMode::PURE_ON_DISK;
+  cfg.data_dir = "unused";
   try {
     Database db(cfg);
     FAIL();
