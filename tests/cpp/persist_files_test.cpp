@@ -535,5 +535,26 @@ TEST(PersistFilesColumn, FailedWriteKeepsTheOldFile) {
   EXPECT_EQ(list_dir(dir.path()), (std::vector<std::string>{"d.zcol", "vol.zcol"}));
 }
 
+TEST(PersistFilesColumn, InPlaceWritesLeaveNoTemporaryAndNoPartialFile) {
+  TempDir dir;
+  std::vector<int64_t> big(500'000);
+  std::mt19937_64 rng(4);
+  for (auto& x : big) x = static_cast<int64_t>(rng());
+  write_column_file(dir / "a.zcol", ColumnType::INT64, big.data(), nullptr, 1000, CompressionPolicy::kAuto,
+                    /*sync=*/false, /*atomic=*/false);
+  EXPECT_EQ(list_dir(dir.path()), std::vector<std::string>{"a.zcol"});
+  EXPECT_EQ(read_column_file(dir / "a.zcol", kTracker).rows, 1000u);
+  std::pair<ErrorCode, std::string> err;
+  {
+    FileSizeLimit limit(1 << 20);
+    err = error_of([&] {
+      write_column_file(dir / "b.zcol", ColumnType::INT64, big.data(), nullptr, big.size(), CompressionPolicy::kNone,
+                        false, false);
+    });
+  }
+  EXPECT_EQ(err.first, ErrorCode::kIOError);
+  EXPECT_EQ(list_dir(dir.path()), std::vector<std::string>{"a.zcol"}) << "the partial file is removed";
+}
+
 }  // namespace
 }  // namespace zepto::persist

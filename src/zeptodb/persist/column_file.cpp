@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -348,7 +349,7 @@ std::string ColumnFileInfo::codec_summary() const {
 }
 
 void write_column_file(const std::string& path, ColumnType type, const void* data, const uint8_t* valid,
-                       size_t rows, CompressionPolicy policy, bool sync) {
+                       size_t rows, CompressionPolicy policy, bool sync, bool atomic) {
   if (rows > 0 && data == nullptr)
     throw_error(ErrorCode::kInvalidArgument, path + ": no data for " + std::to_string(rows) + " rows");
   const size_t width = type_width(type);
@@ -362,33 +363,52 @@ void write_column_file(const std::string& path, ColumnType type, const void* dat
     for (size_t i = 0; i < rows; ++i) validity[i] = valid[i] != 0;
   }
 
-  AtomicFileWriter w(path);
-  File& f = w.file();
-  char h[kHeaderBytes] = {};
-  f.write(h, sizeof h);  // the real header once the blocks are written
-  Encoder enc(policy);
-  uint8_t codecs = 0;
-  uint64_t written_back = kHeaderBytes;
-  write_stream(f, enc, kValues, static_cast<const char*>(data), rows, width, rows_per_block, codecs, sync,
-               written_back);
-  if (has_validity)
-    write_stream(f, enc, kValidity, reinterpret_cast<const char*>(validity.data()), rows, 1,
-                 validity_rows_per_block, codecs, sync, written_back);
+  std::optional<AtomicFileWriter> replacing;
+  std::optional<File> fresh;
+  if (atomic) {
+    replacing.emplace(path);
+  } else {
+    fresh.emplace(File::create(path));
+  }
+  File& f = atomic ? replacing->file() : *fresh;
+  try {
+    char h[kHeaderBytes] = {};
+    f.write(h, sizeof h);  // the real header once the blocks are written
+    Encoder enc(policy);
+    uint8_t codecs = 0;
+    uint64_t written_back = kHeaderBytes;
+    write_stream(f, enc, kValues, static_cast<const char*>(data), rows, width, rows_per_block, codecs, sync,
+                 written_back);
+    if (has_validity)
+      write_stream(f, enc, kValidity, reinterpret_cast<const char*>(validity.data()), rows, 1,
+                   validity_rows_per_block, codecs, sync, written_back);
 
-  std::memcpy(h, kMagic, 4);
-  store_le<uint16_t>(h + 4, kVersion);
-  store_le<uint8_t>(h + 6, static_cast<uint8_t>(type));
-  store_le<uint8_t>(h + 7, codecs);
-  store_le<uint8_t>(h + 8, has_validity ? kFlagValidity : 0);
-  store_le<uint64_t>(h + 16, rows);
-  store_le<uint32_t>(h + 24, static_cast<uint32_t>(blocks_for(rows, rows_per_block)));
-  store_le<uint32_t>(h + 28, static_cast<uint32_t>(has_validity ? blocks_for(rows, validity_rows_per_block) : 0));
-  store_le<uint64_t>(h + 32, f.size());
-  store_le<uint32_t>(h + 40, static_cast<uint32_t>(rows_per_block));
-  store_le<uint32_t>(h + 44, static_cast<uint32_t>(validity_rows_per_block));
-  store_le<uint32_t>(h + 60, checksum32(h, 60));
-  f.write_at(0, h, sizeof h);
-  w.commit(sync);
+    std::memcpy(h, kMagic, 4);
+    store_le<uint16_t>(h + 4, kVersion);
+    store_le<uint8_t>(h + 6, static_cast<uint8_t>(type));
+    store_le<uint8_t>(h + 7, codecs);
+    store_le<uint8_t>(h + 8, has_validity ? kFlagValidity : 0);
+    store_le<uint64_t>(h + 16, rows);
+    store_le<uint32_t>(h + 24, static_cast<uint32_t>(blocks_for(rows, rows_per_block)));
+    store_le<uint32_t>(h + 28, static_cast<uint32_t>(has_validity ? blocks_for(rows, validity_rows_per_block) : 0));
+    store_le<uint64_t>(h + 32, f.size());
+    store_le<uint32_t>(h + 40, static_cast<uint32_t>(rows_per_block));
+    store_le<uint32_t>(h + 44, static_cast<uint32_t>(validity_rows_per_block));
+    store_le<uint32_t>(h + 60, checksum32(h, 60));
+    f.write_at(0, h, sizeof h);
+    if (atomic) {
+      replacing->commit(sync);
+    } else {
+      if (sync) f.sync();
+      f.close();
+    }
+  } catch (...) {
+    if (!atomic) {
+      fresh.reset();
+      remove_file(path);
+    }
+    throw;
+  }
 }
 
 ColumnFileInfo read_column_header(const std::string& path) {

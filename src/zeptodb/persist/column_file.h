@@ -76,8 +76,12 @@ enum class CompressionPolicy : uint8_t { kNone, kLz4, kZstd, kAuto };
 // file atomically. The validity stream is stored only when some row is NULL.
 // With `sync` the file and its directory are fsynced before returning.
 // Throws Error(kIOError) naming the path when a file operation fails.
+// With `atomic` false the file is written in place (no temporary name and
+// rename, a partial file is removed on error): for new files that nothing
+// reads until the caller commits them, such as a checkpoint's segments.
 void write_column_file(const std::string& path, ColumnType type, const void* data, const uint8_t* valid,
-                       size_t rows, CompressionPolicy policy = CompressionPolicy::kAuto, bool sync = true);
+                       size_t rows, CompressionPolicy policy = CompressionPolicy::kAuto, bool sync = true,
+                       bool atomic = true);
 
 // What a file's header says.
 struct ColumnFileInfo {

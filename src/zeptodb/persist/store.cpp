@@ -291,7 +291,8 @@ void Store::load_rows(Table& table, const std::string& tdir, const TableState& s
 void Store::write_files(const std::vector<FileJob>& files) const {
   parallel_for(files.size(), [&](size_t i) {
     const FileJob& f = files[i];
-    write_column_file(f.path, f.type, f.data, f.valid, f.rows, compression_, /*sync=*/false);
+    // New files, referenced only once the checkpoint commits: no rename needed.
+    write_column_file(f.path, f.type, f.data, f.valid, f.rows, compression_, /*sync=*/false, /*atomic=*/false);
   });
 }
 
