@@ -92,8 +92,6 @@ class Store {
   // and the next write() rewrites every unit.
   CheckpointResult write(const Capture& capture);
 
-  const std::string& dir() const { return dir_; }
-
  private:
   struct Segment {
     uint64_t id = 0;
