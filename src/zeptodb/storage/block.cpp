@@ -9,7 +9,14 @@
 #include "zeptodb/common/error.h"
 
 #if defined(__linux__)
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
 #define ZEPTO_HAVE_MREMAP 1
 #endif
 
@@ -107,6 +114,29 @@ void populate(std::byte* p, size_t bytes) {
 #ifdef MADV_POPULATE_WRITE
   if (bytes > 0) madvise(p, bytes, MADV_POPULATE_WRITE);  // a hint: fails on old kernels
 #endif
+}
+
+[[noreturn]] void file_error(const std::string& path, const char* what, int err) {
+  throw_error(ErrorCode::kIOError, path + ": " + what + ": " + std::strerror(err));
+}
+
+// An open descriptor, closed on scope exit.
+struct Fd {
+  int fd;
+  Fd(const std::string& path, int flags) : fd(::open(path.c_str(), flags | O_CLOEXEC, 0644)) {}
+  ~Fd() {
+    if (fd >= 0) ::close(fd);
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+};
+
+// Makes the file at least `bytes` long with disk space set aside for all of
+// it: later writes through a mapping cannot fail for want of space (which
+// would be a SIGBUS, not an error).
+void reserve_file(const Fd& f, const std::string& path, size_t bytes) {
+  if (int rc = posix_fallocate(f.fd, 0, static_cast<off_t>(bytes)); rc != 0)
+    file_error(path, "cannot set aside disk space", rc);
 }
 #endif
 
@@ -221,10 +251,77 @@ std::vector<std::shared_ptr<Block>> Block::allocate_many(const std::vector<size_
   return out;
 }
 
+std::shared_ptr<Block> Block::map_file(const std::string& path, size_t bytes, bool create) {
+#if ZEPTO_HAVE_MREMAP
+  Fd f(path, create ? O_RDWR | O_CREAT | O_TRUNC : O_RDWR);
+  if (f.fd < 0) file_error(path, create ? "cannot create" : "cannot open", errno);
+  size_t cap = 0;
+  if (create) {
+    cap = round_up(std::max<size_t>(bytes, 1), kPage);
+    reserve_file(f, path, cap);
+  } else {
+    struct stat st {};
+    if (::fstat(f.fd, &st) != 0) file_error(path, "cannot read its size", errno);
+    cap = static_cast<size_t>(st.st_size);
+  }
+  if (g_own_mappings.load(std::memory_order_relaxed) >= mapping_budget())
+    throw_error(ErrorCode::kOutOfMemory, "out of memory mappings mapping " + path +
+                                             " (one per column of each partition: raise vm.max_map_count)");
+  // Address space for growing in place, as for memory blocks; the pages past
+  // the end of the file are never touched.
+  size_t span = std::max(cap, kPage) * kReserveFactor;
+  void* p = mmap(nullptr, span, PROT_READ | PROT_WRITE, MAP_SHARED, f.fd, 0);
+  if (p == MAP_FAILED) p = mmap(nullptr, span = std::max(cap, kPage), PROT_READ | PROT_WRITE, MAP_SHARED, f.fd, 0);
+  if (p == MAP_FAILED) file_error(path, "cannot map", errno);
+  g_own_mappings.fetch_add(1, std::memory_order_relaxed);
+  std::shared_ptr<Block> b;
+  try {
+    b.reset(new Block(static_cast<std::byte*>(p), cap, nullptr));
+    b->map_bytes_ = span;
+    b->file_ = std::make_unique<std::string>(path);
+  } catch (...) {
+    if (!b) {
+      munmap(p, span);
+      g_own_mappings.fetch_sub(1, std::memory_order_relaxed);
+    }
+    throw;
+  }
+  return b;
+#else
+  (void)bytes;
+  (void)create;
+  throw_error(ErrorCode::kNotAvailable, "memory-mapped column files need Linux: " + path);
+#endif
+}
+
+const std::string& Block::file() const {
+  static const std::string none;
+  return file_ ? *file_ : none;
+}
+
 bool Block::grow_in_place(size_t bytes) {
   if (bytes <= capacity_) return true;
 #if ZEPTO_HAVE_MREMAP
   if (map_bytes_ == 0) return false;
+  if (file_) {
+    const size_t cap = round_up(bytes, kPage);
+    {
+      Fd f(*file_, O_RDWR);
+      if (f.fd < 0) file_error(*file_, "cannot open", errno);
+      reserve_file(f, *file_, cap);
+    }
+    if (cap > map_bytes_) {
+      size_t span = cap * kReserveFactor;
+      void* p = mremap(data_, map_bytes_, span, MREMAP_MAYMOVE);
+      if (p == MAP_FAILED) p = mremap(data_, map_bytes_, span = cap, MREMAP_MAYMOVE);
+      if (p == MAP_FAILED) return false;
+      data_ = static_cast<std::byte*>(p);
+      map_bytes_ = span;
+    }
+    capacity_ = cap;
+    return true;
+  }
+
   const size_t cap = round_up(bytes, kPage);
   Charge charge(tracker_.get(), cap - capacity_);
   if (cap > map_bytes_) {  // past the reservation: move to a larger one

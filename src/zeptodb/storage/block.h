@@ -11,11 +11,16 @@
 // allocated together in bulk from one shared mapping. Mappings of 2 MB or
 // more ask for transparent huge pages, which makes the first write to fresh
 // memory several times cheaper than with 4 KB pages.
+//
+// A Block can also be a file's contents (map_file(), for PURE_ON_DISK): a
+// shared mapping, so writes go to the file through the page cache, and the
+// system may evict its pages when memory runs short.
 #pragma once
 
 #include <atomic>
 #include <cstddef>
 #include <memory>
+#include <string>
 #include <vector>
 
 namespace zepto {
@@ -64,6 +69,16 @@ class Block {
   static std::vector<std::shared_ptr<Block>> allocate_many(const std::vector<size_t>& bytes,
                                                            const std::shared_ptr<MemoryTracker>& tracker);
 
+  // A block over the file `path`, mapped shared: its bytes are the file's.
+  // With `create`, makes the file (replacing one of that name) with disk space
+  // for `bytes` set aside, so that writing into the block cannot fail for
+  // want of space; else maps the existing file whole (capacity = its size,
+  // `bytes` ignored). Not charged to any tracker: its pages are the page
+  // cache's. Throws Error(kIOError) naming the path and the reason (a full
+  // disk, a missing file) and Error(kOutOfMemory) when the process is out of
+  // mappings (vm.max_map_count).
+  static std::shared_ptr<Block> map_file(const std::string& path, size_t bytes, bool create);
+
   ~Block();
   Block(const Block&) = delete;
   Block& operator=(const Block&) = delete;
@@ -78,7 +93,21 @@ class Block {
   // remapping its pages (no copy); data() may change. Only for a block that
   // no one else holds. Throws Error(kOutOfMemory) at the tracker's limit;
   // returns false (block unchanged) if the system cannot remap.
+  // (For a file block, the file grows too; a full disk throws Error(kIOError).)
   bool grow_in_place(size_t bytes);
+
+  // The file of a map_file() block; empty for memory.
+  const std::string& file() const;
+
+  // Bytes [0, frozen()) must not be changed in place: they are what a
+  // committed checkpoint describes (a file block). A writer that must change
+  // them copies the block instead. Only grows; 0 for memory blocks.
+  void freeze(size_t bytes) {
+    size_t cur = frozen_.load(std::memory_order_relaxed);
+    while (cur < bytes && !frozen_.compare_exchange_weak(cur, bytes, std::memory_order_relaxed)) {
+    }
+  }
+  size_t frozen() const { return frozen_.load(std::memory_order_relaxed); }
 
  private:
   struct SharedMapping;
@@ -91,6 +120,8 @@ class Block {
   std::shared_ptr<MemoryTracker> tracker_;
   size_t map_bytes_ = 0;                   // length of the block's own mapping, 0 if none
   std::shared_ptr<SharedMapping> shared_;  // set when carved out of a shared mapping
+  std::unique_ptr<std::string> file_;      // map_file(): the file's path
+  std::atomic<size_t> frozen_{0};
 };
 
 using BlockPtr = std::shared_ptr<Block>;

@@ -156,19 +156,28 @@ bool Table::grow_in_place(Partition* p, size_t needed_rows) {
   for (size_t c = 0; c < schema_.size(); ++c)
     for (const BlockPtr* b : {&p->cols_[c], &p->valid_[c]})
       if (*b && (!(*b)->growable_in_place() || !sole_owner(*b))) return false;
-  for (size_t c = 0; c < schema_.size(); ++c) {
-    if (!p->cols_[c]->grow_in_place(cap * type_width(schema_.column(c).type))) {
-      refresh_data(p);  // earlier columns may have moved
-      return false;
+  try {
+    for (size_t c = 0; c < schema_.size(); ++c) {
+      if (!p->cols_[c]->grow_in_place(cap * type_width(schema_.column(c).type))) {
+        refresh_data(p);  // earlier columns may have moved
+        return false;
+      }
+      if (p->valid_[c] && !p->valid_[c]->grow_in_place(cap)) {
+        refresh_data(p);
+        return false;
+      }
     }
-    if (p->valid_[c] && !p->valid_[c]->grow_in_place(cap)) {
-      refresh_data(p);
-      return false;
-    }
+  } catch (...) {  // a file block's disk is full: the capacity stays as it was
+    refresh_data(p);
+    throw;
   }
   refresh_data(p);
   p->capacity_ = cap;
   return true;
+}
+
+BlockPtr Table::new_block(const Partition* p, size_t column, bool validity, size_t bytes) {
+  return source_ ? source_->allocate(p->key(), column, validity, bytes) : Block::allocate(bytes, tracker_);
 }
 
 void Table::refresh_data(Partition* p) {
@@ -208,9 +217,17 @@ void Table::reserve(const std::vector<uint8_t>& add_validity) {
         if (m.p->valid_[c]) sizes.push_back(m.cap);
         if (m.p->capacity_ == 0) shared = sizes.size();
       }
-    std::vector<BlockPtr> blocks =
-        Block::allocate_many(std::vector<size_t>(sizes.begin(), sizes.begin() + shared), tracker_);
-    for (size_t i = shared; i < sizes.size(); ++i) blocks.push_back(Block::allocate(sizes[i], tracker_));
+    std::vector<BlockPtr> blocks;
+    if (source_) {
+      for (const Move& m : moves)
+        for (size_t c = 0; c < ncol; ++c) {
+          blocks.push_back(source_->allocate(m.p->key(), c, false, m.cap * type_width(schema_.column(c).type)));
+          if (m.p->valid_[c]) blocks.push_back(source_->allocate(m.p->key(), c, true, m.cap));
+        }
+    } else {
+      blocks = Block::allocate_many(std::vector<size_t>(sizes.begin(), sizes.begin() + shared), tracker_);
+      for (size_t i = shared; i < sizes.size(); ++i) blocks.push_back(Block::allocate(sizes[i], tracker_));
+    }
     size_t next = 0;
     for (const Move& m : moves) {
       Partition* p = m.p;
@@ -238,7 +255,7 @@ void Table::reserve(const std::vector<uint8_t>& add_validity) {
     for (const Slot& sl : slots_) {
       Partition* p = sl.p;
       if (p->valid_[c]) continue;
-      BlockPtr b = Block::allocate(p->capacity_, tracker_);
+      BlockPtr b = new_block(p, c, true, p->capacity_);
       std::memset(b->data(), 1, p->rows_);
       any_validity_ = true;
       std::lock_guard lock(p->mu_);
@@ -456,7 +473,12 @@ void Table::merge_tail(Partition* p, size_t old_rows, size_t new_rows, int64_t m
 
   std::vector<std::byte> tmp;
   std::lock_guard lock(p->mu_);
-  const bool in_place = exclusively_owned(p->cols_) && exclusively_owned(p->valid_);
+  // In place unless a reader holds the blocks, or rows from k on are part of
+  // a committed checkpoint's files (frozen).
+  bool in_place = exclusively_owned(p->cols_) && exclusively_owned(p->valid_);
+  for (size_t c = 0; c < schema_.size() && in_place; ++c)
+    in_place = p->cols_[c]->frozen() <= k * type_width(schema_.column(c).type) &&
+               (!p->valid_[c] || p->valid_[c]->frozen() <= k);
   std::vector<BlockPtr> cols = p->cols_, valid = p->valid_;
   for (auto [vec, c] : phys) {
     const bool is_data = vec == &p->cols_;
@@ -472,7 +494,7 @@ void Table::merge_tail(Partition* p, size_t old_rows, size_t new_rows, int64_t m
       // allocation must not fail on the memory limit (it may pass it until
       // the reader lets the old blocks go).
       MemoryTracker::Unchecked unchecked;
-      target = Block::allocate(p->capacity_ * w, tracker_);
+      target = new_block(p, c, !is_data, p->capacity_ * w);
       std::memcpy(target->data(), (*vec)[c]->data(), k * w);
     }
     std::byte* dst = target->data();
@@ -681,8 +703,48 @@ std::vector<Table::CheckpointPart> Table::checkpoint_parts() {
   for (Partition* p : order_) {
     out.push_back({p->snapshot(), std::min(p->unchanged_, p->rows_)});
     p->unchanged_ = p->rows_;
+    // File blocks: these rows are about to be what the checkpoint describes.
+    const PartitionSnapshot& snap = out.back().snap;
+    for (size_t c = 0; c < snap.columns.size(); ++c) {
+      if (snap.columns[c] && !snap.columns[c]->file().empty())
+        snap.columns[c]->freeze(snap.rows * type_width(schema_.column(c).type));
+      if (snap.validity[c] && !snap.validity[c]->file().empty()) snap.validity[c]->freeze(snap.rows);
+    }
   }
   return out;
+}
+
+void Table::restore_partition(int64_t key, std::vector<BlockPtr> columns, std::vector<BlockPtr> validity,
+                              size_t rows) {
+  const size_t ncol = schema_.size();
+  if (columns.size() != ncol || validity.size() != ncol)
+    throw_error(ErrorCode::kInvalidArgument, "restore_partition: one block per column expected");
+  std::lock_guard wlock(write_mu_);
+  Partition* p = get_or_create(key);
+  if (p->rows_ != 0 || p->capacity_ != 0)
+    throw_error(ErrorCode::kInvalidArgument, "restore_partition: partition " + std::to_string(key) + " exists");
+  size_t cap = SIZE_MAX;
+  for (size_t c = 0; c < ncol; ++c) {
+    cap = std::min(cap, columns[c]->capacity() / type_width(schema_.column(c).type));
+    if (validity[c]) {
+      cap = std::min(cap, validity[c]->capacity());
+      any_validity_ = true;
+    }
+  }
+  if (cap < rows)
+    throw_error(ErrorCode::kInvalidArgument, "restore_partition: blocks too small for " + std::to_string(rows) + " rows");
+  {
+    std::lock_guard lock(p->mu_);
+    p->cols_ = std::move(columns);
+    p->valid_ = std::move(validity);
+  }
+  refresh_data(p);
+  p->capacity_ = cap;
+  p->rows_ = rows;
+  p->unchanged_ = rows;
+  const int ts = schema_.timestamp_index();
+  if (ts >= 0 && rows > 0) p->last_ts_ = reinterpret_cast<const int64_t*>(p->data_[static_cast<size_t>(ts)])[rows - 1];
+  p->rows_pub_.store(rows, std::memory_order_release);
 }
 
 size_t Table::drop_before(int64_t ts) {
@@ -708,10 +770,10 @@ size_t Table::drop_before(int64_t ts) {
       MemoryTracker::Unchecked unchecked;  // shrinking must not fail on the limit
       for (size_t c = 0; c < cols.size(); ++c) {
         const size_t w = type_width(schema_.column(c).type);
-        cols[c] = Block::allocate(p->capacity_ * w, tracker_);
+        cols[c] = new_block(p, c, false, p->capacity_ * w);
         std::memcpy(cols[c]->data(), p->cols_[c]->data() + k * w, keep * w);
         if (p->valid_[c]) {
-          valid[c] = Block::allocate(p->capacity_, tracker_);
+          valid[c] = new_block(p, c, true, p->capacity_);
           std::memcpy(valid[c]->data(), p->valid_[c]->data() + k, keep);
         }
       }

@@ -20,6 +20,16 @@
 
 namespace zepto {
 
+// Where a table's column blocks come from instead of memory (PURE_ON_DISK:
+// files, persist/mapped.h).
+class BlockSource {
+ public:
+  virtual ~BlockSource() = default;
+  // A new block of at least `bytes` for column `column` of partition `key`
+  // (for its validity bytes if `validity`). Throws like Block::allocate().
+  virtual BlockPtr allocate(int64_t key, size_t column, bool validity, size_t bytes) = 0;
+};
+
 class Table {
  public:
   Table(std::string name, Schema schema, std::shared_ptr<MemoryTracker> tracker,
@@ -69,6 +79,15 @@ class Table {
   void set_loader(std::function<void(Table&)> loader);
   // False while a loader is pending (checkpoints leave such a table's files as they are).
   bool loaded() const { return loaded_.load(std::memory_order_acquire); }
+
+  // New column blocks come from `source` from now on (before the first row).
+  void set_block_source(std::shared_ptr<BlockSource> source) { source_ = std::move(source); }
+  // Installs a partition made of existing blocks holding `rows` rows in
+  // timestamp order (PURE_ON_DISK recovery): `columns` has a block per
+  // column, `validity` per column a block or null. The partition must not
+  // exist yet; the rows count as unchanged for checkpoint_parts().
+  void restore_partition(int64_t key, std::vector<BlockPtr> columns, std::vector<BlockPtr> validity,
+                         size_t rows);
 
   // Removes the rows whose timestamp is before `ts` from every partition
   // (TTL); readers holding snapshots keep their rows. Returns the rows
@@ -123,11 +142,13 @@ class Table {
   void finish_slots(const std::vector<uint8_t>& add_validity, size_t nranges, size_t threads);
   void merge_tail(Partition* p, size_t old_rows, size_t new_rows, int64_t min_new_ts);
   static void refresh_data(Partition* p);
+  BlockPtr new_block(const Partition* p, size_t column, bool validity, size_t bytes);
 
   const std::string name_;
   const Schema schema_;
   const std::shared_ptr<MemoryTracker> tracker_;
   const size_t initial_rows_;
+  std::shared_ptr<BlockSource> source_;  // null: memory
 
   mutable std::shared_mutex parts_mu_;  // guards parts_ and order_
   std::unordered_map<int64_t, std::unique_ptr<Partition>> parts_;

@@ -1,0 +1,209 @@
+#include "zeptodb/persist/mapped.h"
+
+#include <algorithm>
+#include <set>
+
+#include "zeptodb/common/error.h"
+#include "zeptodb/persist/file_io.h"
+
+namespace zepto::persist {
+
+namespace {
+
+constexpr size_t kChunk = size_t{1} << 20;  // bytes per CRC
+
+uint64_t gen_of(const std::string& path) {
+  const size_t dot = path.rfind('.');
+  return dot == std::string::npos ? 0 : std::strtoull(path.c_str() + dot + 1, nullptr, 10);
+}
+
+std::string base_name(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+}  // namespace
+
+MappedFiles::MappedFiles(std::string table_dir) : dir_(std::move(table_dir) + "/data") {}
+
+std::string MappedFiles::name(int64_t key, size_t column, bool validity, uint64_t gen) const {
+  return std::to_string(key) + "." + std::to_string(column) + (validity ? "v." : ".") + std::to_string(gen);
+}
+
+BlockPtr MappedFiles::allocate(int64_t key, size_t column, bool validity, size_t bytes) {
+  // Under the lock while the file is made, so that remove_unused() never
+  // sees a file that is not in live_ yet.
+  std::lock_guard lock(mu_);
+  make_dirs(dir_);
+  const std::string n = name(key, column, validity, next_gen_++);
+  BlockPtr b = Block::map_file(dir_ + "/" + n, bytes, /*create=*/true);
+  live_[n] = b;
+  return b;
+}
+
+MappedFiles::Column MappedFiles::column_state(const BlockPtr& b, size_t bytes, const Column* before) const {
+  if (!b || b->file().empty())
+    throw_error(ErrorCode::kIOError, "PURE_ON_DISK table in " + dir_ + " has a column block that is not a file");
+  Column col;
+  col.gen = gen_of(b->file());
+  // The chunks of the same generation that the last commit covered whole
+  // are unchanged: committed rows are frozen (changes make a new generation).
+  size_t reuse = 0;
+  if (before && before->gen == col.gen) {
+    reuse = std::min(before->crcs.size(), bytes / kChunk);
+    if (reuse > 0 && reuse == before->crcs.size()) --reuse;  // its last chunk may have been partial
+    col.crcs.assign(before->crcs.begin(), before->crcs.begin() + static_cast<ptrdiff_t>(reuse));
+  }
+  for (size_t off = reuse * kChunk; off < bytes; off += kChunk)
+    col.crcs.push_back(checksum32(b->data() + off, std::min(kChunk, bytes - off)));
+  return col;
+}
+
+void MappedFiles::encode(Encoder& m, const std::vector<Table::CheckpointPart>* parts, const Schema& schema) {
+  std::map<int64_t, Part> next;
+  if (!parts) {
+    next = committed_;
+  } else {
+    for (const Table::CheckpointPart& cp : *parts) {
+      const PartitionSnapshot& snap = cp.snap;
+      if (snap.rows == 0) continue;
+      auto old = committed_.find(snap.key);
+      const Part* before = old == committed_.end() ? nullptr : &old->second;
+      Part p;
+      p.rows = snap.rows;
+      for (size_t c = 0; c < schema.size(); ++c) {
+        const size_t w = type_width(schema.column(c).type);
+        p.values.push_back(column_state(snap.columns[c], snap.rows * w, before ? &before->values[c] : nullptr));
+        p.validity.push_back(snap.validity[c]
+                                 ? column_state(snap.validity[c], snap.rows, before ? &before->validity[c] : nullptr)
+                                 : Column{});
+      }
+      next.emplace(snap.key, std::move(p));
+    }
+  }
+  {
+    std::lock_guard lock(mu_);
+    m.u64(next_gen_);
+  }
+  m.u64(next.size());
+  for (const auto& [key, p] : next) {
+    m.i64(key);
+    m.u64(p.rows);
+    for (const auto* cols : {&p.values, &p.validity})
+      for (const Column& col : *cols) {
+        m.u64(col.gen);
+        m.u64(col.crcs.size());
+        for (uint32_t crc : col.crcs) m.u32(crc);
+      }
+  }
+  pending_ = std::move(next);
+}
+
+void MappedFiles::committed() {
+  {
+    std::lock_guard lock(mu_);  // restore() copies committed_ on another thread
+    committed_ = std::move(pending_);
+    pending_.clear();
+  }
+  remove_unused();
+}
+
+void MappedFiles::remove_unused() {
+  std::set<std::string> keep;
+  for (const auto& [key, p] : committed_)
+    for (size_t c = 0; c < p.values.size(); ++c) {
+      keep.insert(name(key, c, false, p.values[c].gen));
+      if (p.validity[c].gen) keep.insert(name(key, c, true, p.validity[c].gen));
+    }
+  std::lock_guard lock(mu_);
+  for (auto it = live_.begin(); it != live_.end();)
+    it = it->second.expired() ? live_.erase(it) : std::next(it);
+  if (!file_exists(dir_)) return;
+  for (const std::string& n : list_dir(dir_))
+    if (!keep.count(n) && !live_.count(n)) remove_file(dir_ + "/" + n);
+}
+
+void MappedFiles::decode(Decoder& d, size_t columns) {
+  std::lock_guard lock(mu_);
+  next_gen_ = d.u64();
+  const uint64_t nparts = d.u64();
+  committed_.clear();
+  for (uint64_t i = 0; i < nparts; ++i) {
+    const int64_t key = d.i64();
+    Part p;
+    p.rows = d.u64();
+    for (auto* cols : {&p.values, &p.validity})
+      for (size_t c = 0; c < columns; ++c) {
+        Column col;
+        col.gen = d.u64();
+        const uint64_t n = d.u64();
+        if (n > (uint64_t{1} << 40) / kChunk) d.fail("implausible checksum count");
+        for (uint64_t k = 0; k < n; ++k) col.crcs.push_back(d.u32());
+        cols->push_back(std::move(col));
+      }
+    committed_.emplace(key, std::move(p));
+  }
+  // Files of an unfinished checkpoint or of replaced generations.
+  std::set<std::string> keep;
+  for (const auto& [key, p] : committed_)
+    for (size_t c = 0; c < columns; ++c) {
+      keep.insert(name(key, c, false, p.values[c].gen));
+      if (p.validity[c].gen) keep.insert(name(key, c, true, p.validity[c].gen));
+    }
+  if (file_exists(dir_))
+    for (const std::string& n : list_dir(dir_))
+      if (!keep.count(n)) remove_file(dir_ + "/" + n);
+}
+
+void MappedFiles::restore(Table& table) {
+  const Schema& schema = table.schema();
+  // Maps one committed file and checks it against the manifest.
+  auto open = [&](int64_t key, size_t c, bool validity, const Column& col, size_t bytes) {
+    const std::string n = name(key, c, validity, col.gen);
+    const std::string path = dir_ + "/" + n;
+    BlockPtr b = Block::map_file(path, 0, /*create=*/false);
+    if (b->capacity() < bytes)
+      throw_error(ErrorCode::kIOError, path + ": holds " + std::to_string(b->capacity()) + " bytes, the manifest says " +
+                                           std::to_string(bytes) + " (file is torn)");
+    if (col.crcs.size() != (bytes + kChunk - 1) / kChunk)
+      throw_error(ErrorCode::kIOError, path + ": the manifest's checksums do not cover its rows (manifest is corrupt)");
+    for (size_t k = 0; k < col.crcs.size(); ++k) {
+      const size_t off = k * kChunk;
+      if (checksum32(b->data() + off, std::min(kChunk, bytes - off)) != col.crcs[k])
+        throw_error(ErrorCode::kIOError, path + ": checksum mismatch in bytes " + std::to_string(off) + " to " +
+                                             std::to_string(std::min(off + kChunk, bytes)) + " (file is corrupt)");
+    }
+    b->freeze(bytes);
+    std::lock_guard lock(mu_);
+    live_[n] = b;
+    return b;
+  };
+  std::map<int64_t, Part> parts;
+  {
+    std::lock_guard lock(mu_);
+    parts = committed_;
+  }
+  for (const auto& [key, p] : parts) {
+    std::vector<BlockPtr> values(schema.size()), validity(schema.size());
+    for (size_t c = 0; c < schema.size(); ++c) {
+      values[c] = open(key, c, false, p.values[c], p.rows * type_width(schema.column(c).type));
+      if (p.validity[c].gen) validity[c] = open(key, c, true, p.validity[c], p.rows);
+    }
+    table.restore_partition(key, std::move(values), std::move(validity), p.rows);
+  }
+}
+
+uint64_t MappedFiles::rows() const {
+  uint64_t n = 0;
+  for (const auto& [key, p] : committed_) n += p.rows;
+  return n;
+}
+
+uint64_t MappedFiles::files() const {
+  uint64_t n = 0;
+  for (const auto& [key, p] : committed_)
+    for (size_t c = 0; c < p.values.size(); ++c) n += 1 + (p.validity[c].gen != 0);
+  return n;
+}
+
+}  // namespace zepto::persist
