@@ -967,8 +967,13 @@ bool aggregate_ordered(const OrderedAggPlan& plan, AggLocal& L, const MorselView
     starts.push_back(0);
   }
   size_t r = starts.size();
+  // The group keys' inputs at the ranges' first rows; columns the keys do
+  // not read are not touched (in a cold cache each costs a miss per morsel).
   std::vector<Vec> at(v.cols.size());
-  for (size_t c = 0; c < at.size(); ++c) at[c] = gather(v.cols[c], starts.data(), r);
+  for (size_t c = 0; c < at.size(); ++c) {
+    bool read = (c < plan.key_cols.size() && plan.key_cols[c]) || (plan.bucket_key >= 0 && c == plan.bucket_col);
+    at[c] = !read ? const_null(LType::kNull, r) : r == 1 ? slice(v.cols[c], starts[0], 1) : gather(v.cols[c], starts.data(), r);
+  }
   std::vector<Vec> keys = eval_all(group_keys, at, r);
   std::vector<std::vector<Vec>> args(aggs.size());
   for (size_t a = 0; a < aggs.size(); ++a) args[a] = eval_all(aggs[a].args, v.cols, n);
@@ -1388,11 +1393,28 @@ bool key_runs(const Vec& k, size_t n, std::vector<std::array<int64_t, 3>>& runs)
   return true;
 }
 
+// Whether x[0, n) never decreases (a branch-free pass the compiler
+// vectorizes, stopping at the first block out of order).
+bool ascending(const int64_t* x, size_t n) {
+  constexpr size_t kBlock = 4096;
+  for (size_t b = 1; b < n; b += kBlock) {
+    size_t e = std::min(n, b + kBlock);
+    bool down = false;
+    for (size_t i = b; i < e; ++i) down |= x[i] < x[i - 1];
+    if (down) return false;
+  }
+  return true;
+}
+
 // ASOF matches when each side is one run of rows per key, with times
 // without NULLs in order within each run (a scan of partitions keyed by the
 // join key): a merge per key over the time columns as they are, no copies.
+// Writes every entry of `match` (-1: no match) and appends to `matched` the
+// rows of each left run that found a match, [begin, end) in row order (the
+// unmatched rows of a run come before its matched ones). False, with
+// nothing written, if the inputs do not have this shape.
 bool asof_by_runs(const std::vector<Vec>& lk, const Vec& lt, const std::vector<Vec>& rk, const Vec& rt, size_t ln,
-                  size_t rn, bool strict, std::vector<int64_t>& match) {
+                  size_t rn, bool strict, std::vector<int64_t>& match, std::vector<std::array<size_t, 2>>& matched) {
   if (lk.size() != 1 || rk.size() != 1 || !lt.all_valid() || !rt.all_valid() || lt.constant || rt.constant)
     return false;
   std::vector<std::array<int64_t, 3>> lr, rr;
@@ -1401,20 +1423,27 @@ bool asof_by_runs(const std::vector<Vec>& lk, const Vec& lt, const std::vector<V
   const int64_t* r = rt.as<int64_t>();
   std::unordered_map<int64_t, size_t> right_of;
   for (size_t k = 0; k < rr.size(); ++k) {
-    if (!std::is_sorted(r + rr[k][1], r + rr[k][2])) return false;
+    if (!ascending(r + rr[k][1], static_cast<size_t>(rr[k][2] - rr[k][1]))) return false;
     right_of[rr[k][0]] = k;
   }
   for (const auto& run : lr)
-    if (!std::is_sorted(l + run[1], l + run[2])) return false;
+    if (!ascending(l + run[1], static_cast<size_t>(run[2] - run[1]))) return false;
   for (const auto& [key, b, e] : lr) {
     auto it = right_of.find(key);
-    if (it == right_of.end()) continue;
-    int64_t rb = rr[it->second][1], re = rr[it->second][2];
     std::span<int64_t> out(match.data() + b, static_cast<size_t>(e - b));
+    if (it == right_of.end()) {
+      std::fill(out.begin(), out.end(), int64_t{-1});
+      continue;
+    }
+    int64_t rb = rr[it->second][1], re = rr[it->second][2];
     asof_match(std::span<const int64_t>(l + b, out.size()), std::span<const int64_t>(r + rb, static_cast<size_t>(re - rb)),
                strict, out);
-    for (int64_t& m : out)
-      if (m >= 0) m += rb;
+    if (rb != 0)
+      for (int64_t& m : out)
+        if (m >= 0) m += rb;
+    size_t first = static_cast<size_t>(std::partition_point(out.begin(), out.end(), [](int64_t m) { return m < 0; }) -
+                                       out.begin());
+    if (first < out.size()) matched.push_back({static_cast<size_t>(b) + first, static_cast<size_t>(e)});
   }
   return true;
 }
@@ -1432,16 +1461,28 @@ Relation JoinNode::asof(Relation l, Relation r, ExecContext&) {
   thread_local std::vector<int64_t> kept_buffer;
   std::vector<int64_t> fresh;
   std::vector<int64_t>& match = l.n <= (size_t{1} << 20) ? kept_buffer : fresh;
-  match.assign(l.n, -1);
-  if (!asof_by_runs(lk, lt, rk, rt, l.n, r.n, strict, match)) asof_by_groups(lk, lt, rk, rt, l.n, r.n, strict, match);
+  match.resize(l.n);
   // The left rows kept: all (ASOF LEFT), else those with a match. When they
-  // are one range of rows (unmatched rows only come before a key's first
-  // right row, and there is one key), the left columns are sliced, not copied.
+  // are one range of rows [a, b) (unmatched rows only come before a key's
+  // first right row, and there is one key), the left columns are sliced,
+  // not copied.
   size_t a = 0, b = l.n, kept = l.n;
-  if (kind == JoinKind2::kAsof) {
-    kept = static_cast<size_t>(std::count_if(match.begin(), match.end(), [](int64_t m) { return m >= 0; }));
-    while (a < l.n && match[a] < 0) ++a;
-    while (b > a && match[b - 1] < 0) --b;
+  std::vector<std::array<size_t, 2>> matched;
+  if (asof_by_runs(lk, lt, rk, rt, l.n, r.n, strict, match, matched)) {
+    if (kind == JoinKind2::kAsof) {
+      kept = 0;
+      for (const auto& [mb, me] : matched) kept += me - mb;
+      a = matched.empty() ? 0 : matched.front()[0];
+      b = matched.empty() ? 0 : matched.back()[1];
+    }
+  } else {
+    std::fill(match.begin(), match.end(), int64_t{-1});
+    asof_by_groups(lk, lt, rk, rt, l.n, r.n, strict, match);
+    if (kind == JoinKind2::kAsof) {
+      kept = static_cast<size_t>(std::count_if(match.begin(), match.end(), [](int64_t m) { return m >= 0; }));
+      while (a < l.n && match[a] < 0) ++a;
+      while (b > a && match[b - 1] < 0) --b;
+    }
   }
   auto wanted = [&](size_t c) { return needed.empty() || needed[c]; };
   Relation out;

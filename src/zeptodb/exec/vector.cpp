@@ -91,16 +91,29 @@ Vec make_const(LType t, T value, size_t n) {
 
 template <typename T>
 void gather_values(const Vec& v, const uint32_t* idx, size_t m, Vec& out) {
-  T* o = alloc_values<T>(out, v.type, m);
+  T* o = alloc_values<T>(out, v.type, m, false);
   const T* in = v.as<T>();
   for (size_t k = 0; k < m; ++k) o[k] = in[idx[k]];
 }
 
+// Whether any index is negative (those rows get T{}).
 template <typename T>
-void gather_values64(const Vec& v, const int64_t* idx, size_t m, Vec& out) {
-  T* o = alloc_values<T>(out, v.type, m);
+bool gather_values64(const Vec& v, const int64_t* idx, size_t m, Vec& out) {
+  T* o = alloc_values<T>(out, v.type, m, false);
   const T* in = v.as<T>();
-  for (size_t k = 0; k < m; ++k) o[k] = idx[k] < 0 ? T{} : in[v.at(static_cast<size_t>(idx[k]))];
+  int64_t any = 0;  // the OR of the indices: negative iff one is
+  if (v.constant) {
+    for (size_t k = 0; k < m; ++k) {
+      any |= idx[k];
+      o[k] = idx[k] < 0 ? T{} : in[0];
+    }
+  } else {
+    for (size_t k = 0; k < m; ++k) {
+      any |= idx[k];
+      o[k] = idx[k] < 0 ? T{} : in[idx[k]];
+    }
+  }
+  return any < 0;
 }
 
 template <typename T>
@@ -169,16 +182,15 @@ Vec gather(const Vec& v, const uint32_t* idx, size_t m) {
 Vec gather_nullable(const Vec& v, const int64_t* idx, size_t m) {
   Vec out;
   if (v.type == LType::kNull) return const_null(LType::kNull, m);
+  bool negative = false;
   switch (phys_of(v.type)) {
-    case Phys::kU8: gather_values64<uint8_t>(v, idx, m, out); break;
-    case Phys::kI64: gather_values64<int64_t>(v, idx, m, out); break;
-    case Phys::kF64: gather_values64<double>(v, idx, m, out); break;
-    case Phys::kStr: gather_values64<std::string>(v, idx, m, out); break;
+    case Phys::kU8: negative = gather_values64<uint8_t>(v, idx, m, out); break;
+    case Phys::kI64: negative = gather_values64<int64_t>(v, idx, m, out); break;
+    case Phys::kF64: negative = gather_values64<double>(v, idx, m, out); break;
+    case Phys::kStr: negative = gather_values64<std::string>(v, idx, m, out); break;
     case Phys::kNone: break;
   }
-  bool any_null = v.valid != nullptr;
-  for (size_t k = 0; k < m && !any_null; ++k) any_null = idx[k] < 0;
-  if (any_null) {
+  if (negative || v.valid) {
     uint8_t* o = alloc_valid(out);
     for (size_t k = 0; k < m; ++k) o[k] = idx[k] >= 0 && v.is_valid(static_cast<size_t>(idx[k]));
   }

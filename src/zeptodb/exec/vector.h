@@ -68,17 +68,18 @@ struct Vec {
 };
 
 // Allocates a Vec of `n` values of type `t` and returns it with a writable
-// pointer to its values (zeros for numbers, empty strings). Large numeric
-// buffers ask for huge pages before their first write (see huge_pages.h):
-// a 10 M-row column otherwise takes 20 k page faults.
+// pointer to its values (zeros for numbers, empty strings; numbers are left
+// unwritten when `zero` is false, for a caller that writes every one).
+// Large numeric buffers ask for huge pages before their first write (see
+// huge_pages.h): a 10 M-row column otherwise takes 20 k page faults.
 template <typename T>
-T* alloc_values(Vec& v, LType t, size_t n) {
+T* alloc_values(Vec& v, LType t, size_t n, bool zero = true) {
   T* data;
   if constexpr (std::is_trivially_copyable_v<T>) {
     std::shared_ptr<T[]> owner(new T[n]);  // not yet written
     data = owner.get();
     advise_huge_pages(data, n * sizeof(T));
-    std::fill_n(data, n, T{});
+    if (zero) std::fill_n(data, n, T{});
     v.keep = std::move(owner);
   } else {
     auto owner = std::make_shared<std::vector<T>>(n);

@@ -114,6 +114,45 @@ class KeyIndex {
 // How far ahead of the probe the table is prefetched.
 constexpr size_t kPrefetchDistance = 16;
 
+template <bool kStrict>
+void asof_merge(const int64_t* l, size_t n, const int64_t* r, size_t m, int64_t* out) {
+  auto step = [&](size_t& i, size_t& j) {
+    const bool take = kStrict ? r[j] < l[i] : r[j] <= l[i];
+    out[i] = static_cast<int64_t>(j) - 1 + take;
+    j += take;
+    i += !take;
+  };
+  constexpr size_t kParts = 4;
+  size_t i[kParts], stop[kParts], j[kParts];
+  const size_t parts = n >= 1024 ? kParts : 1;
+  for (size_t k = 0; k < parts; ++k) {
+    i[k] = n * k / parts;
+    stop[k] = n * (k + 1) / parts;
+    j[k] = 0;
+    if (k > 0) {
+      const int64_t t = l[i[k]];
+      j[k] = static_cast<size_t>((kStrict ? std::lower_bound(r, r + m, t) : std::upper_bound(r, r + m, t)) - r);
+    }
+  }
+  if (parts == kParts) {
+    // Each step moves i or j by one, so kSteps steps stay in bounds when
+    // every chain has that many rows left on both sides: the bounds are
+    // checked once per kSteps steps.
+    constexpr size_t kSteps = 16;
+    for (;;) {
+      bool room = true;
+      for (size_t k = 0; k < kParts; ++k) room &= i[k] + kSteps <= stop[k] && j[k] + kSteps <= m;
+      if (!room) break;
+      for (size_t s = 0; s < kSteps; ++s)
+        for (size_t k = 0; k < kParts; ++k) step(i[k], j[k]);
+    }
+  }
+  for (size_t k = 0; k < parts; ++k) {
+    while (i[k] < stop[k] && j[k] < m) step(i[k], j[k]);
+    for (; i[k] < stop[k]; ++i[k]) out[i[k]] = static_cast<int64_t>(j[k]) - 1;
+  }
+}
+
 }  // namespace
 
 void asof_match(std::span<const int64_t> left_ts, std::span<const int64_t> right_ts, bool strict,
@@ -133,42 +172,11 @@ void asof_match(std::span<const int64_t> left_ts, std::span<const int64_t> right
   // A branch-free merge: each step takes the next right row if it comes at
   // or before (before, if strict) the current left row, else settles that
   // left row, whose out[] was written on every step it stayed current. The
-  // left rows are split into four parts merged side by side (each starts at
-  // its first row's match, found by binary search), so four independent
-  // chains of loads and compares overlap.
-  const int64_t* l = left_ts.data();
-  const int64_t* r = right_ts.data();
-  auto step = [&](size_t& i, size_t& j) {
-    const bool take = strict ? r[j] < l[i] : r[j] <= l[i];
-    out[i] = static_cast<int64_t>(j) - 1 + take;
-    j += take;
-    i += !take;
-  };
-  constexpr size_t kParts = 4;
-  size_t i[kParts], stop[kParts], j[kParts];
-  const size_t parts = n >= 1024 ? kParts : 1;
-  for (size_t k = 0; k < parts; ++k) {
-    i[k] = n * k / parts;
-    stop[k] = n * (k + 1) / parts;
-    j[k] = 0;
-    if (k > 0) {
-      const int64_t t = l[i[k]];
-      j[k] = static_cast<size_t>((strict ? std::lower_bound(r, r + m, t) : std::upper_bound(r, r + m, t)) - r);
-    }
-  }
-  if (parts == kParts) {
-    while (i[0] < stop[0] && i[1] < stop[1] && i[2] < stop[2] && i[3] < stop[3] && j[0] < m && j[1] < m &&
-           j[2] < m && j[3] < m) {
-      step(i[0], j[0]);
-      step(i[1], j[1]);
-      step(i[2], j[2]);
-      step(i[3], j[3]);
-    }
-  }
-  for (size_t k = 0; k < parts; ++k) {
-    while (i[k] < stop[k] && j[k] < m) step(i[k], j[k]);
-    for (; i[k] < stop[k]; ++i[k]) out[i[k]] = static_cast<int64_t>(j[k]) - 1;
-  }
+  // left rows are split into parts merged side by side (each starts at its
+  // first row's match, found by binary search), so independent chains of
+  // loads and compares overlap.
+  if (strict) asof_merge<true>(left_ts.data(), n, right_ts.data(), m, out.data());
+  else asof_merge<false>(left_ts.data(), n, right_ts.data(), m, out.data());
 }
 
 void window_join_ranges(std::span<const int64_t> left_ts, std::span<const int64_t> right_ts, int64_t lo,
