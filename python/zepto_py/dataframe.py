@@ -203,8 +203,18 @@ def _sources(target: _Target, columns: Mapping[str, Any], np: Any, bad: _Bad, ch
         if arr.dtype.kind == "O":
             arr = _numbers(name, arr, np, bad)
         out[src] = arr
-        if not check_values:
+    if check_values:
+        _check_values(target, out, np, bad)
+    return out
+
+
+def _check_values(target: _Target, sources: Mapping[str, Any], np: Any, bad: _Bad) -> None:
+    """Record in `bad` the values of _sources columns that the engine would reject
+    (NaN, NaT, out of range after scaling)."""
+    for src, arr in sources.items():
+        if isinstance(arr, _Names):
             continue
+        name = target.mapping[src]
         kind = arr.dtype.kind
         if kind == "f":
             bad.add(name, np.isnan(arr), "NaN")
@@ -214,7 +224,6 @@ def _sources(target: _Target, columns: Mapping[str, Any], np: Any, bad: _Bad, ch
         if scale is not None and (kind == "f" or (kind in "iu" and scale != 1.0)):
             limit = 2.0**63 / scale  # the engine checks the exact bound; this finds the rows cheaply
             bad.add(name, (arr >= limit) | (arr <= -limit), f"out of range after scaling by {scale:g}")
-    return out
 
 
 _ARROW_FORMATS = {"i1": "c", "i2": "s", "i4": "i", "i8": "l", "u1": "C", "u2": "S", "u4": "I", "u8": "L",
@@ -342,16 +351,56 @@ def from_arrow(data: Any, pipeline: Any, symbol_col: str = "symbol", price_col: 
     return _ingest_arrow(data, pipeline, table, target)
 
 
+def _polars_sources(df: Any, target: _Target, np: Any) -> Optional[Dict[str, Any]]:
+    """The mapped columns of a Polars DataFrame as _sources columns over Polars' own
+    buffers: numbers, booleans, Date and Datetime (UTC instants whatever the zone)
+    through ``to_numpy()`` (no copy for one chunk), Categorical and Enum as their
+    physical codes into the category names (_Names), so that Polars never builds
+    the text of a dictionary. None when a column needs the Arrow C stream instead:
+    String/string_view columns, other types, or NULLs (whose error the import
+    words, naming column and first bad row)."""
+    import polars as pl
+
+    plain = (pl.Int8, pl.Int16, pl.Int32, pl.Int64, pl.UInt8, pl.UInt16, pl.UInt32, pl.UInt64, pl.Float32,
+             pl.Float64, pl.Boolean, pl.Date, pl.Datetime)
+    out: Dict[str, Any] = {}
+    for src in target.mapping:
+        s = df.get_column(src)
+        if s.null_count():
+            return None
+        dtype = s.dtype
+        if isinstance(dtype, (pl.Enum, pl.Categorical)):
+            names = dtype.categories.to_list() if isinstance(dtype, pl.Enum) else dtype.categories.to_series().to_list()
+            # a code reserved by a concurrent query has no name yet; no row of s points to it
+            out[src] = _Names(s.to_physical().to_numpy(), ["" if n is None else n for n in names])
+        elif isinstance(dtype, plain):
+            out[src] = s.to_numpy()
+        else:
+            return None
+    return out
+
+
 def from_polars(df: Any, pipeline: Any, symbol_col: str = "symbol", price_col: str = "price",
                 volume_col: str = "volume", timestamp_col: str = "timestamp", price_scale: float = 1.0,
                 table: str = "trades", *, volume_scale: Optional[float] = None) -> int:
-    """Store a Polars DataFrame (or LazyFrame, collected) through the Arrow C stream
-    interface: String/string_view, Categorical/Enum and Datetime of any unit
-    and time zone are read in C++ without pyarrow. Returns the row count."""
+    """Store a Polars DataFrame (or LazyFrame, collected). Numeric, Datetime and
+    Categorical/Enum columns without NULLs are handed over as Polars' own buffers
+    (categoricals as their codes and category names); anything else
+    (String/string_view, NULLs) through the Arrow C stream, read in C++ without
+    pyarrow. Datetime of any unit and time zone is stored as ns UTC. Returns the
+    row count."""
     if hasattr(df, "collect") and not hasattr(df, "__arrow_c_stream__"):
         df = df.collect()
-    return from_arrow(df, pipeline, symbol_col, price_col, volume_col, timestamp_col, price_scale, table,
-                      volume_scale=volume_scale)
+    target = _Target(pipeline, table, _names(df), symbol_col, price_col, volume_col, timestamp_col,
+                     price_scale, volume_scale)
+    try:
+        import numpy as np
+    except ImportError:  # Polars' to_numpy needs NumPy; the stream does not
+        return _ingest_arrow(df, pipeline, table, target)
+    sources = _polars_sources(df, target, np)
+    if sources is None:
+        return _ingest_arrow(df, pipeline, table, target)
+    return _store(pipeline, target, sources, np)
 
 
 # ------------------------------------------------------------------- exports
@@ -427,10 +476,10 @@ def query_to_pandas(pipeline: Any, sql: str) -> Any:
     """The result of a SQL query as a pandas DataFrame; raises ValueError on a SQL error.
 
     With pyarrow the result is read through the Arrow C stream (its buffers
-    are not copied before ``to_pandas``); without it, from the result's NumPy
-    views. Either way TIMESTAMP columns are ``datetime64[ns, UTC]``, VARCHAR
-    columns strings, and NULLs NaN / NaT / None as pyarrow's ``to_pandas``
-    gives them.
+    are not copied before ``to_pandas``, which gives pandas its own, writable
+    columns); without it, from the result's NumPy views. Either way TIMESTAMP
+    columns are ``datetime64[ns, UTC]``, VARCHAR and SYMBOL columns strings,
+    and NULLs NaN / NaT / None as pyarrow's ``to_pandas`` gives them.
     """
     pd = require("pandas", "query_to_pandas")
     result = _query(pipeline, sql)
@@ -438,6 +487,8 @@ def query_to_pandas(pipeline: Any, sql: str) -> Any:
         import pyarrow as pa
     except ImportError:
         return _query_to_pandas_numpy(result, pd)
+    # not split_blocks=True: its zero-copy columns are read-only, and pandas (3
+    # too) then fails to modify them in place
     return pa.table(result).to_pandas()
 
 

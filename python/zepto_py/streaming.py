@@ -1,8 +1,11 @@
 """Large or endless inputs in batches, with per-row error handling and progress.
 
 ``StreamingSession`` cuts its input into batches of ``batch_size`` rows and
-stores each with one atomic engine call. What happens to a bad row (a
-missing value, a value that does not fit) depends on ``error_mode``:
+stores each atomically; consecutive batches without bad rows are handed to
+the engine together (up to about a million rows per call), and if the engine
+rejects such a group, nothing of it is stored and its batches are stored
+one by one, so everything below holds per batch. What happens to a bad row
+(a missing value, a value that does not fit) depends on ``error_mode``:
 
 - "skip": only the bad rows are dropped, and counted (``stats()``);
 - "warn": the same, and each bad row is reported with its row index and
@@ -12,8 +15,9 @@ missing value, a value that does not fit) depends on ``error_mode``:
   (earlier batches stay stored).
 
 Bad rows are found by vectorized checks where the input allows (NumPy,
-pandas, Polars); anything only the engine can see is isolated by splitting
-the failing batch in halves, so a clean batch always costs one call.
+pandas, Polars: missing values up front, the values the engine rejects once
+it has rejected a group); anything only the engine can see is isolated by
+splitting the failing batch in halves, so clean batches cost no extra call.
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ from .utils import HAS_TQDM, require
 __all__ = ["StreamingSession"]
 
 _MODES = ("skip", "warn", "raise")
+# Clean batches are handed to the engine together, up to this many rows per call.
+_GROUP_ROWS = 1 << 20
 
 
 class _Progress:
@@ -186,22 +192,70 @@ class StreamingSession:
         return self._store(target, sources, bad, base, len(rows), np, progress)
 
     def _run(self, n: int, what: str, target: _Target, columns: Callable[[_Bad], Dict[str, Any]]) -> int:
-        """Check whole columns once (vectorized), then store them batch by batch."""
+        """Convert whole columns once (vectorized), then store them batch by batch
+        (_grouped). The values the engine rejects (NaN, NaT, out of range) are
+        looked for only in a group the engine rejected, batch by batch."""
         np = require("numpy", what)
         progress = _Progress(self.show_progress, n, what)
-        start = time.perf_counter()
-        stored = 0
+        start, rows_before = time.perf_counter(), self._rows
         try:
-            bad = _Bad()
-            sources = dataframe._sources(target, columns(bad), np, bad, check_values=True)
-            for a in range(0, n, self.batch_size):
-                b = min(n, a + self.batch_size)
+            bad = _Bad()  # missing values only Python sees (None, pandas NA), replaced by placeholders
+            sources = dataframe._sources(target, columns(bad), np, bad, check_values=False)
+            known = bad.union(np, n) if bad.masks else None
+
+            def store_batch(a: int, b: int) -> int:
                 part = _Bad()
                 part.masks = [(name, mask[a:b], why) for name, mask, why in bad.masks]
-                stored += self._store(target, {k: v[a:b] for k, v in sources.items()}, part, a, b - a, np, progress)
+                cols = {k: v[a:b] for k, v in sources.items()}
+                dataframe._check_values(target, cols, np, part)
+                return self._store(target, cols, part, a, b - a, np, progress)
+
+            def ingest(a: int, m: int) -> int:
+                return dataframe._store(self.pipeline, target, {k: v[a:a + m] for k, v in sources.items()}, np)
+
+            self._grouped(n, lambda a, b: known is None or not known[a:b].any(), ingest, store_batch, progress)
         finally:
-            self._finish(progress, stored, start)
-        return stored
+            self._finish(progress, self._rows - rows_before, start)
+        return self._rows - rows_before
+
+    def _grouped(self, n: int, clean: Callable[[int, int], bool], ingest: Callable[[int, int], int],
+                 store_batch: Callable[[int, int], int], progress: _Progress) -> None:
+        """Rows [0, n) in batches of batch_size. A batch with known bad rows goes to
+        store_batch(a, b); runs of clean batches (clean(a, b)) go to the engine
+        together, up to _GROUP_ROWS rows per ingest(a, m) call, because the
+        storage appends a few large pieces faster than many small ones. A group
+        the engine rejects was stored not at all, and its batches are stored
+        again one by one through store_batch: error modes, reports and stats()
+        are per batch exactly as if every batch were its own call."""
+        size = self.batch_size
+        per_call = max(1, _GROUP_ROWS // size) * size
+
+        def flush(a: int, b: int) -> None:
+            if b - a <= size:
+                if b > a:
+                    store_batch(a, b)
+                return
+            try:
+                stored = ingest(a, b - a)
+            except (ValueError, TypeError, OverflowError):
+                for x in range(a, b, size):
+                    store_batch(x, min(b, x + size))
+                return
+            self._batches += -(-(b - a) // size)
+            self._rows += stored
+            progress.update(stored)
+
+        first = 0  # of the pending run of clean batches
+        for a in range(0, n, size):
+            b = min(n, a + size)
+            if not clean(a, b):
+                flush(first, a)
+                store_batch(a, b)
+                first = b
+            elif b - first >= per_call:
+                flush(first, b)
+                first = b
+        flush(first, n)
 
     def _store(self, target: _Target, cols: Dict[str, Any], bad: _Bad, base: int, n: int, np: Any,
                progress: _Progress) -> int:
@@ -227,13 +281,13 @@ class StreamingSession:
 
     def _run_arrow(self, data: Any, n: int, target: _Target, what: str, bad_rows: Callable[[], _Bad],
                    slice_: Callable[[int, int], Any]) -> int:
-        """Arrow input: each batch is a zero-copy slice read by the engine. Rows that
-        bad_rows() finds are handled here; the engine's own errors name a row of the
-        slice, which is turned back into a row of the input."""
+        """Arrow input: each batch (or group of clean batches, _grouped) is a zero-copy
+        slice read by the engine. Rows that bad_rows() finds are handled here; the
+        engine's own errors name a row of the slice, which is turned back into a
+        row of the input."""
         np = require("numpy", what)
         progress = _Progress(self.show_progress, n, what)
-        start = time.perf_counter()
-        stored = 0
+        start, rows_before = time.perf_counter(), self._rows
         bad = bad_rows()
         mask = bad.union(np, n) if bad.masks else None
 
@@ -243,25 +297,27 @@ class StreamingSession:
             except ValueError as e:
                 raise ValueError(re.sub(r"row (\d+)", lambda r: f"row {int(r.group(1)) + x}", str(e), count=1)) from e
 
+        def store_batch(a: int, b: int) -> int:
+            m = b - a
+            if mask is None or not mask[a:b].any():
+                return self._ingest_or_split(ingest, a, m, lambda i: i, progress)
+            if self.error_mode == "raise":
+                first = a + int(np.argmax(mask[a:b]))
+                name, why = next((nm, w) for nm, col, w in bad.masks if col[first])
+                raise ValueError(f"column '{name}' row {first} is {why}; nothing of this batch was stored")
+            stored, run = 0, a  # store the runs of good rows between the bad ones
+            for i in list(np.flatnonzero(mask[a:b])) + [m]:
+                if i < m:
+                    self._bad(a + int(i), bad.reason(a + int(i)))
+                stored += self._ingest_or_split(ingest, run, a + int(i) - run, lambda j: j, progress)
+                run = a + int(i) + 1
+            return stored
+
         try:
-            for a in range(0, n, self.batch_size):
-                m = min(self.batch_size, n - a)
-                if mask is None or not mask[a:a + m].any():
-                    stored += self._ingest_or_split(ingest, a, m, lambda i: i, progress)
-                    continue
-                if self.error_mode == "raise":
-                    first = a + int(np.argmax(mask[a:a + m]))
-                    name, why = next((nm, w) for nm, col, w in bad.masks if col[first])
-                    raise ValueError(f"column '{name}' row {first} is {why}; nothing of this batch was stored")
-                run = a  # store the runs of good rows between the bad ones
-                for i in list(np.flatnonzero(mask[a:a + m])) + [m]:
-                    if i < m:
-                        self._bad(a + int(i), bad.reason(a + int(i)))
-                    stored += self._ingest_or_split(ingest, run, a + int(i) - run, lambda j: j, progress)
-                    run = a + int(i) + 1
+            self._grouped(n, lambda a, b: mask is None or not mask[a:b].any(), ingest, store_batch, progress)
         finally:
-            self._finish(progress, stored, start)
-        return stored
+            self._finish(progress, self._rows - rows_before, start)
+        return self._rows - rows_before
 
     def _ingest_or_split(self, ingest: Callable[[int, int], int], a: int, m: int,
                          row_of: Callable[[int], int], progress: _Progress) -> int:

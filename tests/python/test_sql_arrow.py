@@ -180,3 +180,26 @@ def test_timestamps_zero_copy_and_result_outlives_pipeline() -> None:
     assert t.column("ts").chunk(0).buffers()[1].address == address(ts_view)
     assert t.column("ts").cast(pa.int64()).to_pylist()[-1] == T0 + n - 1
     assert t.column("x").to_numpy()[-1] == n - 1
+
+
+def test_query_to_pandas_is_modifiable_and_reads_symbol_text(pipeline: zeptodb.Pipeline) -> None:
+    """The frame's columns can be modified in place (they are pandas' own, not the
+    result's read-only buffers), and that changes neither the next query nor the table.
+    SYMBOL columns (codes + names in the engine, text over 256 k rows built on two
+    threads) come out as the same strings as VARCHAR text."""
+    n = 300_000
+    assert pipeline.execute("CREATE TABLE big (sym SYMBOL, ts TIMESTAMP, x DOUBLE)").ok()
+    names = np.array(["A", "BB", "a-much-longer-symbol-name"])
+    pipeline.ingest_columns("big", {"sym": names[np.arange(n) % 3], "ts": T0 + np.arange(n),
+                                    "x": np.arange(n, dtype=np.float64)})
+    sql = "SELECT sym, ts, x FROM big"
+    df = zepto_py.query_to_pandas(pipeline, sql)
+    expected = pa.table(pipeline.execute(sql)).to_pandas()
+    pd.testing.assert_frame_equal(df, expected)
+    assert pd.api.types.is_string_dtype(df["sym"]) and sorted(set(df["sym"])) == sorted(names)
+    assert (df["sym"] == names[(df["ts"].astype("int64") - T0) % 3]).all()
+    df.loc[0, "x"] = -1.0
+    df["x"] *= 2
+    assert df["x"].iloc[0] == -2.0
+    again = zepto_py.query_to_pandas(pipeline, sql)
+    pd.testing.assert_frame_equal(again, expected)

@@ -210,6 +210,62 @@ def test_from_polars_rejects_nulls_and_nan(pipeline: zeptodb.Pipeline) -> None:
     assert_rejected(pipeline, ValueError, "column 'price' row 1 is NaN", lambda: zepto_py.from_polars(nan, pipeline))
 
 
+def _no_stream(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the Arrow C stream path fail, to show that a frame did not take it."""
+    def stream(*args: object, **kwargs: object) -> int:
+        raise AssertionError("read through the Arrow C stream")
+    monkeypatch.setattr(zepto_py.dataframe, "_ingest_arrow", stream)
+
+
+@pytest.mark.parametrize("dtype", ["categorical", "enum"])
+def test_from_polars_categoricals_as_codes(pipeline: zeptodb.Pipeline, monkeypatch: pytest.MonkeyPatch,
+                                           dtype: str) -> None:
+    """Categorical and Enum columns reach the engine as Polars' physical codes and the
+    category names (no Arrow export of the text), chunked frames and slices included;
+    names that no row uses create no symbol."""
+    unused = f"UNUSED_{dtype}"
+    pl.Series([unused, "Q1"], dtype=pl.Categorical)  # another name in the global categories
+    kind = pl.Categorical if dtype == "categorical" else pl.Enum(["Q0", unused, "Q1", "Q2"])
+    a = pl.DataFrame({"symbol": ["Q1", "Q2", "Q1"], "price": [1.5, 2.5, 3.5], "volume": [1, 2, 3],
+                      "timestamp": pl.Series([T0, T0 + 1, T0 + 2]).cast(pl.Datetime("ns", "Europe/Paris"))})
+    a = a.with_columns(pl.col("symbol").cast(kind))
+    chunked = pl.concat([a, a.slice(1, 2)], rechunk=False)
+    assert chunked.n_chunks() == 2
+    _no_stream(monkeypatch)
+    assert zepto_py.from_polars(chunked, pipeline, price_scale=10) == 5
+    assert column(pipeline, "Q1", "price") == [15, 35, 35]
+    assert column(pipeline, "Q2", "timestamp") == [T0 + 1, T0 + 1]
+    assert pipeline.symbol_id(unused) is None
+
+
+def test_from_polars_numbers_dates_and_booleans_as_buffers(pipeline: zeptodb.Pipeline,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    pipeline.create_table("pm", [("sym", "SYMBOL"), ("ts", "TIMESTAMP"), ("n", "INTEGER"), ("x", "DOUBLE"),
+                                 ("ok", "BOOLEAN")])
+    df = pl.DataFrame({"sym": pl.Series(["A", "B"], dtype=pl.Categorical),
+                       "ts": pl.Series([19_000, 19_001], dtype=pl.Date), "n": pl.Series([7, -8], dtype=pl.Int16),
+                       "x": pl.Series([0.5, 1.5], dtype=pl.Float32), "ok": [True, False]})
+    _no_stream(monkeypatch)
+    assert zepto_py.from_polars(df, pipeline, symbol_col="sym", timestamp_col="ts", table="pm") == 2
+    r = pipeline.execute("SELECT sym, ts, n, x, ok FROM pm ORDER BY ts").rows
+    assert r == [["A", 19_000 * 86_400 * 10**9, 7, 0.5, True], ["B", 19_001 * 86_400 * 10**9, -8, 1.5, False]]
+
+
+def test_from_polars_strings_and_nulls_take_the_stream(pipeline: zeptodb.Pipeline,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """String / string_view symbols and columns with NULLs go through the Arrow C stream,
+    whose errors name the column and the first bad row."""
+    calls = []
+    real = zepto_py.dataframe._ingest_arrow
+    monkeypatch.setattr(zepto_py.dataframe, "_ingest_arrow", lambda *a, **k: calls.append(1) or real(*a, **k))
+    assert zepto_py.from_polars(pl.DataFrame({"symbol": ["S"], "price": [1], "volume": [1]}), pipeline) == 1
+    assert calls == [1]
+    nulls = pl.DataFrame({"symbol": pl.Series(["A", None, "A"], dtype=pl.Categorical), "price": [1, 2, 3],
+                          "volume": [1, 1, 1]})
+    assert_rejected(pipeline, ValueError, "column 'symbol' row 1 is null", lambda: zepto_py.from_polars(nulls, pipeline))
+    assert calls == [1, 1]
+
+
 # -------------------------------------------------------------------- Arrow
 def test_from_arrow_chunked_table_and_reader(pipeline: zeptodb.Pipeline) -> None:
     t = pa.table(trades_frame(6))

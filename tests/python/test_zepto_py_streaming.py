@@ -150,3 +150,62 @@ def test_empty_inputs(pipeline: zeptodb.Pipeline) -> None:
     assert s.ingest_iter([]) == 0
     assert s.ingest_pandas(pd.DataFrame(frame(0))) == 0
     assert row_counts(pipeline) == before
+
+
+# ------------------------------------------------------------ grouped calls
+def _count_engine_calls(monkeypatch: pytest.MonkeyPatch, kind: str) -> list:
+    """Rows of every engine call a StreamingSession makes (shrinking the group to 250
+    rows, so that small inputs make several groups)."""
+    import zepto_py.streaming as streaming
+
+    monkeypatch.setattr(streaming, "_GROUP_ROWS", 250)
+    calls: list = []
+    name = "_ingest_arrow" if kind in ("polars", "arrow") else "_store"
+    real = getattr(streaming.dataframe, name)
+
+    def counted(*args: object, **kwargs: object) -> int:
+        n = real(*args, **kwargs)
+        calls.append(n)
+        return n
+
+    monkeypatch.setattr(streaming.dataframe, name, counted)
+    return calls
+
+
+def _ingest(s: zepto_py.StreamingSession, kind: str, data: dict) -> int:
+    return {"pandas": lambda: s.ingest_pandas(pd.DataFrame(data)), "numpy": lambda: s.ingest_numpy(data),
+            "polars": lambda: s.ingest_polars(pl.DataFrame(data)), "arrow": lambda: s.ingest_arrow(pa.table(data))}[kind]()
+
+
+@pytest.mark.parametrize("kind", ["pandas", "numpy", "polars", "arrow"])
+def test_clean_batches_share_engine_calls(pipeline: zeptodb.Pipeline, monkeypatch: pytest.MonkeyPatch,
+                                          kind: str) -> None:
+    """Batches without bad rows go to the engine several at a time (up to _GROUP_ROWS
+    rows); stats() still counts batches of batch_size."""
+    calls = _count_engine_calls(monkeypatch, kind)
+    s = zepto_py.StreamingSession(pipeline, batch_size=100)
+    assert _ingest(s, kind, frame(1050)) == 1050
+    assert calls == [200, 200, 200, 200, 200, 50]
+    assert s.stats()["batches"] == 11 and s.stats()["rows_ingested"] == 1050
+    assert column(pipeline, "S", "timestamp") == list(range(1050))
+
+
+@pytest.mark.parametrize("kind", ["pandas", "numpy", "polars", "arrow"])
+def test_a_rejected_group_is_stored_batch_by_batch(pipeline: zeptodb.Pipeline, monkeypatch: pytest.MonkeyPatch,
+                                                   kind: str) -> None:
+    """A bad row the engine finds in a group: nothing of the group was stored, then its
+    batches are stored one by one, so "skip" drops only that row and "raise" stores the
+    batches before the bad one and nothing of its own."""
+    data = frame(1000, bad_rows=(730,))
+    calls = _count_engine_calls(monkeypatch, kind)
+    s = zepto_py.StreamingSession(pipeline, batch_size=100, error_mode="skip")
+    assert _ingest(s, kind, data) == 999
+    assert sum(calls) == 999 and 200 in calls and 100 in calls  # groups, then the rejected group's batches
+    assert s.stats()["rows_skipped"] == 1 and s.stats()["batches"] >= 10
+    assert 730 not in column(pipeline, "S", "timestamp") and pipeline.count("S") == 999
+
+    q = zeptodb.Pipeline()
+    s = zepto_py.StreamingSession(q, batch_size=100, error_mode="raise")
+    with pytest.raises(ValueError, match=r"'price' row 730 is (NaN|missing)"):
+        _ingest(s, kind, data)
+    assert column(q, "S", "timestamp") == list(range(700)) and s.stats()["rows_ingested"] == 700
