@@ -26,12 +26,18 @@ namespace {
 
 constexpr int64_t kDayNs = 86'400'000'000'000;
 constexpr int64_t kNoDay = INT64_MIN;  // the unit of a table without a timestamp column
-constexpr size_t kMaxSegments = 16;    // a unit with more is rewritten as one segment
-constexpr size_t kIoThreads = 4;       // threads reading or writing column files
-constexpr size_t kLoadWindow = 16;     // segments read ahead (in parallel) while loading
+constexpr size_t kMaxDaySegments = 16;  // a day never has more segments (see store.h)
+constexpr size_t kIoThreads = 4;        // threads reading or writing column files
+// Loading reads the files of up to kLoadWindow segments in parallel, as long
+// as they hold at most kLoadWindowRows rows together (or of one segment).
+constexpr size_t kLoadWindow = 16;
+constexpr uint64_t kLoadWindowRows = uint64_t{4} << 20;
 constexpr uint32_t kCatalogMagic = 0x5441435A;   // "ZCAT"
 constexpr uint32_t kManifestMagic = 0x4E414D5A;  // "ZMAN"
-constexpr uint32_t kVersion = 1;
+constexpr uint32_t kCatalogVersion = 1;
+// Version 1 had a segment per (symbol, day) unit; version 2 has a segment per
+// day holding the pieces of many units.
+constexpr uint32_t kManifestVersion = 2;
 
 int64_t day_of(int64_t ts) { return ts >= 0 ? ts / kDayNs : -((-ts + kDayNs - 1) / kDayNs); }
 
@@ -56,17 +62,17 @@ std::string column_file(const std::string& seg_dir, size_t index, const std::str
 }
 
 // A checksummed file: magic, version, payload, CRC-32 of everything before it.
-std::string seal(uint32_t magic, const Encoder& e) {
+std::string seal(uint32_t magic, uint32_t version, const Encoder& e) {
   Encoder head;
   head.u32(magic);
-  head.u32(kVersion);
+  head.u32(version);
   std::string s = head.str_all() + e.str_all();
   uint32_t crc = checksum32(s.data(), s.size());
   s.append(reinterpret_cast<const char*>(&crc), 4);
   return s;
 }
 
-std::string unseal(uint32_t magic, const std::string& path) {
+std::string unseal(uint32_t magic, uint32_t version, const std::string& path) {
   std::string s = read_file(path);
   auto bad = [&](const std::string& why) {
     throw_error(ErrorCode::kIOError, path + ": " + why + " (file is corrupt)");
@@ -78,7 +84,10 @@ std::string unseal(uint32_t magic, const std::string& path) {
   std::memcpy(&crc, s.data() + s.size() - 4, 4);
   if (m != magic) bad("wrong magic number");
   if (checksum32(s.data(), s.size() - 4) != crc) bad("checksum mismatch");
-  if (v != kVersion) throw_error(ErrorCode::kIOError, path + ": unsupported format version " + std::to_string(v));
+  if (v != version)
+    throw_error(ErrorCode::kIOError, path + ": format version " + std::to_string(v) +
+                                         " is not supported (this build reads version " + std::to_string(version) +
+                                         "; open the directory with the release that wrote it)");
   return s.substr(8, s.size() - 12);
 }
 
@@ -137,8 +146,8 @@ std::string Store::table_dir(uint64_t dir_id, const std::string& name) const {
   return dir_ + "/tables/" + std::to_string(dir_id) + "_" + safe_name(name);
 }
 
-std::string Store::segment_dir(const std::string& tdir, const UnitKey& u, uint64_t segment) {
-  return tdir + "/" + day_name(u.second) + "/" + std::to_string(u.first) + "/" + std::to_string(segment);
+std::string Store::segment_dir(const std::string& tdir, int64_t day, uint64_t segment) {
+  return tdir + "/" + day_name(day) + "/" + std::to_string(segment);
 }
 
 LoadResult Store::load(Catalog& catalog, SymbolDictionary& symbols) {
@@ -146,7 +155,7 @@ LoadResult Store::load(Catalog& catalog, SymbolDictionary& symbols) {
   std::map<uint64_t, std::string> live;
   const std::string cat_path = dir_ + "/CATALOG";
   if (file_exists(cat_path)) {
-    std::string body = unseal(kCatalogMagic, cat_path);
+    std::string body = unseal(kCatalogMagic, kCatalogVersion, cat_path);
     Decoder d(body, cat_path);
     res.found = true;
     res.lsn = d.u64();
@@ -175,37 +184,48 @@ LoadResult Store::load(Catalog& catalog, SymbolDictionary& symbols) {
     if (!d.done()) d.fail("unexpected bytes at the end");
 
     for (auto& e : entries) {
-      auto table = catalog.create(e.info.name, e.schema);
-      const Schema& schema = table->schema();
       const std::string tdir = table_dir(e.info.dir_id, e.info.name);
       const std::string mpath = tdir + "/MANIFEST-" + std::to_string(res.lsn);
-      std::string mbody = unseal(kManifestMagic, mpath);
+      std::string mbody = unseal(kManifestMagic, kManifestVersion, mpath);
       Decoder m(mbody, mpath);
       if (m.u64() != res.lsn) m.fail("manifest of another checkpoint");
       TableState st;
       st.next_segment = m.u64();
-      uint64_t nunits = m.u64();
+      const uint64_t nseg = m.u64();
+      for (uint64_t i = 0; i < nseg; ++i) {
+        const uint64_t id = m.u64();
+        Segment seg;
+        seg.day = m.i64();
+        seg.rows = m.u64();
+        if (id >= st.next_segment || !st.segments.emplace(id, seg).second) m.fail("bad segment id " + std::to_string(id));
+      }
+      const uint64_t nunits = m.u64();
       for (uint64_t u = 0; u < nunits; ++u) {
         UnitKey key;
         key.first = m.i64();
         key.second = m.i64();
         Unit unit;
-        uint64_t nseg = m.u64();
-        for (uint64_t s = 0; s < nseg; ++s) {
-          Segment seg;
-          seg.id = m.u64();
-          seg.rows = m.u64();
-          unit.segments.push_back(seg);
-          unit.rows += seg.rows;
+        const uint64_t npieces = m.u64();
+        for (uint64_t i = 0; i < npieces; ++i) {
+          Piece p;
+          p.segment = m.u64();
+          p.first = m.u64();
+          p.rows = m.u64();
+          auto seg = st.segments.find(p.segment);
+          if (seg == st.segments.end() || seg->second.day != key.second || p.rows == 0 ||
+              p.first > seg->second.rows || p.rows > seg->second.rows - p.first)
+            m.fail("a piece of unit (symbol " + std::to_string(key.first) + ", " + day_name(key.second) +
+                   ") is not within a segment of its day");
+          unit.pieces.push_back(p);
+          unit.rows += p.rows;
         }
         st.units.emplace(key, std::move(unit));
       }
       if (!m.done()) m.fail("unexpected bytes at the end");
 
-      for (const auto& [key, unit] : st.units) {
-        res.rows += unit.rows;
-        res.files += unit.segments.size() * schema.size();
-      }
+      auto table = catalog.create(e.info.name, e.schema);
+      for (const auto& [key, unit] : st.units) res.rows += unit.rows;
+      res.files += st.segments.size() * table->schema().size();
       // The files are read when the table is first used.
       table->set_loader([tdir, st](Table& t) { load_rows(t, tdir, st); });
       tables_[e.info.dir_id] = std::move(st);
@@ -226,20 +246,20 @@ LoadResult Store::load(Catalog& catalog, SymbolDictionary& symbols) {
     }
     uint64_t id = std::stoull(name.substr(0, name.find('_')));
     const TableState& st = tables_.at(id);
-    std::set<std::string> keep;  // "<day>/<symbol>/<segment>"
-    for (const auto& [key, unit] : st.units)
-      for (const Segment& s : unit.segments)
-        keep.insert(day_name(key.second) + "/" + std::to_string(key.first) + "/" + std::to_string(s.id));
+    std::set<std::string> keep;  // "<day>/<segment>"
+    for (const auto& [sid, seg] : st.segments) keep.insert(day_name(seg.day) + "/" + std::to_string(sid));
     for (const auto& day : fs::directory_iterator(entry.path(), ec)) {
       const std::string dn = day.path().filename().string();
       if (!day.is_directory()) {
         if (dn != "MANIFEST-" + std::to_string(res.lsn)) remove_path(day.path(), &res.removed);
         continue;
       }
-      for (const auto& sym : fs::directory_iterator(day.path(), ec))
-        for (const auto& seg : fs::directory_iterator(sym.path(), ec))
-          if (!keep.count(dn + "/" + sym.path().filename().string() + "/" + seg.path().filename().string()))
-            remove_path(seg.path(), &res.removed);
+      bool used = false;
+      for (const auto& seg : fs::directory_iterator(day.path(), ec)) {
+        if (keep.count(dn + "/" + seg.path().filename().string())) used = true;
+        else remove_path(seg.path(), &res.removed);
+      }
+      if (!used) remove_path(day.path(), &res.removed);
     }
   }
   return res;
@@ -247,40 +267,61 @@ LoadResult Store::load(Catalog& catalog, SymbolDictionary& symbols) {
 
 void Store::load_rows(Table& table, const std::string& tdir, const TableState& st) {
   const Schema& schema = table.schema();
-  // Units in (symbol, day) order, segments in order: every partition's rows
-  // arrive in timestamp order. The files of a window of segments are read
-  // and checked in parallel; then their rows are appended, in order.
+  // Segments in (day, id) order, each unit's pieces in segment order: every
+  // partition's rows arrive in timestamp order. The files of a window of
+  // segments are read and checked in parallel; then their pieces are
+  // appended, in order.
   struct Job {
-    std::string sdir;
-    uint64_t rows;
+    uint64_t id;
+    const Segment* seg;
+    std::vector<std::pair<int64_t, Piece>> pieces;  // (symbol, piece), in symbol order
   };
   std::vector<Job> segs;
+  std::map<uint64_t, size_t> index;
+  for (const auto& [id, seg] : st.segments) {
+    index[id] = segs.size();
+    segs.push_back({id, &seg, {}});
+  }
   for (const auto& [key, unit] : st.units)
-    for (const Segment& seg : unit.segments) segs.push_back({segment_dir(tdir, key, seg.id), seg.rows});
+    for (const Piece& p : unit.pieces) segs[index.at(p.segment)].pieces.emplace_back(key.first, p);
+  std::erase_if(segs, [](const Job& j) { return j.pieces.empty(); });
+  std::stable_sort(segs.begin(), segs.end(), [](const Job& a, const Job& b) { return a.seg->day < b.seg->day; });
+
   const size_t ncol = schema.size();
   std::vector<ColumnFileData> cols;
   std::vector<const void*> ptrs(ncol);
   std::vector<const uint8_t*> valid(ncol);
-  for (size_t first = 0; first < segs.size(); first += kLoadWindow) {
-    const size_t count = std::min(kLoadWindow, segs.size() - first);
+  for (size_t first = 0, count; first < segs.size(); first += count) {
+    uint64_t rows = segs[first].seg->rows;
+    for (count = 1; first + count < segs.size() && count < kLoadWindow &&
+                    rows + segs[first + count].seg->rows <= kLoadWindowRows;
+         ++count)
+      rows += segs[first + count].seg->rows;
     cols.assign(count * ncol, ColumnFileData{});
     parallel_for(count * ncol, [&](size_t i) {
       const Job& job = segs[first + i / ncol];
       const size_t c = i % ncol;
-      const std::string path = column_file(job.sdir, c, schema.column(c).name);
+      const std::string path = column_file(segment_dir(tdir, job.seg->day, job.id), c, schema.column(c).name);
       cols[i] = read_column_file(path, nullptr, 0, schema.column(c).type);
-      if (cols[i].rows != job.rows)
-        throw_error(ErrorCode::kIOError, path + ": holds " + std::to_string(cols[i].rows) +
-                                             " rows, the manifest says " + std::to_string(job.rows) +
-                                             " (file is corrupt)");
+      const size_t have = cols[i].rows;
+      auto bad = [&](const std::string& why) { throw_error(ErrorCode::kIOError, path + ": " + why + " (file is corrupt)"); };
+      for (const auto& [sym, p] : job.pieces)
+        if (p.first > have || p.rows > have - p.first)
+          bad("holds " + std::to_string(have) + " rows, the manifest has rows " + std::to_string(p.first) + ".." +
+              std::to_string(p.first + p.rows - 1) + " of symbol " + std::to_string(sym) + " in it");
+      if (have != job.seg->rows)
+        bad("holds " + std::to_string(have) + " rows, the manifest says " + std::to_string(job.seg->rows));
     });
     for (size_t k = 0; k < count; ++k) {
-      for (size_t c = 0; c < ncol; ++c) {
-        const ColumnFileData& d = cols[k * ncol + c];
-        ptrs[c] = d.values ? d.values->data() : nullptr;
-        valid[c] = d.validity ? reinterpret_cast<const uint8_t*>(d.validity->data()) : nullptr;
+      for (const auto& [sym, p] : segs[first + k].pieces) {
+        for (size_t c = 0; c < ncol; ++c) {
+          const ColumnFileData& d = cols[k * ncol + c];
+          ptrs[c] = d.values ? d.values->data() + p.first * type_width(schema.column(c).type) : nullptr;
+          valid[c] = d.validity ? reinterpret_cast<const uint8_t*>(d.validity->data()) + p.first : nullptr;
+        }
+        table.append(ptrs.data(), valid.data(), p.rows);
       }
-      if (segs[first + k].rows > 0) table.append(ptrs.data(), valid.data(), segs[first + k].rows);
+      for (size_t c = 0; c < ncol; ++c) cols[k * ncol + c] = ColumnFileData{};  // free it early
     }
   }
   // The rows just loaded are what the files hold: the next checkpoint only
@@ -291,15 +332,36 @@ void Store::load_rows(Table& table, const std::string& tdir, const TableState& s
 void Store::write_files(const std::vector<FileJob>& files) const {
   parallel_for(files.size(), [&](size_t i) {
     const FileJob& f = files[i];
+    const char* data = f.chunks.empty() ? nullptr : f.chunks[0].data;
+    const uint8_t* valid = f.chunks.empty() ? nullptr : f.chunks[0].valid;
+    std::vector<char> values;
+    std::vector<uint8_t> validity;
+    if (f.chunks.size() > 1) {  // the rows of several units: gathered into one buffer
+      const size_t w = type_width(f.type);
+      values.resize(f.rows * w);
+      const bool nulls = std::any_of(f.chunks.begin(), f.chunks.end(), [](const Chunk& c) { return c.valid; });
+      if (nulls) validity.resize(f.rows);
+      size_t at = 0;
+      for (const Chunk& c : f.chunks) {
+        std::memcpy(values.data() + at * w, c.data, c.rows * w);
+        if (nulls) {
+          if (c.valid) std::memcpy(validity.data() + at, c.valid, c.rows);
+          else std::memset(validity.data() + at, 1, c.rows);
+        }
+        at += c.rows;
+      }
+      data = values.data();
+      valid = nulls ? validity.data() : nullptr;
+    }
     // New files, referenced only once the checkpoint commits: no rename needed.
-    write_column_file(f.path, f.type, f.data, f.valid, f.rows, compression_, /*sync=*/false, /*atomic=*/false);
+    write_column_file(f.path, f.type, data, valid, f.rows, compression_, /*sync=*/false, /*atomic=*/false);
   });
 }
 
 CheckpointResult Store::write(const Capture& capture) {
   CheckpointResult res;
   std::map<uint64_t, TableState> next;
-  std::vector<std::string> obsolete;  // paths to remove once the checkpoint is committed
+  std::vector<std::string> obsolete;  // segment directories to remove once the checkpoint is committed
   try {
     std::vector<std::pair<std::string, std::string>> manifests;  // (path, contents)
     std::vector<FileJob> files;  // the column files to write, decided first
@@ -312,7 +374,18 @@ CheckpointResult Store::write(const Capture& capture) {
       const TableState& old = old_it != tables_.end() ? old_it->second : empty;
       TableState& ns = next[tc.dir_id];
       ns.next_segment = old.next_segment;
-      if (!tc.loaded) ns.units = old.units;  // its rows are still only in these files
+      if (!tc.loaded) {  // its rows are still only in these files
+        ns.units = old.units;
+        ns.segments = old.segments;
+      }
+      // Every unit of the capture: its rows in a partition snapshot, and
+      // what of it the previous checkpoint's pieces already hold.
+      struct Source {
+        const PartitionSnapshot* snap;
+        size_t lo;
+        size_t rows;
+      };
+      std::map<UnitKey, Source> sources;
       const int ts_col = schema.timestamp_index();
       for (const Table::CheckpointPart& part : tc.parts) {
         const PartitionSnapshot& snap = part.snap;
@@ -331,58 +404,123 @@ CheckpointResult Store::write(const Capture& capture) {
           Unit unit;
           if (!force_full_)
             if (auto it = old.units.find(key); it != old.units.end()) unit = it->second;
-          size_t have = unit.rows;
-          const bool extend = lo + have <= unchanged && have <= hi - lo && unit.segments.size() < kMaxSegments;
-          if (!extend) {
-            if (!unit.segments.empty()) ++res.units_rewritten;
+          // The old pieces stay when they still hold the unit's first rows.
+          if (!(lo + unit.rows <= unchanged && unit.rows <= hi - lo)) {
+            if (!unit.pieces.empty()) ++res.units_rewritten;
             unit = Unit{};
-            have = 0;
-          }
-          if (hi - lo > have) {
-            const uint64_t seg = ns.next_segment++;
-            const std::string sdir = segment_dir(tdir, key, seg);
-            make_dirs(sdir);
-            const size_t from = lo + have, n = hi - lo - have;
-            for (size_t c = 0; c < schema.size(); ++c) {
-              const size_t w = type_width(schema.column(c).type);
-              const uint8_t* v = snap.valid(c);
-              files.push_back({column_file(sdir, c, schema.column(c).name), schema.column(c).type,
-                               snap.columns[c]->data() + from * w, v ? v + from : nullptr, n});
-              res.bytes_written += n * w;
-              ++res.files_written;
-            }
-            unit.segments.push_back({seg, n});
-            unit.rows = hi - lo;
-            res.rows_written += n;
           }
           ns.units[key] = std::move(unit);
+          sources[key] = {&snap, lo, hi - lo};
           lo = hi;
         }
+      }
+      if (tc.loaded) {
+        // The old segments still referenced, and their live rows.
+        std::map<uint64_t, uint64_t> live;
+        std::map<int64_t, std::vector<std::pair<UnitKey, Unit*>>> days;  // each day's units, in symbol order
+        for (auto& [key, unit] : ns.units) {
+          days[key.second].emplace_back(key, &unit);
+          for (const Piece& p : unit.pieces) live[p.segment] += p.rows;
+        }
+        std::map<int64_t, std::vector<uint64_t>> day_segments;  // the old ones still referenced, oldest first
+        for (const auto& [id, rows] : live) {
+          ns.segments[id] = old.segments.at(id);
+          day_segments[ns.segments[id].day].push_back(id);
+        }
+        auto drop = [&](Unit& u) {
+          for (const Piece& p : u.pieces) live[p.segment] -= p.rows;
+          u = Unit{};
+        };
+        for (auto& [day, units] : days) {
+          // Dead space: a segment less than half live has its units rewritten.
+          for (bool again = true; again;) {
+            again = false;
+            for (auto& [key, u] : units)
+              if (std::any_of(u->pieces.begin(), u->pieces.end(), [&](const Piece& p) {
+                    return live[p.segment] * 2 < ns.segments.at(p.segment).rows;
+                  })) {
+                drop(*u);
+                ++res.units_rewritten;
+                again = true;
+              }
+          }
+          std::vector<uint64_t> segs;  // the day's old segments still live, oldest first
+          for (uint64_t id : day_segments[day])
+            if (live[id] > 0) segs.push_back(id);
+          uint64_t fresh = 0;  // rows the new segment gets
+          for (const auto& [key, u] : units) fresh += sources.at(key).rows - u->rows;
+          if (fresh == 0) continue;
+          // The new segment absorbs the newest ones while they are no bigger
+          // (or the day has too many): the tail piece of each of their units.
+          while (!segs.empty() && (live[segs.back()] <= fresh || segs.size() + 1 > kMaxDaySegments)) {
+            const uint64_t s = segs.back();
+            segs.pop_back();
+            for (auto& [key, u] : units)
+              if (!u->pieces.empty() && u->pieces.back().segment == s) {
+                const uint64_t n = u->pieces.back().rows;
+                u->pieces.pop_back();
+                u->rows -= n;
+                live[s] -= n;
+                fresh += n;
+              }
+          }
+          // The new segment: the rows each unit's pieces do not hold yet,
+          // unit after unit.
+          const uint64_t id = ns.next_segment++;
+          const std::string sdir = segment_dir(tdir, day, id);
+          make_dirs(sdir);
+          std::vector<FileJob> jobs(schema.size());
+          for (size_t c = 0; c < schema.size(); ++c)
+            jobs[c] = {column_file(sdir, c, schema.column(c).name), schema.column(c).type, {}, 0};
+          uint64_t at = 0;
+          for (auto& [key, u] : units) {
+            Unit& unit = *u;
+            const Source& src = sources.at(key);
+            const size_t from = src.lo + unit.rows, n = src.rows - unit.rows;
+            if (n == 0) continue;
+            for (size_t c = 0; c < schema.size(); ++c) {
+              const size_t w = type_width(schema.column(c).type);
+              const uint8_t* v = src.snap->valid(c);
+              jobs[c].chunks.push_back({reinterpret_cast<const char*>(src.snap->columns[c]->data()) + from * w,
+                                        v ? v + from : nullptr, n});
+              jobs[c].rows += n;
+              res.bytes_written += n * w;
+            }
+            unit.pieces.push_back({id, at, n});
+            unit.rows += n;
+            at += n;
+          }
+          ns.segments[id] = {day, at};
+          res.rows_written += at;
+          res.files_written += schema.size();
+          for (auto& j : jobs) files.push_back(std::move(j));
+        }
+        std::erase_if(ns.segments, [&](const auto& s) { return s.first < old.next_segment && live[s.first] == 0; });
       }
       Encoder m;
       m.u64(capture.lsn);
       m.u64(ns.next_segment);
+      m.u64(ns.segments.size());
+      for (const auto& [id, seg] : ns.segments) {
+        m.u64(id);
+        m.i64(seg.day);
+        m.u64(seg.rows);
+      }
       m.u64(ns.units.size());
       for (const auto& [key, unit] : ns.units) {
         m.i64(key.first);
         m.i64(key.second);
-        m.u64(unit.segments.size());
-        for (const Segment& s : unit.segments) {
-          m.u64(s.id);
-          m.u64(s.rows);
+        m.u64(unit.pieces.size());
+        for (const Piece& p : unit.pieces) {
+          m.u64(p.segment);
+          m.u64(p.first);
+          m.u64(p.rows);
         }
       }
-      manifests.emplace_back(tdir + "/MANIFEST-" + std::to_string(capture.lsn), seal(kManifestMagic, m));
+      manifests.emplace_back(tdir + "/MANIFEST-" + std::to_string(capture.lsn), seal(kManifestMagic, kManifestVersion, m));
       // What the old checkpoint of this table used and this one does not.
-      for (const auto& [key, unit] : old.units) {
-        auto it = ns.units.find(key);
-        for (const Segment& s : unit.segments) {
-          bool kept = it != ns.units.end() &&
-                      std::any_of(it->second.segments.begin(), it->second.segments.end(),
-                                  [&](const Segment& x) { return x.id == s.id; });
-          if (!kept) obsolete.push_back(segment_dir(tdir, key, s.id));
-        }
-      }
+      for (const auto& [id, seg] : old.segments)
+        if (!ns.segments.count(id)) obsolete.push_back(segment_dir(tdir, seg.day, id));
     }
     write_files(files);
     if (sync_) sync_filesystem(dir_);
@@ -403,13 +541,13 @@ CheckpointResult Store::write(const Capture& capture) {
       cat.str(name);
     }
     cat.i64(capture.max_symbol_id);
-    write_file_atomic(dir_ + "/CATALOG", seal(kCatalogMagic, cat), sync_);
+    write_file_atomic(dir_ + "/CATALOG", seal(kCatalogMagic, kCatalogVersion, cat), sync_);
   } catch (...) {
     force_full_ = true;
     throw;
   }
   // Committed. Remove what only older checkpoints used: the directories of
-  // dropped tables, old manifests, replaced segments.
+  // dropped tables, old manifests, segments no unit references any more.
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(dir_ + "/tables", ec)) {
     const std::string name = entry.path().filename().string();
@@ -424,9 +562,7 @@ CheckpointResult Store::write(const Capture& capture) {
   }
   for (const auto& p : obsolete) {
     remove_path(p, nullptr);
-    // The symbol and day directories go when they become empty.
-    fs::path parent = fs::path(p).parent_path();
-    if (fs::remove(parent, ec)) fs::remove(parent.parent_path(), ec);
+    fs::remove(fs::path(p).parent_path(), ec);  // the day's directory, when that was its last segment
   }
   tables_ = std::move(next);
   force_full_ = false;

@@ -7,18 +7,29 @@
 //                                symbol dictionary; replaced atomically
 //   wal/                         the write-ahead log (wal.h)
 //   tables/<id>_<name>/MANIFEST-<lsn>
-//                                the table's partition units as of that
-//                                checkpoint: per (symbol, day) its segments
-//   tables/<id>_<name>/<YYYY-MM-DD>/<symbol id>/<segment>/<column>.zcol
+//                                the table's segments and units as of that
+//                                checkpoint (format version 2)
+//   tables/<id>_<name>/<YYYY-MM-DD>/<segment>/<index>_<column>.zcol
 //                                one file per column (column_file.h)
 //
-// A unit (table, symbol, day) is a list of segments; a checkpoint appends a
-// segment holding the unit's rows added since the previous checkpoint, or
-// rewrites the unit as one segment when older rows changed (late rows, TTL)
-// or it has too many segments. A checkpoint writes its segments and
-// manifests first, then CATALOG (atomically); only then are files that the
-// new checkpoint no longer uses deleted. A crash at any point leaves the
-// previous checkpoint whole, and load() removes what it does not reference.
+// Data is split into units of (table, symbol, day). A segment holds rows of
+// one day: a checkpoint writes one segment per day it touches, the rows of
+// every unit of that day it writes, unit after unit in symbol order. A unit
+// is a list of pieces (segment, first row in it, rows). A checkpoint extends
+// a unit by a piece holding the rows it gained, or rewrites the unit whole
+// when older rows changed (late rows, TTL). Per day, compaction keeps the
+// number of segments and their dead rows bounded:
+//   - a segment whose live rows (those some unit references) are fewer than
+//     half of its rows has its units rewritten into the new segment;
+//   - the new segment absorbs the day's newest segment while that holds no
+//     more live rows than the new one would (so the sizes of a day's
+//     segments grow geometrically from newest to oldest, and a row is
+//     rewritten about log2(day rows / checkpoint rows) times at most), and
+//     also while the day would have more than kMaxDaySegments segments.
+// A checkpoint writes its segments and manifests first, then CATALOG
+// (atomically); only then are segments that no unit references any more
+// deleted. A crash at any point leaves the previous checkpoint whole, and
+// load() removes what it does not reference.
 #pragma once
 
 #include <cstdint>
@@ -93,34 +104,43 @@ class Store {
   CheckpointResult write(const Capture& capture);
 
  private:
-  struct Segment {
-    uint64_t id = 0;
+  using UnitKey = std::pair<int64_t, int64_t>;  // (symbol, day)
+  struct Piece {
+    uint64_t segment = 0;
+    uint64_t first = 0;  // the piece's first row within the segment
     uint64_t rows = 0;
   };
   struct Unit {
-    std::vector<Segment> segments;
+    std::vector<Piece> pieces;  // in row order (and in segment order)
     uint64_t rows = 0;
   };
-  using UnitKey = std::pair<int64_t, int64_t>;  // (symbol, day)
+  struct Segment {
+    int64_t day = 0;
+    uint64_t rows = 0;  // rows in its files (live or not)
+  };
   struct TableState {
+    std::map<uint64_t, Segment> segments;  // by id
     std::map<UnitKey, Unit> units;
     uint64_t next_segment = 1;
   };
 
-  // One column file a checkpoint writes.
+  // One column file a checkpoint writes: the rows of several units, each a
+  // range of a partition snapshot.
+  struct Chunk {
+    const char* data;
+    const uint8_t* valid;
+    size_t rows;
+  };
   struct FileJob {
     std::string path;
     ColumnType type;
-    const void* data;
-    const uint8_t* valid;
+    std::vector<Chunk> chunks;
     size_t rows;
   };
   void write_files(const std::vector<FileJob>& files) const;
   static void load_rows(Table& table, const std::string& tdir, const TableState& st);
   std::string table_dir(uint64_t dir_id, const std::string& name) const;
-  static std::string segment_dir(const std::string& tdir, const UnitKey& u, uint64_t segment);
-  void remove_unreferenced(const std::map<uint64_t, std::string>& live_dirs, uint64_t lsn, uint64_t* removed);
-
+  static std::string segment_dir(const std::string& tdir, int64_t day, uint64_t segment);
   std::string dir_;
   CompressionPolicy compression_;
   bool sync_;
