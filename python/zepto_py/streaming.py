@@ -129,11 +129,17 @@ class StreamingSession:
         return self._run(n, "ingest_numpy", target, lambda bad: {k: data[k] for k in target.mapping})
 
     def ingest_polars(self, df: Any) -> int:
-        """Store a Polars DataFrame in batches (read through the Arrow C stream)."""
+        """Store a Polars DataFrame in batches: Polars' own buffers where from_polars
+        takes them (numbers, Datetime, Categorical/Enum codes, no NULLs), else slices
+        read through the Arrow C stream."""
         pl = require("polars", "StreamingSession.ingest_polars")
+        np = require("numpy", "StreamingSession.ingest_polars")
         if hasattr(df, "collect") and not hasattr(df, "__arrow_c_stream__"):
             df = df.collect()
         target = self._target(list(df.columns))
+        sources = dataframe._polars_sources(df, target, np)
+        if sources is not None:
+            return self._run(len(df), "ingest_polars", target, lambda bad: sources)
 
         def bad_rows() -> _Bad:
             bad = _Bad()

@@ -217,15 +217,16 @@ def _no_stream(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(zepto_py.dataframe, "_ingest_arrow", stream)
 
 
-@pytest.mark.parametrize("dtype", ["categorical", "enum"])
+@pytest.mark.parametrize("dtype", ["categorical", "named_u8", "enum"])
 def test_from_polars_categoricals_as_codes(pipeline: zeptodb.Pipeline, monkeypatch: pytest.MonkeyPatch,
                                            dtype: str) -> None:
-    """Categorical and Enum columns reach the engine as Polars' physical codes and the
-    category names (no Arrow export of the text), chunked frames and slices included;
-    names that no row uses create no symbol."""
+    """Categorical (global or named categories, 32- or 8-bit codes) and Enum columns reach
+    the engine as Polars' physical codes and the category names (no Arrow export of the
+    text), chunked frames and slices included; names that no row uses create no symbol."""
     unused = f"UNUSED_{dtype}"
-    pl.Series([unused, "Q1"], dtype=pl.Categorical)  # another name in the global categories
-    kind = pl.Categorical if dtype == "categorical" else pl.Enum(["Q0", unused, "Q1", "Q2"])
+    kind = {"categorical": pl.Categorical, "named_u8": pl.Categorical(pl.Categories.random(physical=pl.UInt8)),
+            "enum": pl.Enum(["Q0", unused, "Q1", "Q2"])}[dtype]
+    pl.Series([unused, "Q1"], dtype=kind)  # a name no row of the frame uses
     a = pl.DataFrame({"symbol": ["Q1", "Q2", "Q1"], "price": [1.5, 2.5, 3.5], "volume": [1, 2, 3],
                       "timestamp": pl.Series([T0, T0 + 1, T0 + 2]).cast(pl.Datetime("ns", "Europe/Paris"))})
     a = a.with_columns(pl.col("symbol").cast(kind))

@@ -160,7 +160,7 @@ def _count_engine_calls(monkeypatch: pytest.MonkeyPatch, kind: str) -> list:
 
     monkeypatch.setattr(streaming, "_GROUP_ROWS", 250)
     calls: list = []
-    name = "_ingest_arrow" if kind in ("polars", "arrow") else "_store"
+    name = "_ingest_arrow" if kind in ("polars", "arrow") else "_store"  # polars_cat: Polars' buffers
     real = getattr(streaming.dataframe, name)
 
     def counted(*args: object, **kwargs: object) -> int:
@@ -173,11 +173,13 @@ def _count_engine_calls(monkeypatch: pytest.MonkeyPatch, kind: str) -> list:
 
 
 def _ingest(s: zepto_py.StreamingSession, kind: str, data: dict) -> int:
+    cat = pl.DataFrame(data).with_columns(pl.col("symbol").cast(pl.Categorical))
     return {"pandas": lambda: s.ingest_pandas(pd.DataFrame(data)), "numpy": lambda: s.ingest_numpy(data),
-            "polars": lambda: s.ingest_polars(pl.DataFrame(data)), "arrow": lambda: s.ingest_arrow(pa.table(data))}[kind]()
+            "polars": lambda: s.ingest_polars(pl.DataFrame(data)), "polars_cat": lambda: s.ingest_polars(cat),
+            "arrow": lambda: s.ingest_arrow(pa.table(data))}[kind]()
 
 
-@pytest.mark.parametrize("kind", ["pandas", "numpy", "polars", "arrow"])
+@pytest.mark.parametrize("kind", ["pandas", "numpy", "polars", "polars_cat", "arrow"])
 def test_clean_batches_share_engine_calls(pipeline: zeptodb.Pipeline, monkeypatch: pytest.MonkeyPatch,
                                           kind: str) -> None:
     """Batches without bad rows go to the engine several at a time (up to _GROUP_ROWS
@@ -190,7 +192,7 @@ def test_clean_batches_share_engine_calls(pipeline: zeptodb.Pipeline, monkeypatc
     assert column(pipeline, "S", "timestamp") == list(range(1050))
 
 
-@pytest.mark.parametrize("kind", ["pandas", "numpy", "polars", "arrow"])
+@pytest.mark.parametrize("kind", ["pandas", "numpy", "polars", "polars_cat", "arrow"])
 def test_a_rejected_group_is_stored_batch_by_batch(pipeline: zeptodb.Pipeline, monkeypatch: pytest.MonkeyPatch,
                                                    kind: str) -> None:
     """A bad row the engine finds in a group: nothing of the group was stored, then its
