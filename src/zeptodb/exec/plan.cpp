@@ -148,6 +148,7 @@ class TableSource : public ChunkSource {
       v.valid = valid + off;
       v.keep_valid = snap.validity[c];
     }
+    v.ascending = static_cast<int>(c) == node_.ts_column() && valid == nullptr;  // storage keeps them in order
     return v;
   }
 
@@ -1423,11 +1424,11 @@ bool asof_by_runs(const std::vector<Vec>& lk, const Vec& lt, const std::vector<V
   const int64_t* r = rt.as<int64_t>();
   std::unordered_map<int64_t, size_t> right_of;
   for (size_t k = 0; k < rr.size(); ++k) {
-    if (!ascending(r + rr[k][1], static_cast<size_t>(rr[k][2] - rr[k][1]))) return false;
+    if (!rt.ascending && !ascending(r + rr[k][1], static_cast<size_t>(rr[k][2] - rr[k][1]))) return false;
     right_of[rr[k][0]] = k;
   }
   for (const auto& run : lr)
-    if (!ascending(l + run[1], static_cast<size_t>(run[2] - run[1]))) return false;
+    if (!lt.ascending && !ascending(l + run[1], static_cast<size_t>(run[2] - run[1]))) return false;
   for (const auto& [key, b, e] : lr) {
     auto it = right_of.find(key);
     std::span<int64_t> out(match.data() + b, static_cast<size_t>(e - b));
