@@ -247,6 +247,38 @@ TEST(PersistFilesColumn, RoundTripsEveryTypeWithAndWithoutNulls) {
   }
 }
 
+TEST(PersistFilesColumn, ChunksWriteTheSameFileAsOneBuffer) {
+  TempDir dir;
+  std::mt19937_64 rng(5);
+  for (ColumnType type : {ColumnType::INT64, ColumnType::INT32, ColumnType::BOOL}) {
+    for (CompressionPolicy policy : {CompressionPolicy::kNone, CompressionPolicy::kLz4}) {
+      SCOPED_TRACE(std::string(type_name(type)) + " policy=" + std::to_string(static_cast<int>(policy)));
+      const size_t width = type_width(type);
+      const size_t rows = 3 * (size_t{1} << 20) / width + 12'345;  // several blocks, the last one ragged
+      auto bytes = random_bytes(type, rows, 11);
+      // Validity bytes as a caller may pass them (any nonzero is valid).
+      std::vector<uint8_t> valid(rows);
+      for (auto& v : valid) v = rng() % 7 == 0 ? 0 : static_cast<uint8_t>(1 + rng() % 200);
+      // Chunks of random sizes (some empty, some spanning blocks); every
+      // other one without validity, which means all its rows are valid.
+      std::vector<ColumnChunk> chunks;
+      std::vector<uint8_t> expected_valid(rows);
+      for (size_t at = 0, i = 0; at < rows; ++i) {
+        const size_t n = std::min<size_t>(rows - at, i % 5 == 3 ? 0 : rng() % (3 * (size_t{1} << 20) / width / 4));
+        const bool with_valid = i % 2 == 0;
+        chunks.push_back({bytes.data() + at * width, with_valid ? valid.data() + at : nullptr, n});
+        for (size_t r = at; r < at + n; ++r) expected_valid[r] = with_valid ? valid[r] != 0 : 1;
+        at += n;
+      }
+      ASSERT_GT(chunks.size(), 6u);
+      write_column_file(dir / "chunks.zcol", type, chunks, policy, /*sync=*/false, /*atomic=*/false);
+      write_column_file(dir / "one.zcol", type, bytes.data(), expected_valid.data(), rows, policy, false);
+      EXPECT_EQ(read_file(dir / "chunks.zcol"), read_file(dir / "one.zcol"));
+      expect_same(read_column_file(dir / "chunks.zcol", kTracker, 0, type), type, bytes, &expected_valid, rows);
+    }
+  }
+}
+
 TEST(PersistFilesColumn, AllValidRowsStoreNoValidityAndNonzeroMeansValid) {
   TempDir dir;
   std::vector<int64_t> v{1, 2, 3};

@@ -179,15 +179,63 @@ class Encoder {
 // compressed and the final fsync has little left to wait for.
 constexpr uint64_t kWritebackBytes = uint64_t{8} << 20;
 
-// Appends the blocks of one stream: `rows` rows of `width` bytes at `data`.
+// One stream of the rows of a list of chunks, handed out block by block.
+class ChunkReader {
+ public:
+  ChunkReader(const std::vector<ColumnChunk>& chunks, Stream stream, size_t width)
+      : chunks_(chunks), stream_(stream), width_(stream == kValues ? width : 1) {}
+
+  // The next `n` rows' bytes, contiguous: in place when one chunk holds them
+  // all, else gathered into scratch memory. Validity bytes come as 0 or 1.
+  const char* next(size_t n) {
+    skip_empty();
+    if (stream_ == kValues && pos_ + n <= chunks_[chunk_].rows) {
+      const char* p = static_cast<const char*>(chunks_[chunk_].data) + pos_ * width_;
+      pos_ += n;
+      return p;
+    }
+    if (scratch_.size() < n * width_) scratch_.resize(n * width_);
+    for (size_t done = 0; done < n;) {
+      skip_empty();
+      const ColumnChunk& c = chunks_[chunk_];
+      const size_t k = std::min(n - done, c.rows - pos_);
+      char* out = scratch_.data() + done * width_;
+      if (stream_ == kValues) {
+        std::memcpy(out, static_cast<const char*>(c.data) + pos_ * width_, k * width_);
+      } else if (c.valid == nullptr) {
+        std::memset(out, 1, k);
+      } else {
+        for (size_t i = 0; i < k; ++i) out[i] = c.valid[pos_ + i] != 0;
+      }
+      pos_ += k;
+      done += k;
+    }
+    return scratch_.data();
+  }
+
+ private:
+  void skip_empty() {
+    while (pos_ == chunks_[chunk_].rows) {
+      ++chunk_;
+      pos_ = 0;
+    }
+  }
+  const std::vector<ColumnChunk>& chunks_;
+  Stream stream_;
+  size_t width_;
+  size_t chunk_ = 0, pos_ = 0;  // the next row: row pos_ of chunks_[chunk_]
+  std::vector<char> scratch_;
+};
+
+// Appends the blocks of one stream: `rows` rows of `width` bytes from `in`.
 // `written_back` is the offset up to which writeback was started (with sync).
-void write_stream(File& f, Encoder& enc, Stream stream, const char* data, size_t rows, size_t width,
+void write_stream(File& f, Encoder& enc, Stream stream, ChunkReader& in, size_t rows, size_t width,
                   size_t rows_per_block, uint8_t& codecs, bool sync, uint64_t& written_back) {
   char bh[kBlockHeaderBytes];
   for (size_t i = 0, done = 0; done < rows; ++i) {
     size_t n = std::min(rows_per_block, rows - done);
     const size_t raw = n * width;
-    auto [codec, shuffled, stored] = enc.encode(data + done * width, raw, width);
+    auto [codec, shuffled, stored] = enc.encode(in.next(n), raw, width);
     std::memset(bh, 0, sizeof bh);
     store_le<uint32_t>(bh + 0, static_cast<uint32_t>(n));
     store_le<uint32_t>(bh + 4, static_cast<uint32_t>(raw));
@@ -350,18 +398,22 @@ std::string ColumnFileInfo::codec_summary() const {
 
 void write_column_file(const std::string& path, ColumnType type, const void* data, const uint8_t* valid,
                        size_t rows, CompressionPolicy policy, bool sync, bool atomic) {
-  if (rows > 0 && data == nullptr)
-    throw_error(ErrorCode::kInvalidArgument, path + ": no data for " + std::to_string(rows) + " rows");
+  write_column_file(path, type, {{data, valid, rows}}, policy, sync, atomic);
+}
+
+void write_column_file(const std::string& path, ColumnType type, const std::vector<ColumnChunk>& chunks,
+                       CompressionPolicy policy, bool sync, bool atomic) {
+  size_t rows = 0;
+  bool has_validity = false;
+  for (const ColumnChunk& c : chunks) {
+    if (c.rows > 0 && c.data == nullptr)
+      throw_error(ErrorCode::kInvalidArgument, path + ": no data for " + std::to_string(c.rows) + " rows");
+    rows += c.rows;
+    has_validity = has_validity || (c.valid != nullptr && std::memchr(c.valid, 0, c.rows) != nullptr);
+  }
   const size_t width = type_width(type);
   const size_t rows_per_block = kMaxBlockBytes / width;
   const size_t validity_rows_per_block = kMaxBlockBytes;
-  const bool has_validity = valid != nullptr && std::memchr(valid, 0, rows) != nullptr;
-  // Stored validity bytes are exactly 0 or 1.
-  std::vector<uint8_t> validity;
-  if (has_validity) {
-    validity.resize(rows);
-    for (size_t i = 0; i < rows; ++i) validity[i] = valid[i] != 0;
-  }
 
   std::optional<AtomicFileWriter> replacing;
   std::optional<File> fresh;
@@ -377,11 +429,12 @@ void write_column_file(const std::string& path, ColumnType type, const void* dat
     Encoder enc(policy);
     uint8_t codecs = 0;
     uint64_t written_back = kHeaderBytes;
-    write_stream(f, enc, kValues, static_cast<const char*>(data), rows, width, rows_per_block, codecs, sync,
-                 written_back);
-    if (has_validity)
-      write_stream(f, enc, kValidity, reinterpret_cast<const char*>(validity.data()), rows, 1,
-                   validity_rows_per_block, codecs, sync, written_back);
+    ChunkReader values(chunks, kValues, width);
+    write_stream(f, enc, kValues, values, rows, width, rows_per_block, codecs, sync, written_back);
+    if (has_validity) {
+      ChunkReader validity(chunks, kValidity, width);
+      write_stream(f, enc, kValidity, validity, rows, 1, validity_rows_per_block, codecs, sync, written_back);
+    }
 
     std::memcpy(h, kMagic, 4);
     store_le<uint16_t>(h + 4, kVersion);

@@ -54,6 +54,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "zeptodb/common/types.h"
 #include "zeptodb/storage/block.h"
@@ -82,6 +83,18 @@ enum class CompressionPolicy : uint8_t { kNone, kLz4, kZstd, kAuto };
 void write_column_file(const std::string& path, ColumnType type, const void* data, const uint8_t* valid,
                        size_t rows, CompressionPolicy policy = CompressionPolicy::kAuto, bool sync = true,
                        bool atomic = true);
+
+// Rows to write: `rows` values at `data` and, when `valid` is not null, one
+// validity byte per row (nonzero = valid).
+struct ColumnChunk {
+  const void* data;
+  const uint8_t* valid;
+  size_t rows;
+};
+// Like the above, with the rows of `chunks` one after the other (the rows of
+// several partitions into one file, without gathering them first).
+void write_column_file(const std::string& path, ColumnType type, const std::vector<ColumnChunk>& chunks,
+                       CompressionPolicy policy, bool sync, bool atomic);
 
 // What a file's header says.
 struct ColumnFileInfo {

@@ -332,29 +332,8 @@ void Store::load_rows(Table& table, const std::string& tdir, const TableState& s
 void Store::write_files(const std::vector<FileJob>& files) const {
   parallel_for(files.size(), [&](size_t i) {
     const FileJob& f = files[i];
-    const char* data = f.chunks.empty() ? nullptr : f.chunks[0].data;
-    const uint8_t* valid = f.chunks.empty() ? nullptr : f.chunks[0].valid;
-    std::vector<char> values;
-    std::vector<uint8_t> validity;
-    if (f.chunks.size() > 1) {  // the rows of several units: gathered into one buffer
-      const size_t w = type_width(f.type);
-      values.resize(f.rows * w);
-      const bool nulls = std::any_of(f.chunks.begin(), f.chunks.end(), [](const Chunk& c) { return c.valid; });
-      if (nulls) validity.resize(f.rows);
-      size_t at = 0;
-      for (const Chunk& c : f.chunks) {
-        std::memcpy(values.data() + at * w, c.data, c.rows * w);
-        if (nulls) {
-          if (c.valid) std::memcpy(validity.data() + at, c.valid, c.rows);
-          else std::memset(validity.data() + at, 1, c.rows);
-        }
-        at += c.rows;
-      }
-      data = values.data();
-      valid = nulls ? validity.data() : nullptr;
-    }
     // New files, referenced only once the checkpoint commits: no rename needed.
-    write_column_file(f.path, f.type, data, valid, f.rows, compression_, /*sync=*/false, /*atomic=*/false);
+    write_column_file(f.path, f.type, f.chunks, compression_, /*sync=*/false, /*atomic=*/false);
   });
 }
 
@@ -471,7 +450,7 @@ CheckpointResult Store::write(const Capture& capture) {
           make_dirs(sdir);
           std::vector<FileJob> jobs(schema.size());
           for (size_t c = 0; c < schema.size(); ++c)
-            jobs[c] = {column_file(sdir, c, schema.column(c).name), schema.column(c).type, {}, 0};
+            jobs[c] = {column_file(sdir, c, schema.column(c).name), schema.column(c).type, {}};
           uint64_t at = 0;
           for (auto& [key, u] : units) {
             Unit& unit = *u;
@@ -481,9 +460,7 @@ CheckpointResult Store::write(const Capture& capture) {
             for (size_t c = 0; c < schema.size(); ++c) {
               const size_t w = type_width(schema.column(c).type);
               const uint8_t* v = src.snap->valid(c);
-              jobs[c].chunks.push_back({reinterpret_cast<const char*>(src.snap->columns[c]->data()) + from * w,
-                                        v ? v + from : nullptr, n});
-              jobs[c].rows += n;
+              jobs[c].chunks.push_back({src.snap->columns[c]->data() + from * w, v ? v + from : nullptr, n});
               res.bytes_written += n * w;
             }
             unit.pieces.push_back({id, at, n});

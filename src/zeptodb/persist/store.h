@@ -126,16 +126,10 @@ class Store {
 
   // One column file a checkpoint writes: the rows of several units, each a
   // range of a partition snapshot.
-  struct Chunk {
-    const char* data;
-    const uint8_t* valid;
-    size_t rows;
-  };
   struct FileJob {
     std::string path;
     ColumnType type;
-    std::vector<Chunk> chunks;
-    size_t rows;
+    std::vector<ColumnChunk> chunks;
   };
   void write_files(const std::vector<FileJob>& files) const;
   static void load_rows(Table& table, const std::string& tdir, const TableState& st);
