@@ -11,6 +11,7 @@
 #include <nanobind/stl/vector.h>
 
 #include <memory>
+#include <vector>
 
 #include "arrow_bindings.h"
 #include "sql_bindings.h"
@@ -62,6 +63,19 @@ nb::object value(const ResultColumn& c, size_t r) {
 }
 
 nb::list column_list(const ResultColumn& c) {
+  if (c.is_dictionary()) {  // each distinct name decoded once; its rows share the str object
+    std::vector<nb::object> names;
+    names.reserve(c.dictionary->length);
+    for (size_t i = 0; i < c.dictionary->length; ++i) names.push_back(value(*c.dictionary, i));
+    PyObject* out = PyList_New(static_cast<Py_ssize_t>(c.length));
+    if (out == nullptr) throw nb::python_error();
+    for (size_t r = 0; r < c.length; ++r) {
+      PyObject* v = c.is_null(r) ? Py_None : names[static_cast<size_t>(c.code_at(r))].ptr();
+      Py_INCREF(v);
+      PyList_SET_ITEM(out, static_cast<Py_ssize_t>(r), v);
+    }
+    return nb::steal<nb::list>(out);
+  }
   nb::list out;
   for (size_t r = 0; r < c.length; ++r) out.append(value(c, r));
   return out;

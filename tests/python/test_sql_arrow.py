@@ -203,3 +203,19 @@ def test_query_to_pandas_is_modifiable_and_reads_symbol_text(pipeline: zeptodb.P
     assert df["x"].iloc[0] == -2.0
     again = zepto_py.query_to_pandas(pipeline, sql)
     pd.testing.assert_frame_equal(again, expected)
+
+
+def test_symbol_text_without_pyarrow_shares_one_str_per_name(pipeline: zeptodb.Pipeline) -> None:
+    """Without pyarrow a SYMBOL column reaches pandas and NumPy as Python strings: each
+    distinct name is decoded once and its rows share that str; NULLs are None."""
+    assert pipeline.execute("CREATE TABLE sn (sym SYMBOL, ts TIMESTAMP, venue SYMBOL)").ok()
+    n = 1000
+    venues = [None if i % 7 == 0 else f"V{i % 3}" for i in range(n)]
+    values = ", ".join(f"('S{'AB'[i % 2]}', {T0 + i}, {'NULL' if v is None else repr(v)})" for i, v in enumerate(venues))
+    assert pipeline.execute(f"INSERT INTO sn VALUES {values}").ok()
+    r = pipeline.execute("SELECT sym, venue FROM sn ORDER BY ts")
+    sym, venue = r.to_numpy()["sym"], r.to_numpy()["venue"]
+    assert sym.tolist() == ["SA", "SB"] * (n // 2) and sym[0] is sym[2]  # one str object per name
+    assert venue.tolist() == venues  # a masked array: NULLs read as None
+    df = dataframe._query_to_pandas_numpy(r, pd)
+    pd.testing.assert_frame_equal(df, zepto_py.query_to_pandas(pipeline, "SELECT sym, venue FROM sn ORDER BY ts"))
