@@ -31,7 +31,9 @@ struct DSum {
 
 // Exact sum of n int64 values, in a form compilers vectorize without
 // 64-bit arithmetic shifts or 128-bit adds: each value as unsigned bits
-// u = hi * 2^32 + lo, minus 2^64 for negative values.
+// u = hi * 2^32 + lo, minus 2^64 for negative values. Also compiled for
+// AVX2 and AVX-512 (wider vectors), picked at load time.
+__attribute__((target_clones("avx512f", "avx2", "default")))
 __int128 sum_i64(const int64_t* x, size_t n) {
   __int128 total = 0;
   for (size_t b = 0; b < n;) {
@@ -47,6 +49,22 @@ __int128 sum_i64(const int64_t* x, size_t n) {
     b = e;
   }
   return total;
+}
+
+// sum_i64() of the x[i] with keep[i] != 0 (n < 2^31); adds their number
+// to `kept`. Also compiled for AVX2 and AVX-512, picked at load time.
+__attribute__((target_clones("avx512f", "avx2", "default")))
+__int128 kept_sum_i64(const int64_t* x, const uint8_t* keep, size_t n, int64_t& kept) {
+  uint64_t lo = 0, hi = 0, neg = 0, k = 0;
+  for (size_t i = 0; i < n; ++i) {
+    uint64_t u = static_cast<uint64_t>(x[i]) & (uint64_t{0} - (keep[i] != 0));
+    lo += u & 0xffffffffu;
+    hi += u >> 32;
+    neg += u >> 63;
+    k += keep[i] != 0;
+  }
+  kept += static_cast<int64_t>(k);
+  return static_cast<__int128>(lo) + (static_cast<__int128>(hi) << 32) - (static_cast<__int128>(neg) << 64);
 }
 
 // Exact sum of x[i] * y[i] (and of y) for int64 values; false (nothing
@@ -287,16 +305,7 @@ class Sum : public Base<NumState, Sum> {
         }
       if (k % 256) s.dsum.add(blk);
     } else {
-      const int64_t* x = v.as<int64_t>();
-      uint64_t lo = 0, hi = 0, neg = 0;  // as sum_i64(), of the kept values (n < 2^31)
-      for (size_t i = 0; i < n; ++i) {
-        uint64_t u = static_cast<uint64_t>(x[i]) & (uint64_t{0} - (keep[i] != 0));
-        lo += u & 0xffffffffu;
-        hi += u >> 32;
-        neg += u >> 63;
-        k += keep[i] != 0;
-      }
-      s.isum += static_cast<__int128>(lo) + (static_cast<__int128>(hi) << 32) - (static_cast<__int128>(neg) << 64);
+      s.isum += kept_sum_i64(v.as<int64_t>(), keep, n, k);
     }
     s.count += k;
   }

@@ -827,21 +827,17 @@ OrderedAggPlan plan_ordered_agg(const std::vector<BoundPtr>& keys, const std::ve
   return p;
 }
 
-// {min, max} of n >= 1 values in one pass (two running pairs).
+// {min, max} of n >= 1 values in one pass. Baseline x86-64 has no 64-bit
+// vector compare, so the loop is also compiled for AVX2 and AVX-512, where
+// it vectorizes; the CPU picks the version at load time.
+__attribute__((target_clones("avx512f", "avx2", "default")))
 std::array<int64_t, 2> minmax_i64(const int64_t* x, size_t n) {
-  int64_t lo0 = x[0], hi0 = x[0], lo1 = x[0], hi1 = x[0];
-  size_t i = 0;
-  for (; i + 2 <= n; i += 2) {
-    lo0 = x[i] < lo0 ? x[i] : lo0;
-    hi0 = x[i] > hi0 ? x[i] : hi0;
-    lo1 = x[i + 1] < lo1 ? x[i + 1] : lo1;
-    hi1 = x[i + 1] > hi1 ? x[i + 1] : hi1;
+  int64_t lo = x[0], hi = x[0];
+  for (size_t i = 1; i < n; ++i) {
+    lo = x[i] < lo ? x[i] : lo;
+    hi = x[i] > hi ? x[i] : hi;
   }
-  if (i < n) {
-    lo0 = std::min(lo0, x[i]);
-    hi0 = std::max(hi0, x[i]);
-  }
-  return {std::min(lo0, lo1), std::max(hi0, hi1)};
+  return {lo, hi};
 }
 
 // Whether the columns the plan's non-bucket keys read are constant in v.
@@ -851,6 +847,9 @@ bool keys_constant(const OrderedAggPlan& plan, const MorselView& v) {
   return true;
 }
 
+// k[i] = x[i] op c. The int64 and double versions are also compiled for
+// AVX2 and AVX-512 (baseline x86-64 has no 64-bit integer vector compare);
+// the CPU picks one at load time.
 template <typename T>
 void compare_into(ExprOp op, const T* x, T c, size_t n, uint8_t* k) {
   switch (op) {
@@ -862,6 +861,12 @@ void compare_into(ExprOp op, const T* x, T c, size_t n, uint8_t* k) {
     default: for (size_t i = 0; i < n; ++i) k[i] = x[i] >= c; break;
   }
 }
+
+__attribute__((target_clones("avx512f", "avx2", "default")))
+void compare_i64(ExprOp op, const int64_t* x, int64_t c, size_t n, uint8_t* k) { compare_into(op, x, c, n, k); }
+
+__attribute__((target_clones("avx512f", "avx2", "default")))
+void compare_f64(ExprOp op, const double* x, double c, size_t n, uint8_t* k) { compare_into(op, x, c, n, k); }
 
 // keep[i] = the filter's value for `column op constant` over a BIGINT-like
 // or DOUBLE column without NULLs in these rows, straight from the column;
@@ -880,8 +885,8 @@ bool compare_mask(const BoundExpr& f, const std::vector<Vec>& cols, size_t n, ui
   const Vec& x = cols[col->column];
   Phys p = phys_of(x.type);
   if (x.constant || x.valid || p != phys_of(cst->value.type) || (p != Phys::kI64 && p != Phys::kF64)) return false;
-  if (p == Phys::kI64) compare_into<int64_t>(op, x.as<int64_t>(), cst->value.i64(0), n, keep);
-  else compare_into<double>(op, x.as<double>(), cst->value.f64(0), n, keep);
+  if (p == Phys::kI64) compare_i64(op, x.as<int64_t>(), cst->value.i64(0), n, keep);
+  else compare_f64(op, x.as<double>(), cst->value.f64(0), n, keep);
   return true;
 }
 
