@@ -195,7 +195,7 @@ int main(int argc, char** argv) {
     db_config.storage_mode = *mode;
     db_config.data_dir = config.data_dir;
     db_config.fsync = persist::parse_fsync_policy(config.fsync);
-    Database db(db_config);  // recovers a TIERED data_dir; throws kNotAvailable for modes not built yet
+    Database db(db_config);  // recovers a TIERED or PURE_ON_DISK data_dir
     if (db.durable())
       std::printf("data in %s (fsync %s): %s\n", config.data_dir.c_str(), persist::fsync_policy_name(db_config.fsync),
                   db.recovery().summary().c_str());
@@ -253,7 +253,7 @@ int main(int argc, char** argv) {
         url.c_str(), url.c_str(), url.c_str(), server.port());
     std::fflush(stdout);
     server.run();
-    db.close();  // stores accepted ticks; TIERED: a last checkpoint
+    db.close();  // stores accepted ticks; durable modes: a last checkpoint
     std::printf("zepto_server stopped\n");
     return 0;
   } catch (const Error& e) {

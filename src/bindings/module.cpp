@@ -179,15 +179,15 @@ NB_MODULE(_core, m) {
       .def_rw("max_memory", &DatabaseConfig::max_memory,
               "Limit on column storage in bytes; 0 means no limit.")
       .def_rw("storage_mode", &DatabaseConfig::storage_mode)
-      .def_rw("data_dir", &DatabaseConfig::data_dir, "Directory of a TIERED pipeline's data.")
+      .def_rw("data_dir", &DatabaseConfig::data_dir, "Directory of a TIERED or PURE_ON_DISK pipeline's data.")
       .def_prop_rw(
           "fsync", [](const DatabaseConfig& c) { return std::string(persist::fsync_policy_name(c.fsync)); },
           [](DatabaseConfig& c, const std::string& v) { c.fsync = persist::parse_fsync_policy(v); },
-          "TIERED: 'always' (acknowledged means on disk), 'batch' (group commit every "
+          "TIERED, PURE_ON_DISK: 'always' (acknowledged means on disk), 'batch' (group commit every "
           "fsync_interval_ms, the default) or 'none'.")
       .def_rw("fsync_interval_ms", &DatabaseConfig::fsync_interval_ms)
       .def_rw("checkpoint_interval_ms", &DatabaseConfig::checkpoint_interval_ms,
-              "TIERED: period of the background checkpoint (0: only on flush() / CHECKPOINT).")
+              "TIERED, PURE_ON_DISK: period of the background checkpoint (0: only on flush() / CHECKPOINT).")
       .def("__repr__", [](const DatabaseConfig& c) {
         return "PipelineConfig(arena_size=" + std::to_string(c.arena_size) +
                ", drain_batch_size=" + std::to_string(c.drain_batch_size) +
@@ -208,9 +208,9 @@ NB_MODULE(_core, m) {
       .def_ro("last_ingest_latency_ns", &DatabaseStats::last_ingest_latency_ns,
               "Duration of the most recent store step (a batch, or a drained group of ticks).")
       .def_ro("memory_bytes", &DatabaseStats::memory_bytes, "Bytes of column storage held.")
-      .def_ro("checkpoints", &DatabaseStats::checkpoints, "Checkpoints completed (TIERED).")
+      .def_ro("checkpoints", &DatabaseStats::checkpoints, "Checkpoints completed (TIERED, PURE_ON_DISK).")
       .def_ro("wal_bytes", &DatabaseStats::wal_bytes,
-              "Bytes appended to the write-ahead log since the pipeline opened (TIERED).")
+              "Bytes appended to the write-ahead log since the pipeline opened (TIERED, PURE_ON_DISK).")
       .def_ro("last_error", &DatabaseStats::last_error)
       .def("__repr__", &repr_stats);
 

@@ -69,17 +69,13 @@ Database::Database(DatabaseConfig config)
       tracker_(std::make_shared<MemoryTracker>(config_.max_memory)),
       catalog_(tracker_, initial_rows(config_)),
       queue_(config_.queue_capacity == 0 ? 1 : config_.queue_capacity) {
-  if (config_.storage_mode == StorageMode::PURE_ON_DISK)
-    throw_error(ErrorCode::kNotAvailable,
-                "storage mode PURE_ON_DISK is not available yet; use TIERED (data in memory, "
-                "durable in data_dir) or PURE_IN_MEMORY");
   if (config_.drain_batch_size == 0)
     throw_error(ErrorCode::kInvalidArgument, "drain_batch_size must be at least 1");
   if (config_.queue_capacity == 0)
     throw_error(ErrorCode::kInvalidArgument, "queue_capacity must be at least 1");
   drain_buf_.resize(config_.drain_batch_size);
   drain_cols_.resize(config_.drain_batch_size * 4);
-  if (config_.storage_mode == StorageMode::TIERED) {
+  if (config_.storage_mode != StorageMode::PURE_IN_MEMORY) {
     open_durable();
   } else {
     catalog_.create(kTrades, trades_schema());

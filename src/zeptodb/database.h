@@ -43,12 +43,12 @@ struct DatabaseConfig {
   size_t queue_capacity = 1 << 16;  // single-tick ring size (power of two)
   size_t max_memory = 0;  // limit on column storage in bytes; 0 = none
   StorageMode storage_mode = StorageMode::PURE_IN_MEMORY;
-  std::string data_dir;  // required by TIERED
-  // TIERED: when a write is durable (see docs/storage.md): kAlways (on disk
+  std::string data_dir;  // required by TIERED and PURE_ON_DISK
+  // TIERED, PURE_ON_DISK: when a write is durable (see docs/storage.md): kAlways (on disk
   // when acknowledged), kBatch (group commit every fsync_interval_ms), kNone.
   persist::FsyncPolicy fsync = persist::FsyncPolicy::kBatch;
   uint32_t fsync_interval_ms = 10;
-  // TIERED: a background checkpoint writes partition files every
+  // TIERED, PURE_ON_DISK: a background checkpoint writes partition files every
   // checkpoint_interval_ms (0: only on CHECKPOINT / flush()) or when the log
   // has grown by checkpoint_wal_bytes.
   uint32_t checkpoint_interval_ms = 10'000;
@@ -56,7 +56,7 @@ struct DatabaseConfig {
   persist::CompressionPolicy compression = persist::CompressionPolicy::kAuto;
 };
 
-// What opening a TIERED data directory found.
+// What opening a TIERED or PURE_ON_DISK data directory found.
 struct RecoveryInfo {
   bool checkpoint_found = false;
   uint64_t checkpoint_lsn = 0;  // the last log record the checkpoint holds
@@ -107,7 +107,8 @@ class Database {
  public:
   static constexpr std::string_view kTrades = "trades";
 
-  // Throws Error(kNotAvailable) for storage modes that are not built yet.
+  // TIERED and PURE_ON_DISK open (and recover) config.data_dir; a problem
+  // there throws Error(kIOError), a missing data_dir Error(kInvalidArgument).
   explicit Database(DatabaseConfig config = {});
   ~Database();
   Database(const Database&) = delete;

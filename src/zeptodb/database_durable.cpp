@@ -1,4 +1,5 @@
-// Database: DDL, the write-ahead log, checkpoints and recovery (TIERED).
+// Database: DDL, the write-ahead log, checkpoints and recovery (TIERED and
+// PURE_ON_DISK).
 #include <fcntl.h>
 #include <sys/file.h>
 #include <unistd.h>
@@ -133,7 +134,9 @@ std::shared_ptr<Table> Database::create_table(std::string_view name, Schema sche
   std::shared_ptr<Table> t;
   try {
     t = catalog_.create(name, std::move(schema), if_not_exists);
+    store_->attach(*t, lsn);
   } catch (...) {
+    catalog_.drop(name);
     wal_->undo(lsn);
     throw;
   }
@@ -267,7 +270,8 @@ void Database::checkpoint_loop() {
 void Database::open_durable() {
   const auto t0 = std::chrono::steady_clock::now();
   if (config_.data_dir.empty())
-    throw_error(ErrorCode::kInvalidArgument, "storage mode TIERED needs a data_dir (the directory that holds the data)");
+    throw_error(ErrorCode::kInvalidArgument, std::string("storage mode ") + storage_mode_name(config_.storage_mode) +
+                                                 " needs a data_dir (the directory that holds the data)");
   persist::make_dirs(config_.data_dir);
   const std::string lock_path = config_.data_dir + "/LOCK";
   lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
@@ -280,7 +284,8 @@ void Database::open_durable() {
   }
   try {
     store_ = std::make_unique<persist::Store>(config_.data_dir, config_.compression,
-                                              config_.fsync != persist::FsyncPolicy::kNone);
+                                              config_.fsync != persist::FsyncPolicy::kNone,
+                                              config_.storage_mode == StorageMode::PURE_ON_DISK);
     persist::LoadResult loaded = store_->load(catalog_, symbols_);
     recovery_.checkpoint_found = loaded.found;
     recovery_.checkpoint_lsn = loaded.lsn;
@@ -288,7 +293,7 @@ void Database::open_durable() {
     recovery_.checkpoint_files = loaded.files;
     recovery_.removed_files = loaded.removed;
     if (!loaded.found) {
-      catalog_.create(kTrades, trades_schema());
+      store_->attach(*catalog_.create(kTrades, trades_schema()), 0);
       dir_ids_[to_lower(kTrades)] = 0;
     }
     for (const auto& t : loaded.tables) {
@@ -352,7 +357,7 @@ void Database::replay(uint64_t lsn, std::string_view payload) {
     }
     case persist::RecordKind::kCreateTable: {
       std::string name = d.str();
-      catalog_.create(name, d.schema());
+      store_->attach(*catalog_.create(name, d.schema()), lsn);
       dir_ids_[to_lower(name)] = lsn;
       break;
     }

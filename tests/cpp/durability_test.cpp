@@ -11,7 +11,7 @@
 #include <map>
 #include <random>
 
-#include "temp_dir.h"
+#include "durable_util.h"
 #include "zeptodb/common/error.h"
 #include "zeptodb/database.h"
 
@@ -20,65 +20,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr int64_t kDay = 86'400'000'000'000;
-
-using test_util::FileSizeLimit;
-using test_util::TempDir;
+using namespace test_util;
 
 DatabaseConfig tiered(const std::string& dir, uint32_t checkpoint_ms = 0) {
-  DatabaseConfig c;
-  c.storage_mode = StorageMode::TIERED;
-  c.data_dir = dir;
-  c.fsync = persist::FsyncPolicy::kNone;  // the tests copy directories: no power loss to survive
-  c.checkpoint_interval_ms = checkpoint_ms;
-  return c;
-}
-
-// Copies a live data directory: the files as a process crash would leave them.
-std::string crash_image(const TempDir& from, const TempDir& to) {
-  fs::remove_all(to.path());
-  fs::copy(from.path(), to.path(), fs::copy_options::recursive);
-  fs::remove(to / "LOCK");
-  return to.path();
-}
-
-void ingest(Database& db, int64_t first_ts, size_t n, int64_t step, uint64_t seed, size_t nsym = 5) {
-  std::mt19937_64 rng(seed);
-  std::vector<int64_t> s(n), t(n), p(n), v(n);
-  for (size_t i = 0; i < n; ++i) {
-    s[i] = static_cast<int64_t>(rng() % nsym) + 1;
-    t[i] = first_ts + static_cast<int64_t>(i) * step;
-    p[i] = static_cast<int64_t>(rng() % 10'000);
-    v[i] = static_cast<int64_t>(rng() % 100);
-  }
-  db.ingest_columns("trades", {{"symbol", ColumnType::INT64, s.data()},
-                               {"timestamp", ColumnType::INT64, t.data()},
-                               {"price", ColumnType::INT64, p.data()},
-                               {"volume", ColumnType::INT64, v.data()}},
-                    n);
-}
-
-// Every partition's rows, byte for byte (cheaper than dump() for big tables).
-std::map<int64_t, std::pair<size_t, uint64_t>> fingerprint(Database& db, const std::string& table) {
-  std::map<int64_t, std::pair<size_t, uint64_t>> out;
-  auto t = db.catalog().require(table);
-  for (const Partition* p : t->partitions()) {
-    auto snap = p->snapshot();
-    uint64_t h = 1469598103934665603ull;
-    for (size_t c = 0; c < snap.columns.size(); ++c) {
-      const size_t bytes = snap.rows * type_width(t->schema().column(c).type);
-      const auto* d = snap.columns[c] ? reinterpret_cast<const uint8_t*>(snap.columns[c]->data()) : nullptr;
-      for (size_t i = 0; i < bytes; ++i) h = (h ^ d[i]) * 1099511628211ull;
-      if (const uint8_t* v = snap.valid(c))
-        for (size_t i = 0; i < snap.rows; ++i) h = (h ^ v[i]) * 1099511628211ull;
-    }
-    out[p->key()] = {snap.rows, h};
-  }
-  return out;
-}
-
-std::string dump(Database& db, const std::string& table) {
-  return db.execute("SELECT * FROM " + table + " ORDER BY 1, 2").to_string(1'000'000);
+  return durable_config(StorageMode::TIERED, dir, checkpoint_ms);
 }
 
 TEST(Durability, TieredNeedsADataDir) {

@@ -163,16 +163,15 @@ TEST(Ingest, ConcurrentProducersReadersAndDrainThread) {
             st.ticks_stored);
 }
 
-TEST(Database, PureOnDiskIsNotAvailableYet) {
+TEST(Database, PureOnDiskNeedsADataDir) {
   DatabaseConfig cfg;
   cfg.storage_mode = StorageMode::PURE_ON_DISK;
-  cfg.data_dir = "unused";
   try {
     Database db(cfg);
     FAIL();
   } catch (const Error& e) {
-    EXPECT_EQ(e.code(), ErrorCode::kNotAvailable);
-    EXPECT_NE(std::string(e.what()).find("not available yet"), std::string::npos);
+    EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+    EXPECT_NE(std::string(e.what()).find("PURE_ON_DISK needs a data_dir"), std::string::npos) << e.what();
   }
 }
 

@@ -1,4 +1,5 @@
-"""TIERED storage from Python: restarts, crash recovery under SIGKILL, corruption, the server.
+"""TIERED and PURE_ON_DISK storage from Python: restarts, crash recovery under SIGKILL,
+corruption, the server.
 
 The crash tests run a child process that ingests batches and reports each
 batch before (``begin``) and after (``ack``) the call; the parent kills it
@@ -28,8 +29,9 @@ from server_fixture import Server
 DAY_NS = 86_400 * 10**9
 
 
-def tiered(path: Path, fsync: str = "always", **kw) -> zeptodb.PipelineConfig:
-    return zeptodb.PipelineConfig(storage_mode=zeptodb.StorageMode.TIERED, data_dir=str(path), fsync=fsync, **kw)
+def tiered(path: Path, fsync: str = "always", mode: str = "TIERED", **kw) -> zeptodb.PipelineConfig:
+    return zeptodb.PipelineConfig(storage_mode=getattr(zeptodb.StorageMode, mode), data_dir=str(path), fsync=fsync,
+                                  **kw)
 
 
 CHILD = r"""
@@ -37,8 +39,8 @@ import sys
 import numpy as np
 import zeptodb
 
-data_dir, fsync, first = sys.argv[1], sys.argv[2], int(sys.argv[3])
-cfg = zeptodb.PipelineConfig(storage_mode=zeptodb.StorageMode.TIERED, data_dir=data_dir, fsync=fsync,
+data_dir, fsync, first, mode = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+cfg = zeptodb.PipelineConfig(storage_mode=getattr(zeptodb.StorageMode, mode), data_dir=data_dir, fsync=fsync,
                              checkpoint_interval_ms=40)
 p = zeptodb.Pipeline(cfg)
 print("ready", flush=True)
@@ -55,7 +57,8 @@ while True:
 """
 
 
-def crash_cycles(data_dir: Path, fsync: str, cycles: int, seed: int) -> Tuple[Dict[int, int], Dict[int, int]]:
+def crash_cycles(data_dir: Path, fsync: str, cycles: int, seed: int,
+                 mode: str = "TIERED") -> Tuple[Dict[int, int], Dict[int, int]]:
     """Runs `cycles` children, each killed at a random moment. Returns (acked, in_flight): batch -> rows."""
     rnd = random.Random(seed)
     acked: Dict[int, int] = {}
@@ -63,7 +66,7 @@ def crash_cycles(data_dir: Path, fsync: str, cycles: int, seed: int) -> Tuple[Di
     for c in range(cycles):
         errors = data_dir.parent / f"child-{c}.err"
         with open(errors, "w") as err:
-            proc = subprocess.Popen([sys.executable, "-c", CHILD, str(data_dir), fsync, str(1_000_000 * (c + 1))],
+            proc = subprocess.Popen([sys.executable, "-c", CHILD, str(data_dir), fsync, str(1_000_000 * (c + 1)), mode],
                                     stdout=subprocess.PIPE, stderr=err, text=True)
         line = proc.stdout.readline()
         assert line == "ready\n", (line, proc.wait(), errors.read_text())
@@ -117,10 +120,21 @@ def test_sigkill_with_batch_fsync_keeps_batches_whole(tmp_path: Path) -> None:
         check_batches(p, acked, in_flight)
 
 
-def test_restart_keeps_data_names_and_tables(tmp_path: Path) -> None:
+def test_sigkill_pure_on_disk_loses_nothing_acknowledged(tmp_path: Path) -> None:
+    # PURE_ON_DISK writes the rows into mapped files as they arrive; a kill
+    # mid-write leaves torn tails past the committed rows, which recovery
+    # replaces from the log.
+    acked, in_flight = crash_cycles(tmp_path, "always", cycles=25, seed=3, mode="PURE_ON_DISK")
+    assert len(acked) > 25, "the children should have acknowledged batches"
+    with zeptodb.Pipeline(tiered(tmp_path, mode="PURE_ON_DISK")) as p:
+        check_batches(p, acked, in_flight)
+
+
+@pytest.mark.parametrize("mode", ["TIERED", "PURE_ON_DISK"])
+def test_restart_keeps_data_names_and_tables(tmp_path: Path, mode: str) -> None:
     rng = np.random.default_rng(3)
     n = 50_000
-    with zeptodb.Pipeline(tiered(tmp_path, fsync="batch")) as p:
+    with zeptodb.Pipeline(tiered(tmp_path, fsync="batch", mode=mode)) as p:
         p.ingest_batch(rng.choice(["AAPL", "MSFT", "GOOG"], n), rng.integers(1, 1000, n), rng.integers(1, 100, n),
                        timestamps=np.sort(rng.integers(0, 5 * DAY_NS, n)))
         assert p.flush() == n
@@ -129,7 +143,7 @@ def test_restart_keeps_data_names_and_tables(tmp_path: Path) -> None:
         want = p.execute("SELECT symbol, count(*), sum(price), min(timestamp) FROM trades GROUP BY symbol").rows
         want_fx = p.execute("SELECT * FROM fx ORDER BY ts").rows
         msft = p.count(symbol="MSFT")
-    with zeptodb.Pipeline(tiered(tmp_path, fsync="batch")) as p:
+    with zeptodb.Pipeline(tiered(tmp_path, fsync="batch", mode=mode)) as p:
         assert p.recovery["checkpoint_rows"] == n + 2
         assert "recovered" in p.recovery["summary"]
         assert sorted(p.execute("SELECT symbol, count(*), sum(price), min(timestamp) FROM trades GROUP BY symbol").rows) \
@@ -170,33 +184,47 @@ def test_corrupt_file_is_an_os_error(tmp_path: Path) -> None:
         assert not r.ok() and "price.zcol" in r.error
 
 
-def test_ttl_via_sql(tmp_path: Path) -> None:
-    with zeptodb.Pipeline(tiered(tmp_path)) as p:
+def test_corrupt_mapped_file_is_an_os_error(tmp_path: Path) -> None:
+    with zeptodb.Pipeline(tiered(tmp_path, mode="PURE_ON_DISK")) as p:
+        p.ingest_batch([1, 2, 3], [10, 20, 30], [1, 1, 1], timestamps=[1, 2, 3])
+    victim = next(tmp_path.rglob("data/2.2.*"))  # symbol 2, column 2 (price)
+    data = bytearray(victim.read_bytes())
+    data[0] ^= 0xFF
+    victim.write_bytes(bytes(data))
+    with zeptodb.Pipeline(tiered(tmp_path, mode="PURE_ON_DISK")) as p:
+        with pytest.raises(OSError, match=f"{victim.name}.*checksum"):
+            p.count(symbol=1)
+
+
+@pytest.mark.parametrize("mode", ["TIERED", "PURE_ON_DISK"])
+def test_ttl_via_sql(tmp_path: Path, mode: str) -> None:
+    with zeptodb.Pipeline(tiered(tmp_path, mode=mode)) as p:
         ts = np.arange(10) * DAY_NS
         p.ingest_batch(np.ones(10, dtype=np.int64), np.arange(10), np.ones(10, dtype=np.int64), timestamps=ts)
         r = p.execute("ALTER TABLE trades SET TTL 3 DAYS")
         assert r.ok(), r.error
         assert p.count(symbol=1) == 4  # days 6..9 stay: the newest is day 9, the cutoff falls in day 6
         assert p.execute("CHECKPOINT").ok()
-    with zeptodb.Pipeline(tiered(tmp_path)) as p:
+    with zeptodb.Pipeline(tiered(tmp_path, mode=mode)) as p:
         assert p.get_column(1, "timestamp").tolist() == (np.arange(6, 10) * DAY_NS).tolist()
 
 
-def test_server_restart_serves_the_same_data(tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", ["TIERED", "PURE_ON_DISK"])
+def test_server_restart_serves_the_same_data(tmp_path: Path, mode: str) -> None:
     def query(url: str, sql: str, data: bytes = b"") -> str:  # POST: GET is read-only
         req = urllib.request.Request(f"{url}/?query={urllib.request.quote(sql)}", data=data)
         with urllib.request.urlopen(req, timeout=30) as r:
             return r.read().decode()
 
     data_dir = tmp_path / "data"
-    s = Server(tmp_path, "--storage-mode", "TIERED", "--data-dir", str(data_dir))
+    s = Server(tmp_path, "--storage-mode", mode, "--data-dir", str(data_dir))
     try:
         query(s.url, "CREATE TABLE t (k SYMBOL, ts TIMESTAMP, x DOUBLE)")
         query(s.url, "INSERT INTO t FORMAT CSV", b"a,1,1.5\nb,2,2.5\na,3,NULL\n")
         before = query(s.url, "SELECT k, ts, x FROM t ORDER BY ts")
     finally:
         assert s.stop() == 0
-    s = Server(tmp_path, "--storage-mode", "TIERED", "--data-dir", str(data_dir))
+    s = Server(tmp_path, "--storage-mode", mode, "--data-dir", str(data_dir))
     try:
         assert query(s.url, "SELECT k, ts, x FROM t ORDER BY ts") == before
         assert before.count("\n") == 3

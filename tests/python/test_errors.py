@@ -209,12 +209,11 @@ def test_column_given_twice(pipeline):
 
 
 # ------------------------------------------------------------ configuration
-def test_pure_on_disk_is_not_available_yet(tmp_path):
-    config = zeptodb.PipelineConfig(storage_mode=zeptodb.StorageMode.PURE_ON_DISK, data_dir=str(tmp_path))
-    with pytest.raises(zeptodb.NotAvailableError, match="not available yet") as info:
+@pytest.mark.parametrize("mode", ["TIERED", "PURE_ON_DISK"])
+def test_durable_modes_need_a_data_dir(mode):
+    config = zeptodb.PipelineConfig(storage_mode=getattr(zeptodb.StorageMode, mode))
+    with pytest.raises(ValueError, match=f"storage mode {mode} needs a data_dir"):
         zeptodb.Pipeline(config=config)
-    assert "PURE_ON_DISK" in str(info.value)
-    assert isinstance(info.value, RuntimeError)
 
 
 @pytest.mark.parametrize("field", ["drain_batch_size", "queue_capacity"])

@@ -59,7 +59,7 @@ class Twin:
         self.duck = duckdb.connect()
 
     def reopen_crash_image(self, to: str) -> None:
-        """Copy the live (TIERED) data_dir as a crash would leave it and open the copy:
+        """Copy the live (durable) data_dir as a crash would leave it and open the copy:
         the data comes back from partition files and the write-ahead log."""
         config = self.p.config
         shutil.copytree(config.data_dir, to, ignore=shutil.ignore_patterns("LOCK"))
@@ -137,14 +137,16 @@ def same(a: Any, b: Any) -> bool:
     return str(a) == str(b)
 
 
-@pytest.fixture(scope="module", params=["memory", "tiered"])
+@pytest.fixture(scope="module", params=["memory", "tiered", "on_disk"])
 def twin(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Twin:
-    """The tables in memory, and in TIERED storage recovered from disk (trades from
-    partition files, quotes from the write-ahead log), which must answer alike."""
+    """The tables in memory, and in TIERED and PURE_ON_DISK storage recovered from
+    disk (trades from partition files, quotes from the write-ahead log), which must
+    answer alike."""
     rng = np.random.default_rng(20240321)
-    tiered = request.param == "tiered"
+    tiered = request.param != "memory"
     if tiered:
-        config = zeptodb.PipelineConfig(storage_mode=zeptodb.StorageMode.TIERED, fsync="none",
+        mode = zeptodb.StorageMode.TIERED if request.param == "tiered" else zeptodb.StorageMode.PURE_ON_DISK
+        config = zeptodb.PipelineConfig(storage_mode=mode, fsync="none",
                                         data_dir=str(tmp_path_factory.mktemp("tiered")), checkpoint_interval_ms=0)
         t = Twin(zeptodb.Pipeline(config))
     else:

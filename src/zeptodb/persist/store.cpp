@@ -38,6 +38,8 @@ constexpr uint32_t kCatalogVersion = 1;
 // Version 1 had a segment per (symbol, day) unit; version 2 has a segment per
 // day holding the pieces of many units.
 constexpr uint32_t kManifestVersion = 2;
+constexpr uint32_t kMappedMagic = 0x50414D5A;  // "ZMAP": a PURE_ON_DISK table's manifest
+constexpr uint32_t kMappedVersion = 1;
 
 int64_t day_of(int64_t ts) { return ts >= 0 ? ts / kDayNs : -((-ts + kDayNs - 1) / kDayNs); }
 
@@ -137,9 +139,20 @@ void remove_path(const fs::path& p, uint64_t* removed) {
 
 }  // namespace
 
-Store::Store(std::string dir, CompressionPolicy compression, bool sync)
-    : dir_(std::move(dir)), compression_(compression), sync_(sync) {
+Store::Store(std::string dir, CompressionPolicy compression, bool sync, bool mapped)
+    : dir_(std::move(dir)), compression_(compression), sync_(sync), mapped_(mapped) {
   make_dirs(dir_ + "/tables");
+}
+
+std::shared_ptr<MappedFiles> Store::mapped_files(uint64_t dir_id, const std::string& name) {
+  std::lock_guard lock(files_mu_);
+  auto& f = files_[dir_id];
+  if (!f) f = std::make_shared<MappedFiles>(table_dir(dir_id, name));
+  return f;
+}
+
+void Store::attach(Table& table, uint64_t dir_id) {
+  if (mapped_) table.set_block_source(mapped_files(dir_id, table.name()));
 }
 
 std::string Store::table_dir(uint64_t dir_id, const std::string& name) const {
@@ -185,7 +198,32 @@ LoadResult Store::load(Catalog& catalog, SymbolDictionary& symbols) {
 
     for (auto& e : entries) {
       const std::string tdir = table_dir(e.info.dir_id, e.info.name);
-      const std::string mpath = tdir + "/MANIFEST-" + std::to_string(res.lsn);
+      const std::string lsn = std::to_string(res.lsn);
+      const bool was_mapped = file_exists(tdir + "/MAPPED-" + lsn);
+      if (was_mapped != mapped_ && (was_mapped || file_exists(tdir + "/MANIFEST-" + lsn)))
+        throw_error(ErrorCode::kInvalidArgument,
+                    "data_dir '" + dir_ + "' holds " + (was_mapped ? "PURE_ON_DISK" : "TIERED") +
+                        " data (table '" + e.info.name + "'); open it in that storage mode");
+      if (mapped_) {
+        const std::string mpath = tdir + "/MAPPED-" + lsn;
+        std::string mbody = unseal(kMappedMagic, kMappedVersion, mpath);
+        Decoder m(mbody, mpath);
+        if (m.u64() != res.lsn) m.fail("manifest of another checkpoint");
+        auto files = mapped_files(e.info.dir_id, e.info.name);
+        files->decode(m, e.schema.size());
+        if (!m.done()) m.fail("unexpected bytes at the end");
+        auto table = catalog.create(e.info.name, e.schema);
+        res.rows += files->rows();
+        res.files += files->files();
+        table->set_block_source(files);
+        // The files are mapped and checked when the table is first used.
+        table->set_loader([files](Table& t) { files->restore(t); });
+        tables_[e.info.dir_id] = TableState{};
+        live[e.info.dir_id] = tdir;
+        res.tables.push_back(e.info);
+        continue;
+      }
+      const std::string mpath = tdir + "/MANIFEST-" + lsn;
       std::string mbody = unseal(kManifestMagic, kManifestVersion, mpath);
       Decoder m(mbody, mpath);
       if (m.u64() != res.lsn) m.fail("manifest of another checkpoint");
@@ -251,9 +289,10 @@ LoadResult Store::load(Catalog& catalog, SymbolDictionary& symbols) {
     for (const auto& day : fs::directory_iterator(entry.path(), ec)) {
       const std::string dn = day.path().filename().string();
       if (!day.is_directory()) {
-        if (dn != "MANIFEST-" + std::to_string(res.lsn)) remove_path(day.path(), &res.removed);
+        if (dn != (mapped_ ? "MAPPED-" : "MANIFEST-") + std::to_string(res.lsn)) remove_path(day.path(), &res.removed);
         continue;
       }
+      if (mapped_ && dn == "data") continue;  // MappedFiles::decode() removed what it does not use
       bool used = false;
       for (const auto& seg : fs::directory_iterator(day.path(), ec)) {
         if (keep.count(dn + "/" + seg.path().filename().string())) used = true;
@@ -353,6 +392,18 @@ CheckpointResult Store::write(const Capture& capture) {
       const TableState& old = old_it != tables_.end() ? old_it->second : empty;
       TableState& ns = next[tc.dir_id];
       ns.next_segment = old.next_segment;
+      if (mapped_) {  // the rows are in the table's mapped files: a manifest of them
+        Encoder m;
+        m.u64(capture.lsn);
+        mapped_files(tc.dir_id, tc.name)->encode(m, tc.loaded ? &tc.parts : nullptr, schema);
+        manifests.emplace_back(tdir + "/MAPPED-" + std::to_string(capture.lsn), seal(kMappedMagic, kMappedVersion, m));
+        for (const Table::CheckpointPart& part : tc.parts) {
+          const size_t added = part.snap.rows - std::min(part.unchanged, part.snap.rows);
+          res.rows_written += added;
+          res.bytes_written += added * schema.row_width();
+        }
+        continue;
+      }
       if (!tc.loaded) {  // its rows are still only in these files
         ns.units = old.units;
         ns.segments = old.segments;
@@ -529,17 +580,32 @@ CheckpointResult Store::write(const Capture& capture) {
   for (const auto& entry : fs::directory_iterator(dir_ + "/tables", ec)) {
     const std::string name = entry.path().filename().string();
     const uint64_t id = std::strtoull(name.c_str(), nullptr, 10);
-    if (!next.count(id)) {
+    // (A table created after the capture may have files already: PURE_ON_DISK.)
+    if (!next.count(id) && id <= capture.lsn) {
       remove_path(entry.path(), nullptr);
       continue;
     }
     for (const auto& f : fs::directory_iterator(entry.path(), ec))
-      if (!f.is_directory() && f.path().filename().string() != "MANIFEST-" + std::to_string(capture.lsn))
+      if (!f.is_directory() &&
+          f.path().filename().string() != (mapped_ ? "MAPPED-" : "MANIFEST-") + std::to_string(capture.lsn))
         remove_path(f.path(), nullptr);
   }
   for (const auto& p : obsolete) {
     remove_path(p, nullptr);
     fs::remove(fs::path(p).parent_path(), ec);  // the day's directory, when that was its last segment
+  }
+  if (mapped_) {
+    std::lock_guard lock(files_mu_);
+    for (auto it = files_.begin(); it != files_.end();) {
+      if (next.count(it->first)) {
+        it->second->committed();
+        ++it;
+      } else if (it->first > capture.lsn) {
+        ++it;  // created after this capture
+      } else {
+        it = files_.erase(it);  // a dropped table (its directory is gone)
+      }
+    }
   }
   tables_ = std::move(next);
   force_full_ = false;

@@ -35,11 +35,13 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "zeptodb/persist/column_file.h"
+#include "zeptodb/persist/mapped.h"
 #include "zeptodb/storage/catalog.h"
 #include "zeptodb/storage/symbol_dict.h"
 
@@ -88,7 +90,13 @@ struct CheckpointResult {
 
 class Store {
  public:
-  Store(std::string dir, CompressionPolicy compression, bool sync);
+  // `mapped` (PURE_ON_DISK): every table's columns are memory-mapped files
+  // of its directory (mapped.h) instead of memory written out to segments.
+  Store(std::string dir, CompressionPolicy compression, bool sync, bool mapped = false);
+
+  // Gives a new table (before its first row) its place in the directory:
+  // with `mapped`, its column blocks become files there. Else nothing.
+  void attach(Table& table, uint64_t dir_id);
 
   // Loads the last checkpoint: creates its tables in `catalog` (which must
   // not have them) and restores `symbols`. Each table reads its partition
@@ -138,6 +146,10 @@ class Store {
   std::string dir_;
   CompressionPolicy compression_;
   bool sync_;
+  const bool mapped_;
+  std::shared_ptr<MappedFiles> mapped_files(uint64_t dir_id, const std::string& name);
+  std::mutex files_mu_;  // attach() runs beside write()
+  std::map<uint64_t, std::shared_ptr<MappedFiles>> files_;  // mapped: per table, by directory id
   std::map<uint64_t, TableState> tables_;  // by directory id, as of the last checkpoint
   bool force_full_ = false;
 };
