@@ -743,10 +743,28 @@ Relation SelectNode::execute(ExecContext& ctx) {
 
 namespace {
 
+// Buffers a worker reuses from morsel to morsel: a query over many small
+// partitions (the latest row of each) would otherwise allocate them for
+// each partition.
+struct MorselScratch {
+  MorselView view;
+  std::vector<uint32_t> starts;
+  std::vector<Vec> at, keys;
+  std::vector<std::vector<Vec>> args;
+  std::vector<size_t> groups;
+};
+
 struct AggLocal {
   std::unique_ptr<GroupTable> groups;
   std::vector<std::unique_ptr<Aggregator>> aggs;
+  MorselScratch scratch;
 };
+
+// out = the values of `exprs` over `in` (out's buffers reused).
+void eval_into(const std::vector<BoundPtr>& exprs, const std::vector<Vec>& in, size_t n, std::vector<Vec>& out) {
+  out.resize(exprs.size());
+  for (size_t i = 0; i < exprs.size(); ++i) out[i] = eval(*exprs[i], in, n);
+}
 
 void update_aggs(AggLocal& L, const std::vector<AggCall>& calls, const std::vector<std::vector<Vec>>& args, size_t g,
                  size_t b, size_t e, int64_t seq) {
@@ -949,7 +967,9 @@ bool aggregate_ordered(const OrderedAggPlan& plan, AggLocal& L, const MorselView
   if (v.filter || !keys_constant(plan, v)) return false;
   if (plan.bucket_key >= 0 && v.ts_column != static_cast<int>(plan.bucket_col)) return false;
   size_t n = v.n;
-  std::vector<uint32_t> starts;  // first row of each group's range
+  MorselScratch& scratch = L.scratch;
+  std::vector<uint32_t>& starts = scratch.starts;  // first row of each group's range
+  starts.clear();
   if (plan.bucket_key >= 0) {
     const int64_t* t = v.cols[plan.bucket_col].as<int64_t>();
     size_t step = 1;  // the previous bucket's length: where the next boundary likely is
@@ -975,16 +995,20 @@ bool aggregate_ordered(const OrderedAggPlan& plan, AggLocal& L, const MorselView
   size_t r = starts.size();
   // The group keys' inputs at the ranges' first rows; columns the keys do
   // not read are not touched (in a cold cache each costs a miss per morsel).
-  std::vector<Vec> at(v.cols.size());
+  std::vector<Vec>& at = scratch.at;
+  at.resize(v.cols.size());
   for (size_t c = 0; c < at.size(); ++c) {
     bool read = (c < plan.key_cols.size() && plan.key_cols[c]) || (plan.bucket_key >= 0 && c == plan.bucket_col);
     at[c] = !read ? const_null(LType::kNull, r) : r == 1 ? slice(v.cols[c], starts[0], 1) : gather(v.cols[c], starts.data(), r);
   }
-  std::vector<Vec> keys = eval_all(group_keys, at, r);
-  std::vector<std::vector<Vec>> args(aggs.size());
-  for (size_t a = 0; a < aggs.size(); ++a) args[a] = eval_all(aggs[a].args, v.cols, n);
+  std::vector<Vec>& keys = scratch.keys;
+  eval_into(group_keys, at, r, keys);
+  std::vector<std::vector<Vec>>& args = scratch.args;
+  args.resize(aggs.size());
+  for (size_t a = 0; a < aggs.size(); ++a) eval_into(aggs[a].args, v.cols, n, args[a]);
   for (auto& agg : L.aggs) agg->resize(L.groups->size() + r);
-  std::vector<size_t> gs(r);
+  std::vector<size_t>& gs = scratch.groups;
+  gs.resize(r);
   for (size_t j = 0; j < r; ++j) gs[j] = L.groups->find_or_add(keys, j, v.seq + static_cast<int64_t>(starts[j]));
   auto range_end = [&](size_t j) -> size_t { return j + 1 < r ? starts[j + 1] : n; };
   // Each aggregate goes through all ranges before the next: every column is
@@ -1081,7 +1105,7 @@ Relation SelectNode::aggregate_rows(ChunkSource& src, const std::vector<bool>& n
   };
   ThreadPool::shared().parallel_for(src.morsels(), threads, [&](size_t m, size_t w) {
     AggLocal& L = locals[w];
-    MorselView v;
+    MorselView& v = L.scratch.view;
     if (ordered.usable && src.view(m, needed, v)) {
       if (aggregate_ordered(ordered, L, v, group_keys, aggs)) return;
       if (v.filter && aggregate_filtered(ordered, L, v, group_keys, aggs)) return;
