@@ -209,6 +209,32 @@ TEST(PureOnDisk, TtlAndDropTableRemoveTheirFiles) {
   EXPECT_FALSE(copy.catalog().find("t"));
 }
 
+TEST(PureOnDisk, ADataDirOfTheOtherModeIsRefused) {
+  TempDir tiered_dir, disk_dir;
+  {
+    Database db(durable_config(StorageMode::TIERED, tiered_dir.path()));
+    ingest(db, 0, 100, 1, 1);
+  }
+  {
+    Database db(on_disk(disk_dir.path()));
+    ingest(db, 0, 100, 1, 1);
+  }
+  for (auto [mode, dir] : {std::pair{StorageMode::PURE_ON_DISK, tiered_dir.path()},
+                           std::pair{StorageMode::TIERED, disk_dir.path()}}) {
+    try {
+      Database db(durable_config(mode, dir));
+      FAIL() << "expected an error";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+      EXPECT_NE(std::string(e.what()).find(mode == StorageMode::TIERED ? "holds PURE_ON_DISK data" : "holds TIERED data"),
+                std::string::npos)
+          << e.what();
+    }
+  }
+  Database again(on_disk(disk_dir.path()));  // nothing was changed by the refusals
+  EXPECT_EQ(again.catalog().require("trades")->row_count(), 100u);
+}
+
 // Random batches (late rows, new symbols, NULLs), checkpoints and crash
 // images: every image recovers exactly what the live database holds, which
 // holds exactly what an in-memory database given the same batches holds.
