@@ -279,6 +279,39 @@ TEST(PersistFilesColumn, ChunksWriteTheSameFileAsOneBuffer) {
   }
 }
 
+TEST(PersistFilesColumn, AReaderHandsOutTheRowsInPartsOfAnySize) {
+  TempDir dir;
+  std::mt19937_64 rng(3);
+  for (ColumnType type : {ColumnType::INT64, ColumnType::INT32, ColumnType::BOOL}) {
+    for (bool nulls : {false, true}) {
+      SCOPED_TRACE(std::string(type_name(type)) + " nulls=" + std::to_string(nulls));
+      const size_t width = type_width(type);
+      const size_t rows = 2 * (size_t{1} << 20) / width + 777;  // three value blocks
+      auto bytes = random_bytes(type, rows, 9);
+      auto valid = some_nulls(rows);
+      write_column_file(dir / "c.zcol", type, bytes.data(), nulls ? valid.data() : nullptr, rows,
+                        CompressionPolicy::kAuto, false);
+      ColumnFileReader reader(dir / "c.zcol", type);
+      EXPECT_EQ(reader.info().rows, rows);
+      EXPECT_EQ(reader.info().has_validity, nulls);
+      std::vector<uint8_t> got(rows * width), got_valid(rows, 9);
+      for (size_t at = 0; at < rows;) {
+        // Parts smaller than a block, parts spanning blocks, empty parts.
+        const size_t n = std::min<size_t>(rows - at, rng() % 3 == 0 ? rng() % 50 : rng() % (size_t{1} << 20) / width);
+        reader.read(n, got.data() + at * width, got_valid.data() + at);
+        at += n;
+        EXPECT_EQ(reader.rows_left(), rows - at);
+      }
+      EXPECT_EQ(got, bytes);
+      if (nulls) EXPECT_EQ(got_valid, valid);
+      else EXPECT_EQ(got_valid, std::vector<uint8_t>(rows, 9)) << "no validity stream: untouched";
+      auto [code, msg] = error_of([&] { reader.read(1, got.data(), got_valid.data()); });
+      EXPECT_EQ(code, ErrorCode::kInvalidArgument);
+      EXPECT_NE(msg.find("1 rows asked for, 0 left"), std::string::npos) << msg;
+    }
+  }
+}
+
 TEST(PersistFilesColumn, AllValidRowsStoreNoValidityAndNonzeroMeansValid) {
   TempDir dir;
   std::vector<int64_t> v{1, 2, 3};
@@ -539,6 +572,21 @@ TEST(PersistFilesCorruption, MessagesNameTheBlock) {
   bad[20] ^= 1;
   write_file_atomic(p, bad, false);
   EXPECT_EQ(error_of([&] { read_column_header(p); }).second, p + ": header checksum mismatch (file is corrupt)");
+}
+
+TEST(PersistFilesCorruption, AReaderReportsACorruptBlockWhenItGetsThere) {
+  TempDir dir;
+  std::string file = corruptible_file(dir, CompressionPolicy::kNone);
+  std::vector<size_t> offsets = block_offsets(file);
+  std::string p = dir / "c.zcol";
+  file[offsets[1] + 100] ^= 1;  // in value block 1
+  write_file_atomic(p, file, false);
+  ColumnFileReader reader(p);
+  const size_t first_block = load_le<uint32_t>(file.data() + offsets[0]);
+  std::vector<uint8_t> values(reader.info().rows * type_width(reader.info().type)), validity(reader.info().rows);
+  reader.read(first_block, values.data(), validity.data());  // block 0 and its validity are intact
+  EXPECT_EQ(error_of([&] { reader.read(1, values.data(), validity.data()); }).second,
+            p + ": checksum mismatch in block 1 (file is corrupt)");
 }
 
 TEST(PersistFilesColumn, FailedWriteKeepsTheOldFile) {

@@ -122,7 +122,9 @@ Contents contents(const Table& t) {
 
 // Opens the directory as a restart would and reads table t's files.
 struct Reopened {
-  explicit Reopened(const std::string& dir) : store(dir, CompressionPolicy::kAuto, false) {
+  // `stride`: the bytes of a stride of rows that loading reads at a time.
+  explicit Reopened(const std::string& dir, size_t stride = 0) : store(dir, CompressionPolicy::kAuto, false) {
+    if (stride) store.set_load_stride(stride);
     loaded = store.load(catalog, symbols);
   }
   Contents rows() { return contents(*catalog.require("t")); }
@@ -245,6 +247,20 @@ TEST_F(PersistStore, ADayNeverHasMoreThanSixteenSegments) {
   checkpoint();
   EXPECT_LE(day0_segments(), 16u);
   EXPECT_EQ(Reopened(dir.path()).rows(), contents(*table));
+}
+
+TEST_F(PersistStore, ASegmentIsReadInStridesOfRows) {
+  add({4, 2, 9}, 0, 2'500, 0);  // 7,500 rows in one segment, written in one checkpoint
+  checkpoint();
+  add({2}, 0, 700, 10'000);
+  add({4}, 1, 3'000, 0);
+  checkpoint();
+  const auto expected = contents(*table);
+  // Strides of 61, 999 and 4,096 rows (a row is 28 bytes): pieces start and end inside strides.
+  for (size_t stride_rows : {61, 999, 4'096}) {
+    SCOPED_TRACE(stride_rows);
+    EXPECT_EQ(Reopened(dir.path(), stride_rows * 28).rows(), expected);
+  }
 }
 
 TEST_F(PersistStore, ATornSegmentFileIsReportedByName) {

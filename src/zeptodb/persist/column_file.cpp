@@ -336,47 +336,44 @@ struct Decoder {
   }
 };
 
-// Reads one stream's blocks into `dst`, starting at file offset `offset`
-// (advanced past them), verifying each block before using it.
-void read_stream(const File& f, const std::string& path, Stream stream, size_t blocks, size_t rows,
-                 size_t rows_per_block, size_t width, char* dst, uint64_t& offset, uint64_t file_bytes,
-                 Decoder& dec) {
+// Reads block `i` of a stream, whose header is at `offset` (advanced past
+// the block), into `dst`, verifying it before using it; `rows` is how many
+// rows the stream has from this block on. Returns the block's row count.
+size_t read_block(const File& f, const std::string& path, Stream stream, size_t i, size_t rows,
+                  size_t rows_per_block, size_t width, char* dst, uint64_t& offset, uint64_t file_bytes,
+                  Decoder& dec) {
   char bh[kBlockHeaderBytes];
-  size_t done = 0;
-  for (size_t i = 0; i < blocks; ++i) {
-    const std::string name = block_name(stream, i);
-    if (offset + kBlockHeaderBytes > file_bytes) corrupt(path, name + " header lies past the end of the file");
-    f.pread(offset, bh, sizeof bh);
-    if (checksum32(bh, 28) != load_le<uint32_t>(bh + 28)) corrupt(path, "checksum mismatch in the header of " + name);
-    const size_t n = load_le<uint32_t>(bh + 0), raw = load_le<uint32_t>(bh + 4), stored = load_le<uint32_t>(bh + 8);
-    const uint8_t codec = load_le<uint8_t>(bh + 12), filter = load_le<uint8_t>(bh + 14);
-    const size_t expect_rows = std::min(rows_per_block, rows - done);
-    if (load_le<uint8_t>(bh + 13) != stream || load_le<uint32_t>(bh + 16) != i) corrupt(path, name + " is out of place");
-    if (n != expect_rows || raw != n * width)
-      corrupt(path, name + " holds " + std::to_string(n) + " rows, expected " + std::to_string(expect_rows));
-    if (codec > static_cast<uint8_t>(Codec::kZstd)) corrupt(path, name + " uses unknown codec " + std::to_string(codec));
-    if (filter > 1 || (filter == 1 && (codec == 0 || !shufflable(width))))
-      corrupt(path, name + " uses unknown filter " + std::to_string(filter));
-    if (codec == static_cast<uint8_t>(Codec::kNone) ? stored != raw : stored == 0)
-      corrupt(path, name + " has a bad stored size " + std::to_string(stored));
-    offset += kBlockHeaderBytes;
-    if (offset + stored > file_bytes) corrupt(path, name + " lies past the end of the file");
-    char* out = dst + done * width;
-    if (codec == static_cast<uint8_t>(Codec::kNone)) {
-      f.pread(offset, out, stored);
-      if (checksum32(out, stored) != load_le<uint32_t>(bh + 20)) corrupt(path, "checksum mismatch in " + name);
-    } else {
-      char* in = Decoder::reserve(dec.stored, dec.stored_cap, stored);
-      f.pread(offset, in, stored);
-      if (checksum32(in, stored) != load_le<uint32_t>(bh + 20)) corrupt(path, "checksum mismatch in " + name);
-      char* target = filter ? Decoder::reserve(dec.unfiltered, dec.unfiltered_cap, raw) : out;
-      if (!dec.decompress(static_cast<Codec>(codec), in, stored, target, raw))
-        corrupt(path, name + " does not decompress to its " + std::to_string(raw) + " bytes");
-      if (filter) unshuffle(target, out, raw, width);
-    }
-    offset += stored;
-    done += n;
+  const std::string name = block_name(stream, i);
+  if (offset + kBlockHeaderBytes > file_bytes) corrupt(path, name + " header lies past the end of the file");
+  f.pread(offset, bh, sizeof bh);
+  if (checksum32(bh, 28) != load_le<uint32_t>(bh + 28)) corrupt(path, "checksum mismatch in the header of " + name);
+  const size_t n = load_le<uint32_t>(bh + 0), raw = load_le<uint32_t>(bh + 4), stored = load_le<uint32_t>(bh + 8);
+  const uint8_t codec = load_le<uint8_t>(bh + 12), filter = load_le<uint8_t>(bh + 14);
+  const size_t expect_rows = std::min(rows_per_block, rows);
+  if (load_le<uint8_t>(bh + 13) != stream || load_le<uint32_t>(bh + 16) != i) corrupt(path, name + " is out of place");
+  if (n != expect_rows || raw != n * width)
+    corrupt(path, name + " holds " + std::to_string(n) + " rows, expected " + std::to_string(expect_rows));
+  if (codec > static_cast<uint8_t>(Codec::kZstd)) corrupt(path, name + " uses unknown codec " + std::to_string(codec));
+  if (filter > 1 || (filter == 1 && (codec == 0 || !shufflable(width))))
+    corrupt(path, name + " uses unknown filter " + std::to_string(filter));
+  if (codec == static_cast<uint8_t>(Codec::kNone) ? stored != raw : stored == 0)
+    corrupt(path, name + " has a bad stored size " + std::to_string(stored));
+  offset += kBlockHeaderBytes;
+  if (offset + stored > file_bytes) corrupt(path, name + " lies past the end of the file");
+  if (codec == static_cast<uint8_t>(Codec::kNone)) {
+    f.pread(offset, dst, stored);
+    if (checksum32(dst, stored) != load_le<uint32_t>(bh + 20)) corrupt(path, "checksum mismatch in " + name);
+  } else {
+    char* in = Decoder::reserve(dec.stored, dec.stored_cap, stored);
+    f.pread(offset, in, stored);
+    if (checksum32(in, stored) != load_le<uint32_t>(bh + 20)) corrupt(path, "checksum mismatch in " + name);
+    char* target = filter ? Decoder::reserve(dec.unfiltered, dec.unfiltered_cap, raw) : dst;
+    if (!dec.decompress(static_cast<Codec>(codec), in, stored, target, raw))
+      corrupt(path, name + " does not decompress to its " + std::to_string(raw) + " bytes");
+    if (filter) unshuffle(target, dst, raw, width);
   }
+  offset += stored;
+  return n;
 }
 
 }  // namespace
@@ -469,32 +466,120 @@ ColumnFileInfo read_column_header(const std::string& path) {
   return parse_header(f, path).info;
 }
 
-ColumnFileData read_column_file(const std::string& path, const std::shared_ptr<MemoryTracker>& tracker,
-                                size_t min_capacity_rows, std::optional<ColumnType> expected) {
-  File f = File::open_read(path);
-  Header h = parse_header(f, path);
-  const ColumnFileInfo& info = h.info;
+// One stream of a file being read in order: where its next block is, and
+// the rest of the last block decoded.
+struct StreamCursor {
+  Stream stream = kValues;
+  size_t width = 0;
+  size_t rows_per_block = 0;
+  uint64_t offset = 0;  // of the next block's header
+  uint64_t end = 0;     // where the stream ends (the next one, or the end of the file)
+  size_t block = 0;     // the next block's index
+  size_t decoded = 0;   // rows of the stream decoded so far
+  std::vector<char> buf;
+  size_t buf_rows = 0, buf_pos = 0;
+};
+
+struct ColumnFileReader::Impl {
+  std::string path;
+  File f;
+  Header h;
+  Decoder dec;
+  StreamCursor values, validity;
+  size_t left = 0;  // rows not read yet
+
+  Impl(const std::string& p) : path(p), f(File::open_read(p)), h(parse_header(f, p)) {}
+
+  // Copies the next `n` rows of the stream of `c` to `dst`.
+  void take(StreamCursor& c, size_t n, char* dst) {
+    const size_t rows = h.info.rows;
+    while (n > 0) {
+      if (c.buf_pos == c.buf_rows) {
+        char* to = dst;  // a whole block wanted: decoded in place
+        if (n < std::min(c.rows_per_block, rows - c.decoded)) {
+          c.buf.resize(c.rows_per_block * c.width);
+          to = c.buf.data();
+        }
+        const size_t k = read_block(f, path, c.stream, c.block++, rows - c.decoded, c.rows_per_block, c.width, to,
+                                    c.offset, h.info.file_bytes, dec);
+        c.decoded += k;
+        if (c.decoded == rows && c.offset != c.end)
+          corrupt(path, std::to_string(c.end - c.offset) + " unexpected bytes after the last block");
+        if (to == dst) {
+          dst += k * c.width;
+          n -= k;
+          continue;
+        }
+        c.buf_rows = k;
+        c.buf_pos = 0;
+      }
+      const size_t k = std::min(n, c.buf_rows - c.buf_pos);
+      std::memcpy(dst, c.buf.data() + c.buf_pos * c.width, k * c.width);
+      c.buf_pos += k;
+      dst += k * c.width;
+      n -= k;
+    }
+  }
+};
+
+ColumnFileReader::ColumnFileReader(const std::string& path, std::optional<ColumnType> expected)
+    : impl_(std::make_unique<Impl>(path)) {
+  Impl& r = *impl_;
+  const ColumnFileInfo& info = r.h.info;
   if (expected && *expected != info.type)
     throw_error(ErrorCode::kIOError, path + ": column type is " + std::string(type_name(info.type)) + ", expected " +
                                          std::string(type_name(*expected)));
-  const size_t width = type_width(info.type);
+  r.left = info.rows;
+  r.values = {kValues, type_width(info.type), r.h.rows_per_block, kHeaderBytes, info.file_bytes};
+  if (info.has_validity) {
+    // The validity stream starts after the last value block: walk the headers.
+    uint64_t at = kHeaderBytes;
+    char bh[kBlockHeaderBytes];
+    for (size_t i = 0; i < info.value_blocks; ++i) {
+      if (at + kBlockHeaderBytes > info.file_bytes)
+        corrupt(path, block_name(kValues, i) + " header lies past the end of the file");
+      r.f.pread(at, bh, sizeof bh);
+      if (checksum32(bh, 28) != load_le<uint32_t>(bh + 28))
+        corrupt(path, "checksum mismatch in the header of " + block_name(kValues, i));
+      at += kBlockHeaderBytes + load_le<uint32_t>(bh + 8);
+    }
+    r.values.end = at;
+    r.validity = {kValidity, 1, r.h.validity_rows_per_block, at, info.file_bytes};
+  }
+  if (info.rows == 0 && info.file_bytes != kHeaderBytes)
+    corrupt(path, std::to_string(info.file_bytes - kHeaderBytes) + " unexpected bytes after the last block");
+}
+
+ColumnFileReader::~ColumnFileReader() = default;
+ColumnFileReader::ColumnFileReader(ColumnFileReader&&) noexcept = default;
+ColumnFileReader& ColumnFileReader::operator=(ColumnFileReader&&) noexcept = default;
+
+const ColumnFileInfo& ColumnFileReader::info() const { return impl_->h.info; }
+const std::string& ColumnFileReader::path() const { return impl_->path; }
+size_t ColumnFileReader::rows_left() const { return impl_->left; }
+
+void ColumnFileReader::read(size_t n, void* values, uint8_t* validity) {
+  Impl& r = *impl_;
+  if (n > r.left)
+    throw_error(ErrorCode::kInvalidArgument, r.path + ": " + std::to_string(n) + " rows asked for, " +
+                                                 std::to_string(r.left) + " left");
+  r.take(r.values, n, static_cast<char*>(values));
+  if (r.h.info.has_validity) r.take(r.validity, n, reinterpret_cast<char*>(validity));
+  r.left -= n;
+}
+
+ColumnFileData read_column_file(const std::string& path, const std::shared_ptr<MemoryTracker>& tracker,
+                                size_t min_capacity_rows, std::optional<ColumnType> expected) {
+  ColumnFileReader reader(path, expected);
+  const ColumnFileInfo& info = reader.info();
   const size_t capacity = std::max<size_t>({info.rows, min_capacity_rows, 1});
   ColumnFileData out;
   out.type = info.type;
   out.rows = info.rows;
-  out.values = Block::allocate(capacity * width, tracker);
+  out.values = Block::allocate(capacity * type_width(info.type), tracker);
   if (info.has_validity) out.validity = Block::allocate(capacity, tracker);
-
-  Decoder dec;
-  uint64_t offset = kHeaderBytes;
-  read_stream(f, path, kValues, info.value_blocks, info.rows, h.rows_per_block, width,
-              reinterpret_cast<char*>(out.values->data()), offset, info.file_bytes, dec);
-  if (info.has_validity)
-    read_stream(f, path, kValidity, info.validity_blocks, info.rows, h.validity_rows_per_block, 1,
-                reinterpret_cast<char*>(out.validity->data()), offset, info.file_bytes, dec);
-  if (offset != info.file_bytes)
-    corrupt(path, std::to_string(info.file_bytes - offset) + " unexpected bytes after the last block");
-  f.close();
+  reader.read(info.rows, out.values->data(),
+              info.has_validity ? reinterpret_cast<uint8_t*>(out.validity->data()) : nullptr);
   return out;
 }
 

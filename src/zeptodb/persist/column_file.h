@@ -115,6 +115,31 @@ struct ColumnFileInfo {
 // Error(kIOError) if the file is missing, truncated or its header corrupt.
 ColumnFileInfo read_column_header(const std::string& path);
 
+// Reads the rows of a column file in order, some at a time (so that a big
+// file need not be held whole), checking each block before using a byte of
+// it, with the errors of read_column_file().
+class ColumnFileReader {
+ public:
+  // Opens `path` and checks its header (and its type against `expected`).
+  explicit ColumnFileReader(const std::string& path, std::optional<ColumnType> expected = std::nullopt);
+  ~ColumnFileReader();
+  ColumnFileReader(ColumnFileReader&&) noexcept;
+  ColumnFileReader& operator=(ColumnFileReader&&) noexcept;
+
+  const ColumnFileInfo& info() const;
+  const std::string& path() const;
+  size_t rows_left() const;
+  // Copies the next `n` rows (at most rows_left()) to `values` (n x the
+  // type's width bytes) and, when the file has a validity stream, their
+  // validity bytes (1 valid, 0 NULL) to `validity`; without one, `validity`
+  // is not touched (every row is valid).
+  void read(size_t n, void* values, uint8_t* validity);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
 struct ColumnFileData {
   ColumnType type;
   size_t rows = 0;

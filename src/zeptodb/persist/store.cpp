@@ -11,6 +11,7 @@
 #include <atomic>
 #include <exception>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -28,10 +29,6 @@ constexpr int64_t kDayNs = 86'400'000'000'000;
 constexpr int64_t kNoDay = INT64_MIN;  // the unit of a table without a timestamp column
 constexpr size_t kMaxDaySegments = 16;  // a day never has more segments (see store.h)
 constexpr size_t kIoThreads = 4;        // threads reading or writing column files
-// Loading reads the files of up to kLoadWindow segments in parallel, as long
-// as they hold at most kLoadWindowRows rows together (or of one segment).
-constexpr size_t kLoadWindow = 16;
-constexpr uint64_t kLoadWindowRows = uint64_t{4} << 20;
 constexpr uint32_t kCatalogMagic = 0x5441435A;   // "ZCAT"
 constexpr uint32_t kManifestMagic = 0x4E414D5A;  // "ZMAN"
 constexpr uint32_t kCatalogVersion = 1;
@@ -265,7 +262,7 @@ LoadResult Store::load(Catalog& catalog, SymbolDictionary& symbols) {
       for (const auto& [key, unit] : st.units) res.rows += unit.rows;
       res.files += st.segments.size() * table->schema().size();
       // The files are read when the table is first used.
-      table->set_loader([tdir, st](Table& t) { load_rows(t, tdir, st); });
+      table->set_loader([tdir, st, stride = load_stride_bytes_](Table& t) { load_rows(t, tdir, st, stride); });
       tables_[e.info.dir_id] = std::move(st);
       live[e.info.dir_id] = tdir;
       res.tables.push_back(e.info);
@@ -304,16 +301,14 @@ LoadResult Store::load(Catalog& catalog, SymbolDictionary& symbols) {
   return res;
 }
 
-void Store::load_rows(Table& table, const std::string& tdir, const TableState& st) {
+void Store::load_rows(Table& table, const std::string& tdir, const TableState& st, size_t stride_bytes) {
   const Schema& schema = table.schema();
   // Segments in (day, id) order, each unit's pieces in segment order: every
-  // partition's rows arrive in timestamp order. The files of a window of
-  // segments are read and checked in parallel; then their pieces are
-  // appended, in order.
+  // partition's rows arrive in timestamp order.
   struct Job {
     uint64_t id;
     const Segment* seg;
-    std::vector<std::pair<int64_t, Piece>> pieces;  // (symbol, piece), in symbol order
+    std::vector<std::pair<int64_t, Piece>> pieces;  // (symbol, piece), by first row
   };
   std::vector<Job> segs;
   std::map<uint64_t, size_t> index;
@@ -326,41 +321,52 @@ void Store::load_rows(Table& table, const std::string& tdir, const TableState& s
   std::erase_if(segs, [](const Job& j) { return j.pieces.empty(); });
   std::stable_sort(segs.begin(), segs.end(), [](const Job& a, const Job& b) { return a.seg->day < b.seg->day; });
 
+  // A segment is read a stride of rows at a time, its columns in parallel
+  // (every block checked before use); then the stride's part of each piece
+  // is appended.
   const size_t ncol = schema.size();
-  std::vector<ColumnFileData> cols;
+  const size_t stride = std::max<size_t>(1, stride_bytes / std::max<size_t>(1, schema.row_width()));
+  std::vector<std::optional<ColumnFileReader>> readers(ncol);
+  std::vector<std::vector<std::byte>> values(ncol);
+  std::vector<std::vector<uint8_t>> validity(ncol);
   std::vector<const void*> ptrs(ncol);
   std::vector<const uint8_t*> valid(ncol);
-  for (size_t first = 0, count; first < segs.size(); first += count) {
-    uint64_t rows = segs[first].seg->rows;
-    for (count = 1; first + count < segs.size() && count < kLoadWindow &&
-                    rows + segs[first + count].seg->rows <= kLoadWindowRows;
-         ++count)
-      rows += segs[first + count].seg->rows;
-    cols.assign(count * ncol, ColumnFileData{});
-    parallel_for(count * ncol, [&](size_t i) {
-      const Job& job = segs[first + i / ncol];
-      const size_t c = i % ncol;
-      const std::string path = column_file(segment_dir(tdir, job.seg->day, job.id), c, schema.column(c).name);
-      cols[i] = read_column_file(path, nullptr, 0, schema.column(c).type);
-      const size_t have = cols[i].rows;
+  for (Job& job : segs) {
+    std::sort(job.pieces.begin(), job.pieces.end(), [](const auto& a, const auto& b) { return a.second.first < b.second.first; });
+    const uint64_t rows = job.seg->rows;
+    parallel_for(ncol, [&](size_t c) {
+      readers[c].emplace(column_file(segment_dir(tdir, job.seg->day, job.id), c, schema.column(c).name),
+                         schema.column(c).type);
+      const std::string& path = readers[c]->path();
+      const size_t have = readers[c]->info().rows;
       auto bad = [&](const std::string& why) { throw_error(ErrorCode::kIOError, path + ": " + why + " (file is corrupt)"); };
       for (const auto& [sym, p] : job.pieces)
         if (p.first > have || p.rows > have - p.first)
           bad("holds " + std::to_string(have) + " rows, the manifest has rows " + std::to_string(p.first) + ".." +
               std::to_string(p.first + p.rows - 1) + " of symbol " + std::to_string(sym) + " in it");
-      if (have != job.seg->rows)
-        bad("holds " + std::to_string(have) + " rows, the manifest says " + std::to_string(job.seg->rows));
+      if (have != rows) bad("holds " + std::to_string(have) + " rows, the manifest says " + std::to_string(rows));
     });
-    for (size_t k = 0; k < count; ++k) {
-      for (const auto& [sym, p] : segs[first + k].pieces) {
+    size_t next_piece = 0;  // the first piece not wholly appended yet
+    for (uint64_t start = 0, n; start < rows; start += n) {
+      n = std::min<uint64_t>(stride, rows - start);
+      parallel_for(ncol, [&](size_t c) {
+        values[c].resize(n * type_width(schema.column(c).type));
+        const bool nulls = readers[c]->info().has_validity;
+        if (nulls) validity[c].resize(n);
+        readers[c]->read(n, values[c].data(), nulls ? validity[c].data() : nullptr);
+      });
+      for (size_t k = next_piece; k < job.pieces.size(); ++k) {
+        const Piece& p = job.pieces[k].second;
+        if (p.first >= start + n) break;
+        const uint64_t lo = std::max(p.first, start), hi = std::min(p.first + p.rows, start + n);
+        if (hi <= lo) continue;
         for (size_t c = 0; c < ncol; ++c) {
-          const ColumnFileData& d = cols[k * ncol + c];
-          ptrs[c] = d.values ? d.values->data() + p.first * type_width(schema.column(c).type) : nullptr;
-          valid[c] = d.validity ? reinterpret_cast<const uint8_t*>(d.validity->data()) + p.first : nullptr;
+          ptrs[c] = values[c].data() + (lo - start) * type_width(schema.column(c).type);
+          valid[c] = readers[c]->info().has_validity ? validity[c].data() + (lo - start) : nullptr;
         }
-        table.append(ptrs.data(), valid.data(), p.rows);
+        table.append(ptrs.data(), valid.data(), hi - lo);
+        if (hi == p.first + p.rows && k == next_piece) ++next_piece;
       }
-      for (size_t c = 0; c < ncol; ++c) cols[k * ncol + c] = ColumnFileData{};  // free it early
     }
   }
   // The rows just loaded are what the files hold: the next checkpoint only

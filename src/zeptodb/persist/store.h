@@ -111,6 +111,12 @@ class Store {
   // and the next write() rewrites every unit.
   CheckpointResult write(const Capture& capture);
 
+  // A table reads a segment's column files (in parallel) a stride of rows
+  // at a time, a stride of all columns taking about this many bytes, so that
+  // loading needs that much memory besides the table's, however big a day
+  // is. Applies to the tables load() sets up after the call.
+  void set_load_stride(size_t bytes) { load_stride_bytes_ = bytes; }
+
  private:
   using UnitKey = std::pair<int64_t, int64_t>;  // (symbol, day)
   struct Piece {
@@ -140,7 +146,7 @@ class Store {
     std::vector<ColumnChunk> chunks;
   };
   void write_files(const std::vector<FileJob>& files) const;
-  static void load_rows(Table& table, const std::string& tdir, const TableState& st);
+  static void load_rows(Table& table, const std::string& tdir, const TableState& st, size_t stride_bytes);
   std::string table_dir(uint64_t dir_id, const std::string& name) const;
   static std::string segment_dir(const std::string& tdir, int64_t day, uint64_t segment);
   std::string dir_;
@@ -152,6 +158,7 @@ class Store {
   std::map<uint64_t, std::shared_ptr<MappedFiles>> files_;  // mapped: per table, by directory id
   std::map<uint64_t, TableState> tables_;  // by directory id, as of the last checkpoint
   bool force_full_ = false;
+  size_t load_stride_bytes_ = size_t{64} << 20;
 };
 
 }  // namespace zepto::persist
