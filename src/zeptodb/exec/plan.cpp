@@ -1444,7 +1444,8 @@ bool ascending(const int64_t* x, size_t n) {
 // unmatched rows of a run come before its matched ones). False, with
 // nothing written, if the inputs do not have this shape.
 bool asof_by_runs(const std::vector<Vec>& lk, const Vec& lt, const std::vector<Vec>& rk, const Vec& rt, size_t ln,
-                  size_t rn, bool strict, std::vector<int64_t>& match, std::vector<std::array<size_t, 2>>& matched) {
+                  size_t rn, bool strict, size_t threads, std::vector<int64_t>& match,
+                  std::vector<std::array<size_t, 2>>& matched) {
   if (lk.size() != 1 || rk.size() != 1 || !lt.all_valid() || !rt.all_valid() || lt.constant || rt.constant)
     return false;
   std::vector<std::array<int64_t, 3>> lr, rr;
@@ -1458,29 +1459,46 @@ bool asof_by_runs(const std::vector<Vec>& lk, const Vec& lt, const std::vector<V
   }
   for (const auto& run : lr)
     if (!lt.ascending && !ascending(l + run[1], static_cast<size_t>(run[2] - run[1]))) return false;
+  // Pieces of at most kPiece left rows, each merged with its key's right
+  // rows on its own (one symbol's rows are split among the threads).
+  constexpr int64_t kPiece = 16384;
+  struct Piece {
+    int64_t b, e, rb, re;
+  };
+  std::vector<Piece> pieces;
   for (const auto& [key, b, e] : lr) {
     auto it = right_of.find(key);
-    std::span<int64_t> out(match.data() + b, static_cast<size_t>(e - b));
     if (it == right_of.end()) {
-      std::fill(out.begin(), out.end(), int64_t{-1});
+      std::fill(match.begin() + b, match.begin() + e, int64_t{-1});
       continue;
     }
-    int64_t rb = rr[it->second][1], re = rr[it->second][2];
-    asof_match(std::span<const int64_t>(l + b, out.size()), std::span<const int64_t>(r + rb, static_cast<size_t>(re - rb)),
+    for (int64_t p = b; p < e; p += kPiece) pieces.push_back({p, std::min(e, p + kPiece), rr[it->second][1], rr[it->second][2]});
+  }
+  ThreadPool::shared().parallel_for(pieces.size(), threads, [&](size_t k, size_t) {
+    const Piece& p = pieces[k];
+    // The right rows the piece can match: from the match of its first row
+    // (or the first right row) to the last one at or before its last row.
+    auto after = [&](int64_t t) {  // the first right row after t (at or after t, if strict)
+      return (strict ? std::lower_bound(r + p.rb, r + p.re, t) : std::upper_bound(r + p.rb, r + p.re, t)) - r;
+    };
+    int64_t rb = std::max(p.rb, after(l[p.b]) - 1), re = after(l[p.e - 1]);
+    std::span<int64_t> out(match.data() + p.b, static_cast<size_t>(p.e - p.b));
+    asof_match(std::span<const int64_t>(l + p.b, out.size()), std::span<const int64_t>(r + rb, static_cast<size_t>(std::max(re, rb) - rb)),
                strict, out);
     if (rb != 0)
       for (int64_t& m : out)
         if (m >= 0) m += rb;
-    size_t first = static_cast<size_t>(std::partition_point(out.begin(), out.end(), [](int64_t m) { return m < 0; }) -
-                                       out.begin());
-    if (first < out.size()) matched.push_back({static_cast<size_t>(b) + first, static_cast<size_t>(e)});
+  });
+  for (const auto& [key, b, e] : lr) {
+    auto first = std::partition_point(match.begin() + b, match.begin() + e, [](int64_t m) { return m < 0; });
+    if (first != match.begin() + e) matched.push_back({static_cast<size_t>(first - match.begin()), static_cast<size_t>(e)});
   }
   return true;
 }
 
 }  // namespace
 
-Relation JoinNode::asof(Relation l, Relation r, ExecContext&) {
+Relation JoinNode::asof(Relation l, Relation r, ExecContext& ctx) {
   std::vector<Vec> lk = eval_all(left_keys, l.cols, l.n);
   std::vector<Vec> rk = eval_all(right_keys, r.cols, r.n);
   Vec lt = flatten(eval(*left_ts, l.cols, l.n));
@@ -1498,7 +1516,7 @@ Relation JoinNode::asof(Relation l, Relation r, ExecContext&) {
   // not copied.
   size_t a = 0, b = l.n, kept = l.n;
   std::vector<std::array<size_t, 2>> matched;
-  if (asof_by_runs(lk, lt, rk, rt, l.n, r.n, strict, match, matched)) {
+  if (asof_by_runs(lk, lt, rk, rt, l.n, r.n, strict, threads_for(ctx, l.n + r.n), match, matched)) {
     if (kind == JoinKind2::kAsof) {
       kept = 0;
       for (const auto& [mb, me] : matched) kept += me - mb;

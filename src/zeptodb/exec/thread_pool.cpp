@@ -59,7 +59,8 @@ void ThreadPool::parallel_for(size_t tasks, size_t threads,
     std::exception_ptr error;
     std::mutex mu;
     std::condition_variable done_cv;
-    size_t running = 0;
+    size_t running = 0;   // helpers inside work()
+    bool closed = false;  // the caller ran out of tasks: helpers starting now have nothing to do
   };
   auto st = std::make_shared<Shared>();
   auto work = [st, tasks, &fn](size_t worker) {
@@ -78,21 +79,31 @@ void ThreadPool::parallel_for(size_t tasks, size_t threads,
     }
     t_in_parallel = outer;
   };
+  // The caller never waits for a helper that has not started: once it has
+  // claimed the last task it closes the call, and a helper that wakes up
+  // later (on a busy machine, possibly milliseconds later) returns at once
+  // without touching `fn`. The caller waits only for helpers still running
+  // a task.
   if (helpers > 0) {
     std::lock_guard lock(mu_);
     ensure_workers(helpers);
-    st->running = helpers;
     for (size_t w = 1; w <= helpers; ++w) {
       jobs_.emplace_back([st, work, w] {
+        {
+          std::lock_guard l(st->mu);
+          if (st->closed) return;
+          ++st->running;
+        }
         work(w);
         std::lock_guard l(st->mu);
         if (--st->running == 0) st->done_cv.notify_all();
       });
     }
   }
-  cv_.notify_all();
+  if (helpers > 0) cv_.notify_all();
   work(0);
   std::unique_lock lock(st->mu);
+  st->closed = true;
   st->done_cv.wait(lock, [&] { return st->running == 0; });
   if (st->error) std::rethrow_exception(st->error);
 }

@@ -5,7 +5,11 @@
 // returns when all are done; the first exception thrown by a task is
 // rethrown in the caller after every task has stopped. Tasks are claimed in
 // increasing order from a shared counter, so a slow task does not hold up
-// the others. The pool grows on demand to the largest thread count asked for.
+// the others. The caller works on the tasks too and never waits for a
+// helper that has not started by the time every task is claimed (on a busy
+// machine a woken worker may be scheduled milliseconds later), only for
+// helpers still running a task. The pool grows on demand to the largest
+// thread count asked for.
 #pragma once
 
 #include <condition_variable>
