@@ -630,6 +630,11 @@ TEST(SqlStatement, CreateDropShowDescribe) {
             12 * 3600 * kSec);
   EXPECT_THROW(parse("ALTER TABLE t SET TTL 0 DAYS"), ParseError);
   EXPECT_THROW(parse("ALTER TABLE t SET TTL 30"), ParseError);
+  const auto removed = body<AlterTableStmt>("alter table t remove ttl;");
+  EXPECT_EQ(removed.table.name, "t");
+  EXPECT_EQ(removed.ttl_ns, 0);
+  EXPECT_THROW(parse("ALTER TABLE t REMOVE"), ParseError);
+  EXPECT_THROW(parse("ALTER TABLE t DROP TTL"), ParseError);
 }
 
 TEST(SqlStatement, InsertValuesAndSelect) {

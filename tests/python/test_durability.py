@@ -207,6 +207,11 @@ def test_ttl_via_sql(tmp_path: Path, mode: str) -> None:
         assert p.execute("CHECKPOINT").ok()
     with zeptodb.Pipeline(tiered(tmp_path, mode=mode)) as p:
         assert p.get_column(1, "timestamp").tolist() == (np.arange(6, 10) * DAY_NS).tolist()
+        assert p.execute("ALTER TABLE trades REMOVE TTL").ok()
+        p.ingest_batch([1, 1], [0, 0], [1, 1], timestamps=[DAY_NS, 30 * DAY_NS])
+        assert p.execute("CHECKPOINT").ok()
+    with zeptodb.Pipeline(tiered(tmp_path, mode=mode)) as p:  # no TTL any more, after a restart too
+        assert p.count(symbol=1) == 6
 
 
 @pytest.mark.parametrize("mode", ["TIERED", "PURE_ON_DISK"])

@@ -316,10 +316,11 @@ struct InsertStmt {
 // CHECKPOINT: flush in-memory data to partition files.
 struct CheckpointStmt {};
 
-// ALTER TABLE t SET TTL n DAYS (any interval unit accepted; stored in ns).
+// ALTER TABLE t SET TTL n DAYS (any interval unit accepted; stored in ns),
+// or ALTER TABLE t REMOVE TTL (ttl_ns = 0).
 struct AlterTableStmt {
   QualifiedName table;
-  int64_t ttl_ns = 0;
+  int64_t ttl_ns = 0;  // 0: no TTL
 };
 
 // SETTINGS name = value, ...  (ClickHouse query-level settings)

@@ -559,6 +559,12 @@ AlterTableStmt Parser::parse_alter() {
   consume_kw(Keyword::kTable);
   AlterTableStmt a;
   a.table = qualified_name("a table name");
+  if (at(TokenKind::kIdent) && iequals(text(peek()), "REMOVE")) {  // ALTER TABLE t REMOVE TTL
+    advance();
+    consume_kw(Keyword::kTtl);
+    return a;  // ttl_ns = 0: none
+  }
+  if (!at_kw(Keyword::kSet)) fail_expected("SET TTL or REMOVE TTL");
   consume_kw(Keyword::kSet);
   consume_kw(Keyword::kTtl);
   if (at_kw(Keyword::kInterval)) {
