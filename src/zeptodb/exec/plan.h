@@ -81,6 +81,9 @@ class ChunkSource {
   // Morsel m without copying (false if the source cannot: the caller scans
   // it), with the columns of its filter. Counts its rows as scanned.
   virtual bool view(size_t, const std::vector<bool>&, MorselView&) { return false; }
+  // A hint before reading a row or two at the ends of every morsel: asks
+  // the cache for them all at once (their misses overlap).
+  virtual void prefetch_ends(const std::vector<bool>& /*needed*/) const {}
 };
 
 // Reads a table. Partitions outside `keys` and rows outside [ts_lo, ts_hi]
