@@ -610,6 +610,23 @@ TEST(KernelJoin, AsofMatchesNaiveOnLongInputs) {
   }
 }
 
+TEST(KernelJoin, AsofMatchAddsTheBaseToMatchesOnly) {
+  // Left rows before the first right row stay -1; the others are shifted
+  // by base, on the merge (similar densities) and the galloping path.
+  std::mt19937_64 rng(13);
+  for (size_t m : {size_t{0}, size_t{1}, size_t{2000}, size_t{40000}}) {
+    const auto l = sorted_ts(rng, 5000, 3000);
+    const auto r = sorted_ts(rng, m, 3000);
+    for (bool strict : {false, true}) {
+      std::vector<int64_t> plain(l.size()), shifted(l.size());
+      asof_match(l, r, strict, plain);
+      asof_match(l, r, strict, shifted, 1000);
+      for (size_t i = 0; i < l.size(); ++i)
+        ASSERT_EQ(shifted[i], plain[i] < 0 ? -1 : plain[i] + 1000) << "i=" << i << " m=" << m << " strict=" << strict;
+    }
+  }
+}
+
 TEST(KernelJoin, WindowRangesMatchNaive) {
   std::mt19937_64 rng(11);
   const int64_t bounds[][2] = {{0, 0}, {5, 0}, {0, 5}, {10, 20}, {1000, 1000}, {-3, 10},

@@ -1489,9 +1489,11 @@ bool ascending(const int64_t* x, size_t n) {
 // rows of each left run that found a match, [begin, end) in row order (the
 // unmatched rows of a run come before its matched ones). False, with
 // nothing written, if the inputs do not have this shape.
+// `on_piece(b, e)` runs on the thread that computed the matches of left
+// rows [b, e), right after (while they are in its cache).
 bool asof_by_runs(const std::vector<Vec>& lk, const Vec& lt, const std::vector<Vec>& rk, const Vec& rt, size_t ln,
                   size_t rn, bool strict, size_t threads, std::vector<int64_t>& match,
-                  std::vector<std::array<size_t, 2>>& matched) {
+                  std::vector<std::array<size_t, 2>>& matched, const std::function<void(size_t, size_t)>& on_piece) {
   if (lk.size() != 1 || rk.size() != 1 || !lt.all_valid() || !rt.all_valid() || lt.constant || rt.constant)
     return false;
   std::vector<std::array<int64_t, 3>> lr, rr;
@@ -1530,16 +1532,37 @@ bool asof_by_runs(const std::vector<Vec>& lk, const Vec& lt, const std::vector<V
     int64_t rb = std::max(p.rb, after(l[p.b]) - 1), re = after(l[p.e - 1]);
     std::span<int64_t> out(match.data() + p.b, static_cast<size_t>(p.e - p.b));
     asof_match(std::span<const int64_t>(l + p.b, out.size()), std::span<const int64_t>(r + rb, static_cast<size_t>(std::max(re, rb) - rb)),
-               strict, out);
-    if (rb != 0)
-      for (int64_t& m : out)
-        if (m >= 0) m += rb;
+               strict, out, rb);
+    on_piece(static_cast<size_t>(p.b), static_cast<size_t>(p.e));
   });
   for (const auto& [key, b, e] : lr) {
     auto first = std::partition_point(match.begin() + b, match.begin() + e, [](int64_t m) { return m < 0; });
     if (first != match.begin() + e) matched.push_back({static_cast<size_t>(first - match.begin()), static_cast<size_t>(e)});
   }
   return true;
+}
+
+// The values of fixed-width column `src` at each left row's match, written
+// at the left row's position: rows [b, e) of `out` (allocated for every left
+// row by the caller; unmatched rows are left unwritten).
+void gather_at_matches(const Vec& src, const int64_t* match, size_t b, size_t e, Vec& out) {
+  auto go = [&](auto tag) {
+    using T = decltype(tag);
+    const T* in = src.as<T>();
+    T* o = const_cast<T*>(out.as<T>());
+    for (size_t i = b; i < e; ++i)
+      if (match[i] >= 0) o[i] = in[match[i]];
+    if (src.valid) {
+      uint8_t* ov = const_cast<uint8_t*>(out.valid);
+      for (size_t i = b; i < e; ++i) ov[i] = match[i] >= 0 && src.valid[match[i]];
+    }
+  };
+  switch (phys_of(src.type)) {
+    case Phys::kU8: go(uint8_t{}); break;
+    case Phys::kI64: go(int64_t{}); break;
+    case Phys::kF64: go(double{}); break;
+    default: break;
+  }
 }
 
 }  // namespace
@@ -1556,13 +1579,35 @@ Relation JoinNode::asof(Relation l, Relation r, ExecContext& ctx) {
   std::vector<int64_t> fresh;
   std::vector<int64_t>& match = l.n <= (size_t{1} << 20) ? kept_buffer : fresh;
   match.resize(l.n);
+  auto wanted = [&](size_t c) { return needed.empty() || needed[c]; };
+  // ASOF (not LEFT) of runs: the right columns the query reads, when
+  // fixed-width and not constant, are gathered by the merge's own pieces
+  // (on its threads, while the matches are hot), at the left rows'
+  // positions; below they are sliced or gathered like the left columns.
+  std::vector<Vec> at_left(r.cols.size());
+  std::vector<bool> fused(r.cols.size(), false);
+  if (kind == JoinKind2::kAsof)
+    for (size_t c = 0; c < r.cols.size(); ++c) {
+      const Vec& v = r.cols[c];
+      Phys p = phys_of(v.type);
+      if (!wanted(l.cols.size() + c) || v.constant || (p != Phys::kU8 && p != Phys::kI64 && p != Phys::kF64)) continue;
+      fused[c] = true;
+      if (p == Phys::kU8) alloc_values<uint8_t>(at_left[c], v.type, l.n, false);
+      else if (p == Phys::kI64) alloc_values<int64_t>(at_left[c], v.type, l.n, false);
+      else alloc_values<double>(at_left[c], v.type, l.n, false);
+      if (v.valid) alloc_valid(at_left[c]);
+    }
+  auto on_piece = [&](size_t pb, size_t pe) {
+    for (size_t c = 0; c < r.cols.size(); ++c)
+      if (fused[c]) gather_at_matches(r.cols[c], match.data(), pb, pe, at_left[c]);
+  };
   // The left rows kept: all (ASOF LEFT), else those with a match. When they
   // are one range of rows [a, b) (unmatched rows only come before a key's
   // first right row, and there is one key), the left columns are sliced,
   // not copied.
   size_t a = 0, b = l.n, kept = l.n;
   std::vector<std::array<size_t, 2>> matched;
-  if (asof_by_runs(lk, lt, rk, rt, l.n, r.n, strict, threads_for(ctx, l.n + r.n), match, matched)) {
+  if (asof_by_runs(lk, lt, rk, rt, l.n, r.n, strict, threads_for(ctx, l.n + r.n), match, matched, on_piece)) {
     if (kind == JoinKind2::kAsof) {
       kept = 0;
       for (const auto& [mb, me] : matched) kept += me - mb;
@@ -1570,6 +1615,7 @@ Relation JoinNode::asof(Relation l, Relation r, ExecContext& ctx) {
       b = matched.empty() ? 0 : matched.back()[1];
     }
   } else {
+    std::fill(fused.begin(), fused.end(), false);
     std::fill(match.begin(), match.end(), int64_t{-1});
     asof_by_groups(lk, lt, rk, rt, l.n, r.n, strict, match);
     if (kind == JoinKind2::kAsof) {
@@ -1578,15 +1624,15 @@ Relation JoinNode::asof(Relation l, Relation r, ExecContext& ctx) {
       while (b > a && match[b - 1] < 0) --b;
     }
   }
-  auto wanted = [&](size_t c) { return needed.empty() || needed[c]; };
   Relation out;
+  out.n = kept;
   if (kept == b - a) {
-    out.n = kept;
     for (size_t c = 0; c < l.cols.size(); ++c)
       out.cols.push_back(wanted(c) ? slice(l.cols[c], a, kept) : const_null(LType::kNull, kept));
     for (size_t c = 0; c < r.cols.size(); ++c)
-      out.cols.push_back(wanted(l.cols.size() + c) ? gather_nullable(r.cols[c], match.data() + a, kept)
-                                                   : const_null(LType::kNull, kept));
+      out.cols.push_back(!wanted(l.cols.size() + c) ? const_null(LType::kNull, kept)
+                         : fused[c]                 ? slice(at_left[c], a, kept)
+                                                    : gather_nullable(r.cols[c], match.data() + a, kept));
     return out;
   }
   std::vector<int64_t> li, ri;
@@ -1597,12 +1643,12 @@ Relation JoinNode::asof(Relation l, Relation r, ExecContext& ctx) {
     li.push_back(static_cast<int64_t>(i));
     ri.push_back(match[i]);
   }
-  out.n = kept;
   for (size_t c = 0; c < l.cols.size(); ++c)
     out.cols.push_back(wanted(c) ? gather_nullable(l.cols[c], li.data(), kept) : const_null(LType::kNull, kept));
   for (size_t c = 0; c < r.cols.size(); ++c)
-    out.cols.push_back(wanted(l.cols.size() + c) ? gather_nullable(r.cols[c], ri.data(), kept)
-                                                 : const_null(LType::kNull, kept));
+    out.cols.push_back(!wanted(l.cols.size() + c) ? const_null(LType::kNull, kept)
+                       : fused[c]                 ? gather_nullable(at_left[c], li.data(), kept)
+                                                  : gather_nullable(r.cols[c], ri.data(), kept));
   return out;
 }
 

@@ -114,13 +114,32 @@ class KeyIndex {
 // How far ahead of the probe the table is prefetched.
 constexpr size_t kPrefetchDistance = 16;
 
+// Every left row has a match (r[0] comes at or before, before if strict,
+// l[0]); out[i] = base + its index.
 template <bool kStrict>
-void asof_merge(const int64_t* l, size_t n, const int64_t* r, size_t m, int64_t* out) {
+void asof_merge(const int64_t* l, size_t n, const int64_t* r, size_t m, int64_t* out, int64_t base) {
+  const int64_t first = base - 1;
   auto step = [&](size_t& i, size_t& j) {
     const bool take = kStrict ? r[j] < l[i] : r[j] <= l[i];
-    out[i] = static_cast<int64_t>(j) - 1 + take;
+    out[i] = first + static_cast<int64_t>(j) + take;
     j += take;
     i += !take;
+  };
+  // Two left rows against the next right row r[j]: the left rows before it
+  // (at or before it, if strict) settle with match j - 1; r[j] is passed
+  // once the second left row is not before it. Writes both rows' out[]
+  // (a row not settled is written again later). Settles up to two left
+  // rows or passes one right row per step: fewer steps when left rows are
+  // the denser side.
+  auto step2 = [&](size_t& i, size_t& j) {
+    const int64_t next = r[j];
+    const bool a = kStrict ? l[i] <= next : l[i] < next;
+    const bool b = kStrict ? l[i + 1] <= next : l[i + 1] < next;
+    const int64_t v = first + static_cast<int64_t>(j);
+    out[i] = v;
+    out[i + 1] = v;
+    i += static_cast<size_t>(a) + b;
+    j += !b;
   };
   constexpr size_t kParts = 4;
   size_t i[kParts], stop[kParts], j[kParts];
@@ -139,6 +158,15 @@ void asof_merge(const int64_t* l, size_t n, const int64_t* r, size_t m, int64_t*
     // every chain has that many rows left on both sides: the bounds are
     // checked once per kSteps steps.
     constexpr size_t kSteps = 16;
+    if (n >= m) {
+      for (;;) {  // step2 moves i by up to two
+        bool room = true;
+        for (size_t k = 0; k < kParts; ++k) room &= i[k] + 2 * kSteps <= stop[k] && j[k] + kSteps <= m;
+        if (!room) break;
+        for (size_t s = 0; s < kSteps; ++s)
+          for (size_t k = 0; k < kParts; ++k) step2(i[k], j[k]);
+      }
+    }
     for (;;) {
       bool room = true;
       for (size_t k = 0; k < kParts; ++k) room &= i[k] + kSteps <= stop[k] && j[k] + kSteps <= m;
@@ -149,15 +177,24 @@ void asof_merge(const int64_t* l, size_t n, const int64_t* r, size_t m, int64_t*
   }
   for (size_t k = 0; k < parts; ++k) {
     while (i[k] < stop[k] && j[k] < m) step(i[k], j[k]);
-    for (; i[k] < stop[k]; ++i[k]) out[i[k]] = static_cast<int64_t>(j[k]) - 1;
+    for (; i[k] < stop[k]; ++i[k]) out[i[k]] = first + static_cast<int64_t>(j[k]);
   }
 }
 
 }  // namespace
 
 void asof_match(std::span<const int64_t> left_ts, std::span<const int64_t> right_ts, bool strict,
-                std::span<int64_t> out) {
+                std::span<int64_t> out, int64_t base) {
+  // The left rows without a match: those before the first right row.
+  const size_t none =
+      right_ts.empty() ? left_ts.size()
+      : strict ? static_cast<size_t>(std::upper_bound(left_ts.begin(), left_ts.end(), right_ts[0]) - left_ts.begin())
+               : static_cast<size_t>(std::lower_bound(left_ts.begin(), left_ts.end(), right_ts[0]) - left_ts.begin());
+  std::fill(out.begin(), out.begin() + static_cast<long>(none), int64_t{-1});
+  left_ts = left_ts.subspan(none);
+  out = out.subspan(none);
   const size_t n = left_ts.size(), m = right_ts.size();
+  if (n == 0) return;
   if (m > 4 * n) {
     // Right rows far denser than left ones: skip them by galloping.
     size_t j = 0;  // number of right rows at or before (before, if strict) the current left row
@@ -165,7 +202,7 @@ void asof_match(std::span<const int64_t> left_ts, std::span<const int64_t> right
       const int64_t t = left_ts[i];
       if (strict) j = advance_while(right_ts, j, [t](int64_t r) { return r < t; });
       else j = advance_while(right_ts, j, [t](int64_t r) { return r <= t; });
-      out[i] = static_cast<int64_t>(j) - 1;
+      out[i] = base + static_cast<int64_t>(j) - 1;
     }
     return;
   }
@@ -175,8 +212,8 @@ void asof_match(std::span<const int64_t> left_ts, std::span<const int64_t> right
   // left rows are split into parts merged side by side (each starts at its
   // first row's match, found by binary search), so independent chains of
   // loads and compares overlap.
-  if (strict) asof_merge<true>(left_ts.data(), n, right_ts.data(), m, out.data());
-  else asof_merge<false>(left_ts.data(), n, right_ts.data(), m, out.data());
+  if (strict) asof_merge<true>(left_ts.data(), n, right_ts.data(), m, out.data(), base);
+  else asof_merge<false>(left_ts.data(), n, right_ts.data(), m, out.data(), base);
 }
 
 void window_join_ranges(std::span<const int64_t> left_ts, std::span<const int64_t> right_ts, int64_t lo,

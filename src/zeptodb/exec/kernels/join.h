@@ -15,12 +15,13 @@
 
 namespace zepto::exec {
 
-// ASOF match: out[i] = the index of the LAST right row with
+// ASOF match: out[i] = base + the index of the LAST right row with
 // right_ts <= left_ts[i] (right_ts < left_ts[i] when `strict`), or -1 if
 // there is none. Among right rows with equal timestamps the last one wins.
 // Both spans must be sorted non-decreasing; out.size() == left_ts.size().
+// (`base`: where right_ts starts in a larger array the indices refer to.)
 void asof_match(std::span<const int64_t> left_ts, std::span<const int64_t> right_ts, bool strict,
-                std::span<int64_t> out);
+                std::span<int64_t> out, int64_t base = 0);
 
 // Window join ranges: for each left row i, the half-open range
 // [begin[i], end[i]) of right rows with
