@@ -4,9 +4,10 @@
     python bench/bench_storage.py --rows 1000000    # quick check
     python bench/bench_storage.py --dir /mnt/fast   # the disk to measure (default: a temp dir)
 
-- flush: a checkpoint writing N trades (4 x int64 columns) to partition
-  files, in column bytes per second, against writing and fsyncing the same
-  number of bytes to one file in the same directory (target >= 0.5x).
+- flush: a checkpoint writing N trades (4 x int64 columns, 100 symbols over
+  five days) to partition files, in column bytes per second, against writing
+  and fsyncing the same number of bytes to one file in the same directory
+  (target >= 0.5x); also says how many files and directories it made.
 - ingest: ingest_batch of the N trades in 1 M-row batches into a TIERED
   pipeline with fsync="batch" against the same into PURE_IN_MEMORY
   (target >= 0.7x).
@@ -115,6 +116,8 @@ def main() -> None:
             written = p_tier.flush()
             t_flush = time.perf_counter() - t
             assert written == args.rows, written
+            files = sum(1 for _ in d.rglob("*.zcol"))
+            dirs = sum(1 for t in (d / "tables").iterdir() for x in t.rglob("*") if x.is_dir())  # days, segments
             flush_s.append(t_flush)
             raw_s.append(t_raw)
             flush_r.append(t_raw / t_flush)
@@ -135,7 +138,7 @@ def main() -> None:
         mb = nbytes / 1e6
         print(f"rows: {args.rows:,} ({mb:.0f} MB of columns), rounds: {args.rounds}, dir: {base}")
         print(f"flush (checkpoint)   {mb / med(flush_s):9.0f} MB/s   raw write+fsync {mb / med(raw_s):9.0f} MB/s"
-              f"   ratio {med(flush_r):.2f}x (target >= 0.5x)")
+              f"   ratio {med(flush_r):.2f}x (target >= 0.5x)   {files} column files in {dirs} directories")
         print(f"ingest TIERED batch  {args.rows / med(ing_t) / 1e6:9.1f} M rows/s   in memory "
               f"{args.rows / med(ing_m) / 1e6:9.1f} M rows/s   ratio {med(ingest_r):.2f}x (target >= 0.7x)")
         print(f"open + day query     {med(open_s) * 1e3:9.1f} ms   warm day query {med(warm_s) * 1e3:9.3f} ms")
