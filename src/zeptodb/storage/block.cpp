@@ -274,6 +274,7 @@ std::shared_ptr<Block> Block::map_file(const std::string& path, size_t bytes, bo
   if (p == MAP_FAILED) p = mmap(nullptr, span = std::max(cap, kPage), PROT_READ | PROT_WRITE, MAP_SHARED, f.fd, 0);
   if (p == MAP_FAILED) file_error(path, "cannot map", errno);
   g_own_mappings.fetch_add(1, std::memory_order_relaxed);
+  if (create) populate(static_cast<std::byte*>(p), cap);  // rows are about to be written
   std::shared_ptr<Block> b;
   try {
     b.reset(new Block(static_cast<std::byte*>(p), cap, nullptr));
@@ -318,6 +319,7 @@ bool Block::grow_in_place(size_t bytes) {
       data_ = static_cast<std::byte*>(p);
       map_bytes_ = span;
     }
+    populate(data_ + capacity_, cap - capacity_);
     capacity_ = cap;
     return true;
   }
