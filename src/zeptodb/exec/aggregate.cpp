@@ -7,6 +7,7 @@
 #include <unordered_set>
 
 #include "zeptodb/common/error.h"
+#include "zeptodb/exec/kernels/kernel_internal.h"
 #include "zeptodb/exec/kernels/stats.h"
 
 namespace zepto::exec {
@@ -677,18 +678,58 @@ void Aggregator::update_kept(size_t g, const Vec* args, size_t nargs, const uint
 
 // ------------------------------------------------------------ GroupTable
 
-GroupTable::GroupTable(std::vector<LType> key_types) : types_(std::move(key_types)) {
+namespace {
+constexpr uint32_t kNoGroup = UINT32_MAX;
+}  // namespace
+
+GroupTable::GroupTable(std::vector<LType> key_types) : types_(std::move(key_types)), null_id_(kNoGroup) {
   for (LType t : types_) builders_.emplace_back(t);
+  int_key_ = types_.size() == 1 && phys_of(types_[0]) == Phys::kI64;
+}
+
+uint32_t GroupTable::add_group(const Vec* keys, size_t i, int64_t seq) {
+  for (size_t c = 0; c < builders_.size(); ++c) builders_[c].append(keys[c], i);
+  first_seq_.push_back(seq);
+  return static_cast<uint32_t>(first_seq_.size() - 1);
+}
+
+void GroupTable::grow_int_index() {
+  std::vector<int64_t> keys(std::max<size_t>(64, int_keys_.size() * 2));
+  std::vector<uint32_t> ids(keys.size(), kNoGroup);
+  size_t mask = keys.size() - 1;
+  for (size_t s = 0; s < int_ids_.size(); ++s) {
+    if (int_ids_[s] == kNoGroup) continue;
+    size_t h = internal::hash64(static_cast<uint64_t>(int_keys_[s])) & mask;
+    while (ids[h] != kNoGroup) h = (h + 1) & mask;
+    keys[h] = int_keys_[s];
+    ids[h] = int_ids_[s];
+  }
+  int_keys_.swap(keys);
+  int_ids_.swap(ids);
+}
+
+uint32_t GroupTable::find_or_add_int(const Vec& key, size_t i, int64_t seq) {
+  if (!key.is_valid(i)) {
+    if (null_id_ == kNoGroup) null_id_ = add_group(&key, i, seq);
+    return null_id_;
+  }
+  if ((size() + 1) * 2 > int_ids_.size()) grow_int_index();  // at most half full
+  const int64_t x = key.i64(i);
+  size_t mask = int_ids_.size() - 1, h = internal::hash64(static_cast<uint64_t>(x)) & mask;
+  while (int_ids_[h] != kNoGroup && int_keys_[h] != x) h = (h + 1) & mask;
+  if (int_ids_[h] == kNoGroup) {
+    int_keys_[h] = x;
+    int_ids_[h] = add_group(&key, i, seq);
+  }
+  return int_ids_[h];
 }
 
 uint32_t GroupTable::find_or_add(const std::vector<Vec>& keys, size_t i, int64_t seq) {
+  if (int_key_) return find_or_add_int(keys[0], i, seq);
   scratch_.clear();
   for (const auto& k : keys) append_key(scratch_, k, i);
-  auto [it, added] = index_.try_emplace(scratch_, static_cast<uint32_t>(first_seq_.size()));
-  if (added) {
-    for (size_t c = 0; c < keys.size(); ++c) builders_[c].append(keys[c], i);
-    first_seq_.push_back(seq);
-  }
+  auto [it, added] = index_.try_emplace(scratch_, kNoGroup);
+  if (added) it->second = add_group(keys.data(), i, seq);
   return it->second;
 }
 

@@ -73,8 +73,18 @@ class GroupTable {
   const std::vector<int64_t>& first_seq() const { return first_seq_; }
 
  private:
+  // One integer key (GROUP BY symbol): open addressing over the values,
+  // no key bytes or node per group; NULL is a group of its own.
+  uint32_t find_or_add_int(const Vec& key, size_t i, int64_t seq);
+  void grow_int_index();
+  uint32_t add_group(const Vec* keys, size_t i, int64_t seq);  // one Vec per key column
+
   std::vector<LType> types_;
-  std::unordered_map<std::string, uint32_t> index_;
+  bool int_key_ = false;
+  std::vector<int64_t> int_keys_;  // slot -> key value
+  std::vector<uint32_t> int_ids_;  // slot -> group id, or kNoGroup (empty)
+  uint32_t null_id_;
+  std::unordered_map<std::string, uint32_t> index_;  // other keys: key bytes -> group id
   std::vector<VecBuilder> builders_;
   std::vector<Vec> finished_;
   std::vector<int64_t> first_seq_;
