@@ -91,7 +91,7 @@ std::string unseal(uint32_t magic, uint32_t version, const std::string& path) {
 }
 
 // Flushes every file of the file system holding `dir` (one call for the
-// many column files of a checkpoint instead of one fsync each).
+// many files of PURE_ON_DISK tables instead of one fsync each).
 void sync_filesystem(const std::string& dir) {
   int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) throw_error(ErrorCode::kIOError, dir + ": " + std::strerror(errno));
@@ -99,6 +99,13 @@ void sync_filesystem(const std::string& dir) {
   int err = errno;
   ::close(fd);
   if (rc != 0) throw_error(ErrorCode::kIOError, dir + ": sync failed: " + std::strerror(err));
+}
+
+// The parent directories of `dirs`.
+std::set<std::string> parent_dirs(const std::set<std::string>& dirs) {
+  std::set<std::string> out;
+  for (const auto& d : dirs) out.insert(parent_dir(d));
+  return out;
 }
 
 // Runs fn(0) .. fn(n - 1) on up to kIoThreads threads (compressing and
@@ -378,7 +385,9 @@ void Store::write_files(const std::vector<FileJob>& files) const {
   parallel_for(files.size(), [&](size_t i) {
     const FileJob& f = files[i];
     // New files, referenced only once the checkpoint commits: no rename needed.
-    write_column_file(f.path, f.type, f.chunks, compression_, /*sync=*/false, /*atomic=*/false);
+    // With sync_, each file starts its writeback as it is written and is
+    // fdatasynced at its end.
+    write_column_file(f.path, f.type, f.chunks, compression_, sync_, /*atomic=*/false);
   });
 }
 
@@ -386,6 +395,7 @@ CheckpointResult Store::write(const Capture& capture) {
   CheckpointResult res;
   std::map<uint64_t, TableState> next;
   std::vector<std::string> obsolete;  // segment directories to remove once the checkpoint is committed
+  std::set<std::string> new_dirs;     // the segment directories it writes
   try {
     std::vector<std::pair<std::string, std::string>> manifests;  // (path, contents)
     std::vector<FileJob> files;  // the column files to write, decided first
@@ -505,6 +515,7 @@ CheckpointResult Store::write(const Capture& capture) {
           const uint64_t id = ns.next_segment++;
           const std::string sdir = segment_dir(tdir, day, id);
           make_dirs(sdir);
+          new_dirs.insert(sdir);
           std::vector<FileJob> jobs(schema.size());
           for (size_t c = 0; c < schema.size(); ++c)
             jobs[c] = {column_file(sdir, c, schema.column(c).name), schema.column(c).type, {}};
@@ -557,7 +568,13 @@ CheckpointResult Store::write(const Capture& capture) {
         if (!ns.segments.count(id)) obsolete.push_back(segment_dir(tdir, seg.day, id));
     }
     write_files(files);
-    if (sync_) sync_filesystem(dir_);
+    if (sync_) {
+      if (mapped_) sync_filesystem(dir_);  // the mapped files, written as rows arrived
+      // The new segments' directory entries, then their parents'.
+      for (const auto& level : {new_dirs, parent_dirs(new_dirs), parent_dirs(parent_dirs(new_dirs))})
+        for (const auto& d : level) fsync_dir(d);
+      fsync_dir(dir_ + "/tables");
+    }
     for (const auto& [path, body] : manifests) write_file_atomic(path, body, sync_);
 
     Encoder cat;
