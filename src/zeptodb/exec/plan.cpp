@@ -60,7 +60,14 @@ class TableSource : public ChunkSource {
   TableSource(const ScanNode& node, ExecContext& ctx) : node_(node), ctx_(ctx) {
     const Schema& schema = node.table->schema();
     for (const auto& c : schema.columns()) types_.push_back(ltype_of(c.type));
-    std::vector<const Partition*> parts = node.table->partitions();
+    // One key (a query on one symbol): its partition by lookup, without
+    // touching the others. Otherwise every partition, in creation order.
+    std::vector<const Partition*> parts;
+    if (node.keys && node.keys->size() == 1) {
+      if (const Partition* p = node.table->find_partition(node.keys->front())) parts.push_back(p);
+    } else {
+      parts = node.table->partitions();
+    }
     std::unordered_set<int64_t> keys;
     if (node.keys) keys.insert(node.keys->begin(), node.keys->end());
     int ts = node.ts_column();
