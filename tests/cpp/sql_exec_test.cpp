@@ -65,6 +65,17 @@ TEST_F(SqlTest, Vwap) {
   EXPECT_NEAR(rs.columns[0].double_at(0), (10 * 100 + 11 * 200 + 12 * 400) / 700.0, 1e-12);
 }
 
+TEST_F(SqlTest, AggregatesDifferingOnlyInTheirParameterAreComputedApart) {
+  // Prices 10, 11, 12 of symbol 1: the 0.5 and 0.5000001 quantiles differ
+  // in the sixth decimal; the same call twice is computed once, same value.
+  ResultSet rs = db.execute(
+      "SELECT percentile(price, 0.5), percentile(price, 0.5000001), percentile(price, 0.5) FROM trades WHERE symbol = 1");
+  ASSERT_EQ(rs.rows, 1u);
+  EXPECT_EQ(rs.columns[0].double_at(0), 11.0);
+  EXPECT_GT(rs.columns[1].double_at(0), 11.0);
+  EXPECT_EQ(rs.columns[2].double_at(0), 11.0);
+}
+
 TEST_F(SqlTest, SyntaxErrorCarriesPosition) {
   try {
     db.execute("SELECT price FORM trades");

@@ -508,13 +508,16 @@ AggCall make_agg(State& st, const Expr& e, AggKind kind, Env& env) {
 BoundPtr bind_aggregate(State& st, const Expr& e, AggKind kind, Env& env) {
   if (!env.aggs) fail(e.pos, "aggregate function " + e.name + "() is not allowed in " + env.clause);
   AggCall call = make_agg(st, e, kind, env);
-  std::string fp = std::to_string(static_cast<int>(call.spec.kind)) + "/" + std::to_string(call.spec.param);
+  // The same aggregate of the same arguments (the parameter compared
+  // exactly) is computed once.
+  std::string fp;
   for (const auto& a : call.args) fp += a->fingerprint();
   for (size_t j = 0; j < env.aggs->size(); ++j) {
-    std::string other = std::to_string(static_cast<int>((*env.aggs)[j].spec.kind)) + "/" +
-                        std::to_string((*env.aggs)[j].spec.param);
-    for (const auto& a : (*env.aggs)[j].args) other += a->fingerprint();
-    if (other == fp) return ref(env.agg_base + j, (*env.aggs)[j].spec.result_type, kRefAgg);
+    const AggCall& o = (*env.aggs)[j];
+    if (o.spec.kind != call.spec.kind || o.spec.param != call.spec.param) continue;
+    std::string other;
+    for (const auto& a : o.args) other += a->fingerprint();
+    if (other == fp) return ref(env.agg_base + j, o.spec.result_type, kRefAgg);
   }
   LType t = call.spec.result_type;
   env.aggs->push_back(std::move(call));
