@@ -7,6 +7,7 @@
 #include <unordered_set>
 
 #include "zeptodb/common/error.h"
+#include "zeptodb/common/target_clones.h"
 #include "zeptodb/exec/kernels/kernel_internal.h"
 #include "zeptodb/exec/kernels/stats.h"
 
@@ -34,7 +35,7 @@ struct DSum {
 // 64-bit arithmetic shifts or 128-bit adds: each value as unsigned bits
 // u = hi * 2^32 + lo, minus 2^64 for negative values. Also compiled for
 // AVX2 and AVX-512 (wider vectors), picked at load time.
-__attribute__((target_clones("avx512f", "avx2", "default")))
+ZEPTO_TARGET_CLONES
 __int128 sum_i64(const int64_t* x, size_t n) {
   __int128 total = 0;
   for (size_t b = 0; b < n;) {
@@ -54,7 +55,7 @@ __int128 sum_i64(const int64_t* x, size_t n) {
 
 // sum_i64() of the x[i] with keep[i] != 0 (n < 2^31); adds their number
 // to `kept`. Also compiled for AVX2 and AVX-512, picked at load time.
-__attribute__((target_clones("avx512f", "avx2", "default")))
+ZEPTO_TARGET_CLONES
 __int128 kept_sum_i64(const int64_t* x, const uint8_t* keep, size_t n, int64_t& kept) {
   uint64_t lo = 0, hi = 0, neg = 0, k = 0;
   for (size_t i = 0; i < n; ++i) {

@@ -7,6 +7,7 @@
 #include <unordered_set>
 
 #include "zeptodb/common/error.h"
+#include "zeptodb/common/target_clones.h"
 #include "zeptodb/exec/kernels/grouping.h"
 #include "zeptodb/exec/kernels/join.h"
 #include "zeptodb/exec/kernels/range_agg.h"
@@ -900,7 +901,7 @@ OrderedAggPlan plan_ordered_agg(const std::vector<BoundPtr>& keys, const std::ve
 // {min, max} of n >= 1 values in one pass. Baseline x86-64 has no 64-bit
 // vector compare, so the loop is also compiled for AVX2 and AVX-512, where
 // it vectorizes; the CPU picks the version at load time.
-__attribute__((target_clones("avx512f", "avx2", "default")))
+ZEPTO_TARGET_CLONES
 std::array<int64_t, 2> minmax_i64(const int64_t* x, size_t n) {
   int64_t lo = x[0], hi = x[0];
   for (size_t i = 1; i < n; ++i) {
@@ -932,10 +933,10 @@ void compare_into(ExprOp op, const T* x, T c, size_t n, uint8_t* k) {
   }
 }
 
-__attribute__((target_clones("avx512f", "avx2", "default")))
+ZEPTO_TARGET_CLONES
 void compare_i64(ExprOp op, const int64_t* x, int64_t c, size_t n, uint8_t* k) { compare_into(op, x, c, n, k); }
 
-__attribute__((target_clones("avx512f", "avx2", "default")))
+ZEPTO_TARGET_CLONES
 void compare_f64(ExprOp op, const double* x, double c, size_t n, uint8_t* k) { compare_into(op, x, c, n, k); }
 
 // keep[i] = the filter's value for `column op constant` over a BIGINT-like
