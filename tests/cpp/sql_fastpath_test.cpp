@@ -256,7 +256,9 @@ TEST_F(SqlFastPathTest, AsofJoinMatchesGroupedPath) {
     for (const char* cond : {">=", ">"})
       for (const char* where : {"", " WHERE t.symbol = 2", " WHERE t.symbol IN (1, 6, 3)"}) {
         std::string on = std::string(" ON t.symbol = q.symbol AND t.timestamp ") + cond + " q.timestamp";
-        std::string sel = "SELECT t.symbol, t.timestamp, t.price, q.timestamp, q.bid FROM ";
+        // q.symbol: one partition's key is a constant (not gathered by the
+        // merge's pieces, so every match is kept), several partitions' a column.
+        std::string sel = "SELECT t.symbol, t.timestamp, t.price, q.timestamp, q.bid, q.symbol FROM ";
         std::string fast = sel + "f t " + join + " g q" + on + where;
         std::string grouped = sel + "(SELECT * FROM f ORDER BY price, volume) t " + join +
                               " (SELECT * FROM g ORDER BY bid) q" + on + where;

@@ -1493,15 +1493,17 @@ bool ascending(const int64_t* x, size_t n) {
 // ASOF matches when each side is one run of rows per key, with times
 // without NULLs in order within each run (a scan of partitions keyed by the
 // join key): a merge per key over the time columns as they are, no copies.
-// Writes every entry of `match` (-1: no match) and appends to `matched` the
-// rows of each left run that found a match, [begin, end) in row order (the
-// unmatched rows of a run come before its matched ones). False, with
-// nothing written, if the inputs do not have this shape.
-// `on_piece(b, e)` runs on the thread that computed the matches of left
-// rows [b, e), right after (while they are in its cache).
+// Appends to `matched` the rows of each left run that have a match,
+// [begin, end) in row order (the unmatched rows of a run come before its
+// matched ones). The matches are computed in pieces of left rows, each on
+// one of `threads` threads, and handed to on_piece(b, e, m) on that thread
+// (m[k]: the match of left row b + k, or -1); with a non-null `match` (room
+// for every left row) they are kept there, else in a buffer per thread that
+// the next piece reuses. False, with nothing done, if the inputs do not
+// have this shape.
 bool asof_by_runs(const std::vector<Vec>& lk, const Vec& lt, const std::vector<Vec>& rk, const Vec& rt, size_t ln,
-                  size_t rn, bool strict, size_t threads, std::vector<int64_t>& match,
-                  std::vector<std::array<size_t, 2>>& matched, const std::function<void(size_t, size_t)>& on_piece) {
+                  size_t rn, bool strict, size_t threads, int64_t* match, std::vector<std::array<size_t, 2>>& matched,
+                  const std::function<void(size_t, size_t, const int64_t*)>& on_piece) {
   if (lk.size() != 1 || rk.size() != 1 || !lt.all_valid() || !rt.all_valid() || lt.constant || rt.constant)
     return false;
   std::vector<std::array<int64_t, 3>> lr, rr;
@@ -1525,10 +1527,14 @@ bool asof_by_runs(const std::vector<Vec>& lk, const Vec& lt, const std::vector<V
   for (const auto& [key, b, e] : lr) {
     auto it = right_of.find(key);
     if (it == right_of.end()) {
-      std::fill(match.begin() + b, match.begin() + e, int64_t{-1});
+      if (match) std::fill(match + b, match + e, int64_t{-1});
       continue;
     }
-    for (int64_t p = b; p < e; p += kPiece) pieces.push_back({p, std::min(e, p + kPiece), rr[it->second][1], rr[it->second][2]});
+    int64_t rb = rr[it->second][1], re = rr[it->second][2];
+    // The run's rows before its first right row (at or before it, if strict) have no match.
+    const int64_t* first = strict ? std::upper_bound(l + b, l + e, r[rb]) : std::lower_bound(l + b, l + e, r[rb]);
+    if (first != l + e) matched.push_back({static_cast<size_t>(first - l), static_cast<size_t>(e)});
+    for (int64_t p = b; p < e; p += kPiece) pieces.push_back({p, std::min(e, p + kPiece), rb, re});
   }
   ThreadPool::shared().parallel_for(pieces.size(), threads, [&](size_t k, size_t) {
     const Piece& p = pieces[k];
@@ -1538,31 +1544,30 @@ bool asof_by_runs(const std::vector<Vec>& lk, const Vec& lt, const std::vector<V
       return (strict ? std::lower_bound(r + p.rb, r + p.re, t) : std::upper_bound(r + p.rb, r + p.re, t)) - r;
     };
     int64_t rb = std::max(p.rb, after(l[p.b]) - 1), re = after(l[p.e - 1]);
-    std::span<int64_t> out(match.data() + p.b, static_cast<size_t>(p.e - p.b));
-    asof_match(std::span<const int64_t>(l + p.b, out.size()), std::span<const int64_t>(r + rb, static_cast<size_t>(std::max(re, rb) - rb)),
-               strict, out, rb);
-    on_piece(static_cast<size_t>(p.b), static_cast<size_t>(p.e));
+    size_t n = static_cast<size_t>(p.e - p.b);
+    thread_local std::vector<int64_t> scratch;
+    if (!match && scratch.size() < n) scratch.resize(static_cast<size_t>(kPiece));
+    int64_t* out = match ? match + p.b : scratch.data();
+    asof_match(std::span<const int64_t>(l + p.b, n), std::span<const int64_t>(r + rb, static_cast<size_t>(std::max(re, rb) - rb)),
+               strict, std::span<int64_t>(out, n), rb);
+    on_piece(static_cast<size_t>(p.b), static_cast<size_t>(p.e), out);
   });
-  for (const auto& [key, b, e] : lr) {
-    auto first = std::partition_point(match.begin() + b, match.begin() + e, [](int64_t m) { return m < 0; });
-    if (first != match.begin() + e) matched.push_back({static_cast<size_t>(first - match.begin()), static_cast<size_t>(e)});
-  }
   return true;
 }
 
-// The values of fixed-width column `src` at each left row's match, written
-// at the left row's position: rows [b, e) of `out` (allocated for every left
-// row by the caller; unmatched rows are left unwritten).
-void gather_at_matches(const Vec& src, const int64_t* match, size_t b, size_t e, Vec& out) {
+// The values of fixed-width column `src` at the matches m[0, e - b) of left
+// rows [b, e), written at the left rows' positions in `out` (allocated for
+// every left row by the caller; unmatched rows are left unwritten).
+void gather_at_matches(const Vec& src, const int64_t* m, size_t b, size_t e, Vec& out) {
   auto go = [&](auto tag) {
     using T = decltype(tag);
     const T* in = src.as<T>();
-    T* o = const_cast<T*>(out.as<T>());
-    for (size_t i = b; i < e; ++i)
-      if (match[i] >= 0) o[i] = in[match[i]];
+    T* o = const_cast<T*>(out.as<T>()) + b;
+    for (size_t k = 0; k < e - b; ++k)
+      if (m[k] >= 0) o[k] = in[m[k]];
     if (src.valid) {
-      uint8_t* ov = const_cast<uint8_t*>(out.valid);
-      for (size_t i = b; i < e; ++i) ov[i] = match[i] >= 0 && src.valid[match[i]];
+      uint8_t* ov = const_cast<uint8_t*>(out.valid) + b;
+      for (size_t k = 0; k < e - b; ++k) ov[k] = m[k] >= 0 && src.valid[m[k]];
     }
   };
   switch (phys_of(src.type)) {
@@ -1580,42 +1585,48 @@ Relation JoinNode::asof(Relation l, Relation r, ExecContext& ctx) {
   std::vector<Vec> rk = eval_all(right_keys, r.cols, r.n);
   Vec lt = flatten(eval(*left_ts, l.cols, l.n));
   Vec rt = flatten(eval(*right_ts, r.cols, r.n));
-  // The match of each left row, in a buffer this thread keeps between
-  // queries (up to 2^20 rows, 8 MB): repeated joins reuse its pages instead
-  // of faulting fresh ones in.
+  auto wanted = [&](size_t c) { return needed.empty() || needed[c]; };
+  // ASOF (not LEFT): the right columns the query reads, when fixed-width
+  // and not constant, are gathered by the merge's own pieces (on its
+  // threads, while the matches are hot) at the left rows' positions; below
+  // they are sliced or gathered like the left columns. When every right
+  // column read is, the matches need not be kept for all left rows.
+  std::vector<Vec> at_left(r.cols.size());
+  std::vector<bool> fused(r.cols.size(), false);
+  bool keep_matches = kind != JoinKind2::kAsof;
+  for (size_t c = 0; c < r.cols.size(); ++c) {
+    const Vec& v = r.cols[c];
+    Phys p = phys_of(v.type);
+    if (!wanted(l.cols.size() + c) || v.type == LType::kNull) continue;
+    if (kind != JoinKind2::kAsof || v.constant || (p != Phys::kU8 && p != Phys::kI64 && p != Phys::kF64)) {
+      keep_matches = true;
+      continue;
+    }
+    fused[c] = true;
+    if (p == Phys::kU8) alloc_values<uint8_t>(at_left[c], v.type, l.n, false);
+    else if (p == Phys::kI64) alloc_values<int64_t>(at_left[c], v.type, l.n, false);
+    else alloc_values<double>(at_left[c], v.type, l.n, false);
+    if (v.valid) alloc_valid(at_left[c]);
+  }
+  auto on_piece = [&](size_t pb, size_t pe, const int64_t* m) {
+    for (size_t c = 0; c < r.cols.size(); ++c)
+      if (fused[c]) gather_at_matches(r.cols[c], m, pb, pe, at_left[c]);
+  };
+  // The match of each left row, when kept: in a buffer this thread keeps
+  // between queries (up to 2^20 rows, 8 MB), so repeated joins reuse its
+  // pages instead of faulting fresh ones in.
   thread_local std::vector<int64_t> kept_buffer;
   std::vector<int64_t> fresh;
   std::vector<int64_t>& match = l.n <= (size_t{1} << 20) ? kept_buffer : fresh;
-  match.resize(l.n);
-  auto wanted = [&](size_t c) { return needed.empty() || needed[c]; };
-  // ASOF (not LEFT) of runs: the right columns the query reads, when
-  // fixed-width and not constant, are gathered by the merge's own pieces
-  // (on its threads, while the matches are hot), at the left rows'
-  // positions; below they are sliced or gathered like the left columns.
-  std::vector<Vec> at_left(r.cols.size());
-  std::vector<bool> fused(r.cols.size(), false);
-  if (kind == JoinKind2::kAsof)
-    for (size_t c = 0; c < r.cols.size(); ++c) {
-      const Vec& v = r.cols[c];
-      Phys p = phys_of(v.type);
-      if (!wanted(l.cols.size() + c) || v.constant || (p != Phys::kU8 && p != Phys::kI64 && p != Phys::kF64)) continue;
-      fused[c] = true;
-      if (p == Phys::kU8) alloc_values<uint8_t>(at_left[c], v.type, l.n, false);
-      else if (p == Phys::kI64) alloc_values<int64_t>(at_left[c], v.type, l.n, false);
-      else alloc_values<double>(at_left[c], v.type, l.n, false);
-      if (v.valid) alloc_valid(at_left[c]);
-    }
-  auto on_piece = [&](size_t pb, size_t pe) {
-    for (size_t c = 0; c < r.cols.size(); ++c)
-      if (fused[c]) gather_at_matches(r.cols[c], match.data(), pb, pe, at_left[c]);
-  };
+  if (keep_matches) match.resize(l.n);
   // The left rows kept: all (ASOF LEFT), else those with a match. When they
   // are one range of rows [a, b) (unmatched rows only come before a key's
   // first right row, and there is one key), the left columns are sliced,
   // not copied.
   size_t a = 0, b = l.n, kept = l.n;
   std::vector<std::array<size_t, 2>> matched;
-  if (asof_by_runs(lk, lt, rk, rt, l.n, r.n, strict, threads_for(ctx, l.n + r.n), match, matched, on_piece)) {
+  if (asof_by_runs(lk, lt, rk, rt, l.n, r.n, strict, threads_for(ctx, l.n + r.n), keep_matches ? match.data() : nullptr,
+                   matched, on_piece)) {
     if (kind == JoinKind2::kAsof) {
       kept = 0;
       for (const auto& [mb, me] : matched) kept += me - mb;
@@ -1624,7 +1635,8 @@ Relation JoinNode::asof(Relation l, Relation r, ExecContext& ctx) {
     }
   } else {
     std::fill(fused.begin(), fused.end(), false);
-    std::fill(match.begin(), match.end(), int64_t{-1});
+    match.assign(l.n, int64_t{-1});
+    keep_matches = true;
     asof_by_groups(lk, lt, rk, rt, l.n, r.n, strict, match);
     if (kind == JoinKind2::kAsof) {
       kept = static_cast<size_t>(std::count_if(match.begin(), match.end(), [](int64_t m) { return m >= 0; }));
@@ -1638,24 +1650,31 @@ Relation JoinNode::asof(Relation l, Relation r, ExecContext& ctx) {
     for (size_t c = 0; c < l.cols.size(); ++c)
       out.cols.push_back(wanted(c) ? slice(l.cols[c], a, kept) : const_null(LType::kNull, kept));
     for (size_t c = 0; c < r.cols.size(); ++c)
-      out.cols.push_back(!wanted(l.cols.size() + c) ? const_null(LType::kNull, kept)
-                         : fused[c]                 ? slice(at_left[c], a, kept)
+      out.cols.push_back(!wanted(l.cols.size() + c) || r.cols[c].type == LType::kNull ? const_null(LType::kNull, kept)
+                         : fused[c] ? slice(at_left[c], a, kept)
                                                     : gather_nullable(r.cols[c], match.data() + a, kept));
     return out;
   }
+  // Several ranges (ASOF, not LEFT): the rows of `matched`, or those whose
+  // kept match is not -1.
   std::vector<int64_t> li, ri;
   li.reserve(kept);
-  ri.reserve(kept);
-  for (size_t i = 0; i < l.n; ++i) {
-    if (match[i] < 0) continue;
-    li.push_back(static_cast<int64_t>(i));
-    ri.push_back(match[i]);
+  if (!keep_matches) {
+    for (const auto& [mb, me] : matched)
+      for (size_t i = mb; i < me; ++i) li.push_back(static_cast<int64_t>(i));
+  } else {
+    ri.reserve(kept);
+    for (size_t i = 0; i < l.n; ++i) {
+      if (match[i] < 0) continue;
+      li.push_back(static_cast<int64_t>(i));
+      ri.push_back(match[i]);
+    }
   }
   for (size_t c = 0; c < l.cols.size(); ++c)
     out.cols.push_back(wanted(c) ? gather_nullable(l.cols[c], li.data(), kept) : const_null(LType::kNull, kept));
   for (size_t c = 0; c < r.cols.size(); ++c)
-    out.cols.push_back(!wanted(l.cols.size() + c) ? const_null(LType::kNull, kept)
-                       : fused[c]                 ? gather_nullable(at_left[c], li.data(), kept)
+    out.cols.push_back(!wanted(l.cols.size() + c) || r.cols[c].type == LType::kNull ? const_null(LType::kNull, kept)
+                       : fused[c] ? gather_nullable(at_left[c], li.data(), kept)
                                                   : gather_nullable(r.cols[c], ri.data(), kept));
   return out;
 }
