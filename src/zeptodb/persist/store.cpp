@@ -29,6 +29,7 @@ constexpr int64_t kDayNs = 86'400'000'000'000;
 constexpr int64_t kNoDay = INT64_MIN;  // the unit of a table without a timestamp column
 constexpr size_t kMaxDaySegments = 16;  // a day never has more segments (see store.h)
 constexpr size_t kIoThreads = 4;        // threads reading or writing column files
+constexpr size_t kLoadWindow = 16;      // segment slices read together while loading
 constexpr uint32_t kCatalogMagic = 0x5441435A;   // "ZCAT"
 constexpr uint32_t kManifestMagic = 0x4E414D5A;  // "ZMAN"
 constexpr uint32_t kCatalogVersion = 1;
@@ -328,52 +329,85 @@ void Store::load_rows(Table& table, const std::string& tdir, const TableState& s
   std::erase_if(segs, [](const Job& j) { return j.pieces.empty(); });
   std::stable_sort(segs.begin(), segs.end(), [](const Job& a, const Job& b) { return a.seg->day < b.seg->day; });
 
-  // A segment is read a stride of rows at a time, its columns in parallel
-  // (every block checked before use); then the stride's part of each piece
-  // is appended.
-  const size_t ncol = schema.size();
+  // The segments are read in slices of at most a stride of rows: a big
+  // segment in several, small ones together (a window of slices holds at
+  // most a stride of rows). The column files of a window's slices are read
+  // in parallel (every block checked before use), then the slices' parts of
+  // the pieces are appended in order.
+  for (Job& job : segs)
+    std::sort(job.pieces.begin(), job.pieces.end(), [](const auto& a, const auto& b) { return a.second.first < b.second.first; });
+  struct Slice {
+    size_t job;
+    uint64_t start, rows;
+  };
+  std::vector<Slice> slices;
   const size_t stride = std::max<size_t>(1, stride_bytes / std::max<size_t>(1, schema.row_width()));
-  std::vector<std::optional<ColumnFileReader>> readers(ncol);
+  for (size_t k = 0; k < segs.size(); ++k)
+    for (uint64_t start = 0, rows = segs[k].seg->rows; start < rows; start += stride)
+      slices.push_back({k, start, std::min<uint64_t>(stride, rows - start)});
+
+  const size_t ncol = schema.size();
+  std::vector<std::vector<std::optional<ColumnFileReader>>> readers(segs.size());  // per segment being read
+  // Per column, the rows of a window: its slices one after the other.
   std::vector<std::vector<std::byte>> values(ncol);
   std::vector<std::vector<uint8_t>> validity(ncol);
+  std::vector<uint64_t> at;  // where each slice of the window starts in them
   std::vector<const void*> ptrs(ncol);
   std::vector<const uint8_t*> valid(ncol);
-  for (Job& job : segs) {
-    std::sort(job.pieces.begin(), job.pieces.end(), [](const auto& a, const auto& b) { return a.second.first < b.second.first; });
-    const uint64_t rows = job.seg->rows;
-    parallel_for(ncol, [&](size_t c) {
-      readers[c].emplace(column_file(segment_dir(tdir, job.seg->day, job.id), c, schema.column(c).name),
-                         schema.column(c).type);
-      const std::string& path = readers[c]->path();
-      const size_t have = readers[c]->info().rows;
-      auto bad = [&](const std::string& why) { throw_error(ErrorCode::kIOError, path + ": " + why + " (file is corrupt)"); };
-      for (const auto& [sym, p] : job.pieces)
-        if (p.first > have || p.rows > have - p.first)
-          bad("holds " + std::to_string(have) + " rows, the manifest has rows " + std::to_string(p.first) + ".." +
-              std::to_string(p.first + p.rows - 1) + " of symbol " + std::to_string(sym) + " in it");
-      if (have != rows) bad("holds " + std::to_string(have) + " rows, the manifest says " + std::to_string(rows));
+  for (size_t first = 0, count; first < slices.size(); first += count) {
+    at.assign(1, 0);
+    uint64_t rows = slices[first].rows;
+    for (count = 1; first + count < slices.size() && count < kLoadWindow && rows + slices[first + count].rows <= stride;
+         ++count) {
+      at.push_back(rows);
+      rows += slices[first + count].rows;
+    }
+    for (size_t c = 0; c < ncol; ++c) {
+      values[c].resize(std::max<size_t>(values[c].size(), rows * type_width(schema.column(c).type)));
+      validity[c].resize(std::max<size_t>(validity[c].size(), rows));
+    }
+    // A segment's first slice opens its files (and checks them against the manifest).
+    for (size_t k = first; k < first + count; ++k)
+      if (slices[k].start == 0) readers[slices[k].job].resize(ncol);
+    parallel_for(count * ncol, [&](size_t i) {
+      const Slice& sl = slices[first + i / ncol];
+      const Job& job = segs[sl.job];
+      const size_t c = i % ncol;
+      std::optional<ColumnFileReader>& reader = readers[sl.job][c];
+      if (sl.start == 0) {
+        reader.emplace(column_file(segment_dir(tdir, job.seg->day, job.id), c, schema.column(c).name),
+                       schema.column(c).type);
+        const std::string& path = reader->path();
+        const size_t have = reader->info().rows;
+        auto bad = [&](const std::string& why) { throw_error(ErrorCode::kIOError, path + ": " + why + " (file is corrupt)"); };
+        for (const auto& [sym, p] : job.pieces)
+          if (p.first > have || p.rows > have - p.first)
+            bad("holds " + std::to_string(have) + " rows, the manifest has rows " + std::to_string(p.first) + ".." +
+                std::to_string(p.first + p.rows - 1) + " of symbol " + std::to_string(sym) + " in it");
+        if (have != job.seg->rows)
+          bad("holds " + std::to_string(have) + " rows, the manifest says " + std::to_string(job.seg->rows));
+      }
+      const uint64_t to = at[i / ncol];
+      reader->read(sl.rows, values[c].data() + to * type_width(schema.column(c).type), validity[c].data() + to);
     });
-    size_t next_piece = 0;  // the first piece not wholly appended yet
-    for (uint64_t start = 0, n; start < rows; start += n) {
-      n = std::min<uint64_t>(stride, rows - start);
-      parallel_for(ncol, [&](size_t c) {
-        values[c].resize(n * type_width(schema.column(c).type));
-        const bool nulls = readers[c]->info().has_validity;
-        if (nulls) validity[c].resize(n);
-        readers[c]->read(n, values[c].data(), nulls ? validity[c].data() : nullptr);
-      });
-      for (size_t k = next_piece; k < job.pieces.size(); ++k) {
-        const Piece& p = job.pieces[k].second;
-        if (p.first >= start + n) break;
-        const uint64_t lo = std::max(p.first, start), hi = std::min(p.first + p.rows, start + n);
-        if (hi <= lo) continue;
+    for (size_t k = 0; k < count; ++k) {
+      const Slice& sl = slices[first + k];
+      const Job& job = segs[sl.job];
+      const uint64_t end = sl.start + sl.rows;
+      // The pieces overlapping the slice (they are sorted and do not overlap).
+      auto it = std::partition_point(job.pieces.begin(), job.pieces.end(),
+                                     [&](const auto& x) { return x.second.first + x.second.rows <= sl.start; });
+      for (; it != job.pieces.end() && it->second.first < end; ++it) {
+        const Piece& p = it->second;
+        const uint64_t lo = std::max(p.first, sl.start), hi = std::min(p.first + p.rows, end);
+        const uint64_t from = at[k] + (lo - sl.start);
         for (size_t c = 0; c < ncol; ++c) {
-          ptrs[c] = values[c].data() + (lo - start) * type_width(schema.column(c).type);
-          valid[c] = readers[c]->info().has_validity ? validity[c].data() + (lo - start) : nullptr;
+          ptrs[c] = values[c].data() + from * type_width(schema.column(c).type);
+          valid[c] = readers[sl.job][c]->info().has_validity ? validity[c].data() + from : nullptr;
         }
         table.append(ptrs.data(), valid.data(), hi - lo);
-        if (hi == p.first + p.rows && k == next_piece) ++next_piece;
       }
+      if (end == job.seg->rows) readers[sl.job].clear();  // its files are closed
     }
   }
   // The rows just loaded are what the files hold: the next checkpoint only
