@@ -137,6 +137,10 @@ def main() -> int:
                 for g, w in zip(got, want)):
             print(f"  {name}: results differ: {got[:3]} vs {want[:3]}")
             failed = True
+        # The check's Python rows (100 k of them for the ASOF join) would
+        # otherwise stay alive while both engines are timed, and every
+        # round's gc.collect() would walk them.
+        del r, got, want
         # Both sides produce the result as typed columns (ours: the
         # QueryResult, whose NumPy views need no copy; DuckDB: fetchnumpy),
         # not as Python objects row by row.
