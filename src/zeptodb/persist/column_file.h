@@ -44,7 +44,8 @@
 //   most 1 MiB rows each.
 //
 // A file is written to a temporary name and renamed into place, so a reader
-// sees either the old file or the new one whole. A reader checks every size
+// sees either the old file or the new one whole (or, for a new file nothing
+// reads before the caller commits it, in place). A reader checks every size
 // and every checksum before it uses a byte: a torn or corrupt file is
 // reported, never returned as data.
 #pragma once
