@@ -238,6 +238,21 @@ TEST_F(PersistStore, NewSegmentsAbsorbTheNewestWhileTheyAreNoBigger) {
   EXPECT_EQ(Reopened(dir.path()).rows(), contents(*table));
 }
 
+TEST_F(PersistStore, EqualCheckpointsRewriteEachRowAboutLog2Times) {
+  // 64 = 2^6 equal checkpoints of one day: like a binary counter, a row is
+  // written (6 + 2) / 2 = 4 times on average, and the day has as many
+  // segments as the count has one bits.
+  uint64_t written = 0;
+  for (int i = 1; i <= 64; ++i) {
+    add({1, 2}, 0, 10, i * 100);
+    written += checkpoint().rows_written;
+    if (i == 63) EXPECT_EQ(day0_segments(), 6u);
+  }
+  EXPECT_EQ(day0_segments(), 1u);
+  EXPECT_EQ(written, 4u * 64 * 20);
+  EXPECT_EQ(Reopened(dir.path()).rows(), contents(*table));
+}
+
 TEST_F(PersistStore, ADayNeverHasMoreThanSixteenSegments) {
   // Checkpoints that shrink never merge by size; the 17th segment would pass the cap.
   for (int i = 0; i < 16; ++i) {
