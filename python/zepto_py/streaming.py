@@ -204,6 +204,7 @@ class StreamingSession:
         np = require("numpy", what)
         progress = _Progress(self.show_progress, n, what)
         start, rows_before = time.perf_counter(), self._rows
+        self._expect(n)
         try:
             bad = _Bad()  # missing values only Python sees (None, pandas NA), replaced by placeholders
             sources = dataframe._sources(target, columns(bad), np, bad, check_values=False)
@@ -294,6 +295,7 @@ class StreamingSession:
         np = require("numpy", what)
         progress = _Progress(self.show_progress, n, what)
         start, rows_before = time.perf_counter(), self._rows
+        self._expect(n)
         bad = bad_rows()
         mask = bad.union(np, n) if bad.masks else None
 
@@ -324,6 +326,14 @@ class StreamingSession:
         finally:
             self._finish(progress, self._rows - rows_before, start)
         return self._rows - rows_before
+
+    def _expect(self, n: int) -> None:
+        """Tell the engine that n rows are coming: partitions get room for their share
+        with the first batches instead of growing batch by batch (a sizing hint)."""
+        try:
+            self.pipeline.expect_rows(n, table=self.table)
+        except KeyError:
+            pass  # no such table: the first store raises the error that names it
 
     def _ingest_or_split(self, ingest: Callable[[int, int], int], a: int, m: int,
                          row_of: Callable[[int], int], progress: _Progress) -> int:

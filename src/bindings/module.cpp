@@ -450,7 +450,17 @@ NB_MODULE(_core, m) {
           "table"_a, "(symbol column, timestamp column) of a table; None where it has none.")
       .def(
           "row_count", [](Database& db, const std::string& table) { return db.catalog().require(table)->row_count(); },
-          "table"_a = "trades");
+          "table"_a = "trades")
+      .def(
+          "expect_rows",
+          [](Database& db, int64_t rows, const std::string& table) {
+            if (rows < 0) throw_error(ErrorCode::kInvalidArgument, "expect_rows: rows must not be negative");
+            db.catalog().require(table)->expect_rows(static_cast<size_t>(rows));
+          },
+          "rows"_a, "table"_a = "trades",
+          "A sizing hint: about `rows` more rows are coming to `table`, over any number of calls. "
+          "Partitions then get room for their share at once instead of growing call by call; "
+          "a wrong hint costs memory or speed, never rows.");
 
   register_sql(m);  // sql_bindings.cpp: QueryResult, Pipeline._execute_sql
   register_arrow(m);  // arrow_bindings.cpp: ArrowExport, Pipeline._export_arrow / _ingest_arrow

@@ -71,6 +71,45 @@ TEST(Storage, LateRowsWhileViewHeldCopyOnWrite) {
   EXPECT_EQ(column_values(db, 1, "price"), (std::vector<int64_t>{1, 9, 2, 3}));
 }
 
+// expect_rows(): partitions get room for their share of the announced rows
+// with the first batch, so later batches land in the same blocks (no move,
+// no copy); the rows are the same as without the hint.
+TEST(Storage, ExpectRowsSizesPartitionsOnceAndKeepsTheRows) {
+  Database hinted, plain;
+  hinted.catalog().require("trades")->expect_rows(200'000);
+  std::mt19937_64 rng(5);
+  const void* first_block = nullptr;
+  for (int batch = 0; batch < 10; ++batch) {
+    std::vector<int64_t> s(20'000), t(20'000), p(20'000), v(20'000, 1);
+    for (size_t i = 0; i < s.size(); ++i) {
+      s[i] = static_cast<int64_t>(rng() % 8);
+      t[i] = batch * 100'000 + static_cast<int64_t>(i);
+      p[i] = static_cast<int64_t>(rng() % 1000);
+    }
+    hinted.ingest_columns("trades", trades_cols(s, t, p, v), s.size());
+    plain.ingest_columns("trades", trades_cols(s, t, p, v), s.size());
+    const void* block = hinted.column("trades", 3, "price").block.get();
+    if (batch == 0) first_block = block;
+    EXPECT_EQ(block, first_block) << "batch " << batch << ": symbol 3 moved to a new block";
+  }
+  for (int64_t sym = 0; sym < 8; ++sym)
+    for (const char* col : {"timestamp", "price"})
+      EXPECT_EQ(column_values(hinted, sym, col), column_values(plain, sym, col)) << sym << " " << col;
+}
+
+// A hint larger than the memory limit allows is ignored: the batch is stored.
+TEST(Storage, ExpectRowsPastTheMemoryLimitStillStoresTheBatch) {
+  DatabaseConfig cfg;
+  cfg.max_memory = 4 << 20;
+  Database db(cfg);
+  db.catalog().require("trades")->expect_rows(size_t{1} << 40);
+  std::vector<int64_t> s(1000), t(1000), p(1000, 1), v(1000, 1);
+  for (size_t i = 0; i < s.size(); ++i) s[i] = static_cast<int64_t>(i % 4), t[i] = static_cast<int64_t>(i);
+  EXPECT_EQ(db.ingest_columns("trades", trades_cols(s, t, p, v), s.size()), 1000u);
+  EXPECT_EQ(db.catalog().require("trades")->row_count(), 1000u);
+  EXPECT_LE(db.stats().memory_bytes, size_t{4} << 20);
+}
+
 TEST(Storage, MemoryLimitRejectsWholeBatch) {
   DatabaseConfig cfg;
   cfg.max_memory = 64 * 1024;

@@ -273,3 +273,20 @@ def test_default_config_and_repr():
     p = zeptodb.Pipeline(config=custom)
     assert p.config.drain_batch_size == 256
     assert "PURE_IN_MEMORY" in repr(p.config)
+
+
+def test_expect_rows_is_a_hint_that_keeps_every_row():
+    hinted, plain = zeptodb.Pipeline(), zeptodb.Pipeline()
+    hinted.expect_rows(400_000)
+    rng = np.random.default_rng(7)
+    for b in range(4):
+        ids = rng.integers(0, 10, 100_000)
+        ts = np.arange(b * 100_000, (b + 1) * 100_000)
+        for p in (hinted, plain):
+            p.ingest_batch(ids, ts % 997, np.ones(100_000, dtype=np.int64), timestamps=ts)
+    for sym in range(10):
+        assert hinted.get_column(sym, "price").tolist() == plain.get_column(sym, "price").tolist()
+    with pytest.raises(ValueError, match="must not be negative"):
+        hinted.expect_rows(-1)
+    with pytest.raises(KeyError, match="nope"):
+        hinted.expect_rows(10, table="nope")

@@ -1,6 +1,7 @@
 #include "zeptodb/storage/table.h"
 
 #include <algorithm>
+#include <cmath>
 #include <atomic>
 #include <cstring>
 #include <exception>
@@ -190,19 +191,29 @@ void Table::refresh_data(Partition* p) {
 // that cannot grow in place move to new blocks holding a copy of the
 // published rows, swapped in under the partition lock; the visible content
 // never changes, so a failure here leaves nothing half-written.
-void Table::reserve(const std::vector<uint8_t>& add_validity) {
+void Table::reserve(const std::vector<uint8_t>& add_validity, size_t batch_rows, bool hinted) {
   const size_t ncol = schema_.size();
   struct Move {
     Partition* p;
     size_t cap;
   };
   std::vector<Move> moves;
+  hinted = hinted && expected_ > batch_rows && batch_rows > 0;
   for (const Slot& sl : slots_) {
     Partition* p = sl.p;
     const size_t needed = p->rows_ + sl.count;
     if (needed <= p->capacity_) continue;
-    if (p->capacity_ > 0 && grow_in_place(p, needed)) continue;
-    moves.push_back({p, std::max({needed, p->capacity_ + p->capacity_ / 2, initial_rows_})});
+    // With expect_rows(): room for this partition's share of the rows to come,
+    // estimated from its share of this batch, plus four standard deviations
+    // of that estimate (running out near the end would move the partition).
+    size_t want = needed;
+    if (hinted) {
+      const double count = static_cast<double>(sl.count);
+      const double share = count / static_cast<double>(batch_rows) * static_cast<double>(expected_);
+      want = std::max(needed, p->rows_ + static_cast<size_t>(share * (1.0 + 4.0 / std::sqrt(count + 1.0))));
+    }
+    if (p->capacity_ > 0 && grow_in_place(p, want)) continue;
+    moves.push_back({p, std::max({want, p->capacity_ + p->capacity_ / 2, initial_rows_})});
   }
   if (!moves.empty()) {
     // The first blocks of new partitions in one request (a big batch gets
@@ -664,7 +675,12 @@ size_t Table::append(const void* const* columns, const uint8_t* const* validity,
   }
 
   // Phase A: room everywhere. May throw; nothing is visible yet.
-  reserve(add_validity);
+  try {
+    reserve(add_validity, n, true);
+  } catch (const Error&) {
+    if (expected_ <= n) throw;
+    reserve(add_validity, n, false);  // the hinted room could not be had: only what is needed
+  }
   // Phase B: the new rows, past each partition's published count.
   scatter_rows(columns, validity, add_validity, slot_of, nranges);
   finish_slots(add_validity, nranges, slots_.size() > 64 ? nranges : 1);
@@ -691,7 +707,13 @@ size_t Table::append(const void* const* columns, const uint8_t* const* validity,
     }
     if (has_ts) p->last_ts_ = old_rows == 0 ? sl.max_ts : std::max(p->last_ts_, sl.max_ts);
   }
+  expected_ = expected_ > n ? expected_ - n : 0;
   return created;
+}
+
+void Table::expect_rows(size_t rows) {
+  std::lock_guard lock(write_mu_);
+  expected_ = rows;
 }
 
 std::vector<Table::CheckpointPart> Table::checkpoint_parts() {

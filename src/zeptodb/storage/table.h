@@ -80,6 +80,14 @@ class Table {
   // False while a loader is pending (checkpoints leave such a table's files as they are).
   bool loaded() const { return loaded_.load(std::memory_order_acquire); }
 
+  // A sizing hint: about `rows` more rows are coming, over any number of
+  // appends. A partition that needs room then gets room for its share of them
+  // (its share of the current batch) at once, instead of growing step by step
+  // (each step maps and zeroes fresh pages). A wrong hint costs memory or
+  // speed, never rows: if the hinted room cannot be had, the append takes
+  // only what it needs.
+  void expect_rows(size_t rows);
+
   // New column blocks come from `source` from now on (before the first row).
   void set_block_source(std::shared_ptr<BlockSource> source) { source_ = std::move(source); }
   // Installs a partition made of existing blocks holding `rows` rows in
@@ -133,7 +141,7 @@ class Table {
   static void classify_mapped(Range& r, const int64_t* sym, uint32_t* slot_of);
   template <typename Fn>
   static void run_ranges(size_t n, Fn&& fn);
-  void reserve(const std::vector<uint8_t>& add_validity);
+  void reserve(const std::vector<uint8_t>& add_validity, size_t batch_rows, bool hinted);
   bool grow_in_place(Partition* p, size_t needed_rows);
   void scatter_rows(const void* const* columns, const uint8_t* const* validity,
                     const std::vector<uint8_t>& add_validity, const std::byte* slot_of, size_t nranges);
@@ -167,6 +175,7 @@ class Table {
   std::vector<uint32_t> slot_buf_;     // local slot of each row, for small batches
   bool any_validity_ = false;          // some partition has a validity column
   bool ts_ordered_ = false;            // the scatter tracked the timestamp order (Range::stream)
+  size_t expected_ = 0;                // rows expect_rows() announced and not yet appended
 
   // Lazy loading (set_loader()).
   mutable std::atomic<bool> loaded_{true};
