@@ -1,6 +1,7 @@
 // PURE_ON_DISK: column blocks that are memory-mapped files (persist/mapped.h).
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -113,10 +114,10 @@ TEST(PureOnDisk, ChangesToCommittedRowsGoToANewGeneration) {
     EXPECT_NE(now, committed) << "a new file";
     std::ifstream g(committed, std::ios::binary);
     const std::string after((std::istreambuf_iterator<char>(g)), {});
-    const size_t committed_bytes = 10'000 * 8;
+    const size_t committed_bytes = 4096 + 10'000 * 8;  // the header page, then the rows
     ASSERT_GE(after.size(), committed_bytes);
     EXPECT_TRUE(after.compare(0, committed_bytes, before, 0, committed_bytes) == 0)
-        << "the committed rows of the file are untouched";
+        << "the header and the committed rows of the file are untouched";
     db.checkpoint();
     EXPECT_FALSE(fs::exists(committed)) << "the replaced generation goes once the next checkpoint commits";
     EXPECT_EQ(data_files(dir.path()).size(), 4u);
@@ -133,26 +134,51 @@ TEST(PureOnDisk, CorruptFileIsReportedNotRead) {
   }
   const fs::path victim = column_file(dir.path(), 2, 2);
   ASSERT_FALSE(victim.empty());
-  {
-    std::fstream f(victim, std::ios::in | std::ios::out | std::ios::binary);
-    f.seekp(40);
-    char c = 0;
-    f.read(&c, 1);
-    f.seekp(40);
-    c = static_cast<char>(c ^ 0x5a);
-    f.write(&c, 1);
-  }
-  Database db(on_disk(dir.path()));
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    try {
-      db.count("trades", 1, INT64_MIN, INT64_MAX);
-      FAIL() << "expected an error";
-    } catch (const Error& e) {
-      EXPECT_EQ(e.code(), ErrorCode::kIOError);
-      EXPECT_NE(std::string(e.what()).find(victim.filename().string()), std::string::npos) << e.what();
-      EXPECT_NE(std::string(e.what()).find("checksum"), std::string::npos) << e.what();
+  // A flipped bit in the rows, then in the header: each is found and named.
+  for (auto [offset, what] : {std::pair{4096 + 40, "checksum mismatch in bytes 0 to"},
+                              std::pair{9, "header checksum mismatch"}}) {
+    {
+      std::fstream f(victim, std::ios::in | std::ios::out | std::ios::binary);
+      f.seekg(offset);
+      char c = 0;
+      f.read(&c, 1);
+      f.seekp(offset);
+      c = static_cast<char>(c ^ 0x5a);
+      f.write(&c, 1);
+    }
+    Database db(on_disk(dir.path()));
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      try {
+        db.count("trades", 1, INT64_MIN, INT64_MAX);
+        FAIL() << "expected an error";
+      } catch (const Error& e) {
+        EXPECT_EQ(e.code(), ErrorCode::kIOError);
+        EXPECT_NE(std::string(e.what()).find(victim.filename().string()), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
+      }
     }
   }
+}
+
+TEST(PureOnDisk, FilesDescribeThemselves) {
+  TempDir dir;
+  {
+    Database db(on_disk(dir.path()));
+    ingest(db, 0, 1'000, 1, 1);
+  }
+  const fs::path f = column_file(dir.path(), 3, 2);  // symbol 3, price
+  std::ifstream in(f, std::ios::binary);
+  char h[48];
+  in.read(h, sizeof h);
+  auto u32 = [&](size_t at) { uint32_t v; std::memcpy(&v, h + at, 4); return v; };
+  auto u64 = [&](size_t at) { uint64_t v; std::memcpy(&v, h + at, 8); return v; };
+  EXPECT_EQ(std::string(h, 4), "ZCMF");
+  EXPECT_EQ(u32(4), 1u) << "format version";
+  EXPECT_EQ(u64(8), 3u) << "partition key";
+  EXPECT_EQ(u32(16), 2u) << "column index";
+  EXPECT_EQ(static_cast<ColumnType>(h[21]), ColumnType::INT64);
+  Database db(on_disk(dir.path()));
+  EXPECT_EQ(u64(32), db.count("trades", 3, INT64_MIN, INT64_MAX)) << "rows as of the last checkpoint";
 }
 
 TEST(PureOnDisk, TornFileIsReported) {

@@ -189,7 +189,7 @@ def test_corrupt_mapped_file_is_an_os_error(tmp_path: Path) -> None:
         p.ingest_batch([1, 2, 3], [10, 20, 30], [1, 1, 1], timestamps=[1, 2, 3])
     victim = next(tmp_path.rglob("data/2.2.*"))  # symbol 2, column 2 (price)
     data = bytearray(victim.read_bytes())
-    data[0] ^= 0xFF
+    data[4096] ^= 0xFF  # the first value, after the 4 KiB header
     victim.write_bytes(bytes(data))
     with zeptodb.Pipeline(tiered(tmp_path, mode="PURE_ON_DISK")) as p:
         with pytest.raises(OSError, match=f"{victim.name}.*checksum"):

@@ -11,6 +11,13 @@ namespace zepto::persist {
 namespace {
 
 constexpr size_t kChunk = size_t{1} << 20;  // bytes per CRC
+constexpr size_t kHeaderBytes = 4096;       // a page: the values start page-aligned
+constexpr uint32_t kFileMagic = 0x464D435A;  // "ZCMF"
+constexpr uint32_t kFileVersion = 1;
+// Header fields (little-endian): magic u32 @0, version u32 @4, key i64 @8,
+// column u32 @16, validity u8 @20, type u8 @21, generation u64 @24, rows u64
+// @32 (as of the last checkpoint), CRC-32 of bytes [0, 40) u32 @40.
+constexpr size_t kHeaderFields = 40;
 
 uint64_t gen_of(const std::string& path) {
   const size_t dot = path.rfind('.');
@@ -24,7 +31,23 @@ std::string base_name(const std::string& path) {
 
 }  // namespace
 
-MappedFiles::MappedFiles(std::string table_dir) : dir_(std::move(table_dir) + "/data") {}
+MappedFiles::MappedFiles(std::string table_dir, const Schema& schema) : dir_(std::move(table_dir) + "/data") {
+  for (const ColumnDef& c : schema.columns()) types_.push_back(c.type);
+}
+
+void MappedFiles::write_header(Block& b, int64_t key, size_t column, bool validity, uint64_t gen,
+                               uint64_t rows) const {
+  std::byte* h = b.header();
+  store_le<uint32_t>(h, kFileMagic);
+  store_le<uint32_t>(h + 4, kFileVersion);
+  store_le<int64_t>(h + 8, key);
+  store_le<uint32_t>(h + 16, static_cast<uint32_t>(column));
+  store_le<uint8_t>(h + 20, validity ? 1 : 0);
+  store_le<uint8_t>(h + 21, static_cast<uint8_t>(validity ? ColumnType::BOOL : types_.at(column)));
+  store_le<uint64_t>(h + 24, gen);
+  store_le<uint64_t>(h + 32, rows);
+  store_le<uint32_t>(h + kHeaderFields, checksum32(h, kHeaderFields));
+}
 
 std::string MappedFiles::name(int64_t key, size_t column, bool validity, uint64_t gen) const {
   return std::to_string(key) + "." + std::to_string(column) + (validity ? "v." : ".") + std::to_string(gen);
@@ -35,17 +58,26 @@ BlockPtr MappedFiles::allocate(int64_t key, size_t column, bool validity, size_t
   // sees a file that is not in live_ yet.
   std::lock_guard lock(mu_);
   make_dirs(dir_);
-  const std::string n = name(key, column, validity, next_gen_++);
-  BlockPtr b = Block::map_file(dir_ + "/" + n, bytes, /*create=*/true);
+  const uint64_t gen = next_gen_++;
+  const std::string n = name(key, column, validity, gen);
+  BlockPtr b = Block::map_file(dir_ + "/" + n, bytes, /*create=*/true, kHeaderBytes);
+  write_header(*b, key, column, validity, gen, 0);
   live_[n] = b;
   return b;
 }
 
-MappedFiles::Column MappedFiles::column_state(const BlockPtr& b, size_t bytes, const Column* before) const {
+MappedFiles::Column MappedFiles::column_state(const BlockPtr& b, size_t rows, size_t width,
+                                              const Column* before) const {
   if (!b || b->file().empty())
     throw_error(ErrorCode::kIOError, "PURE_ON_DISK table in " + dir_ + " has a column block that is not a file");
+  const size_t bytes = rows * width;
   Column col;
   col.gen = gen_of(b->file());
+  // The header's row count: what this checkpoint commits (the writer never
+  // touches the header).
+  std::byte* h = b->header();
+  store_le<uint64_t>(h + 32, rows);
+  store_le<uint32_t>(h + kHeaderFields, checksum32(h, kHeaderFields));
   // The chunks of the same generation that the last commit covered whole
   // are unchanged: committed rows are frozen (changes make a new generation).
   size_t reuse = 0;
@@ -73,9 +105,9 @@ void MappedFiles::encode(Encoder& m, const std::vector<Table::CheckpointPart>* p
       p.rows = snap.rows;
       for (size_t c = 0; c < schema.size(); ++c) {
         const size_t w = type_width(schema.column(c).type);
-        p.values.push_back(column_state(snap.columns[c], snap.rows * w, before ? &before->values[c] : nullptr));
+        p.values.push_back(column_state(snap.columns[c], snap.rows, w, before ? &before->values[c] : nullptr));
         p.validity.push_back(snap.validity[c]
-                                 ? column_state(snap.validity[c], snap.rows, before ? &before->validity[c] : nullptr)
+                                 ? column_state(snap.validity[c], snap.rows, 1, before ? &before->validity[c] : nullptr)
                                  : Column{});
       }
       next.emplace(snap.key, std::move(p));
@@ -158,13 +190,23 @@ void MappedFiles::decode(Decoder& d, size_t columns) {
 void MappedFiles::restore(Table& table) {
   const Schema& schema = table.schema();
   // Maps one committed file and checks it against the manifest.
-  auto open = [&](int64_t key, size_t c, bool validity, const Column& col, size_t bytes) {
+  auto open = [&](int64_t key, size_t c, bool validity, const Column& col, size_t rows) {
     const std::string n = name(key, c, validity, col.gen);
     const std::string path = dir_ + "/" + n;
-    BlockPtr b = Block::map_file(path, 0, /*create=*/false);
-    if (b->capacity() < bytes)
-      throw_error(ErrorCode::kIOError, path + ": holds " + std::to_string(b->capacity()) + " bytes, the manifest says " +
-                                           std::to_string(bytes) + " (file is torn)");
+    const size_t bytes = rows * (validity ? 1 : type_width(schema.column(c).type));
+    BlockPtr b = Block::map_file(path, 0, /*create=*/false, kHeaderBytes);
+    const std::byte* h = b->header();
+    auto bad = [&](const std::string& why) { throw_error(ErrorCode::kIOError, path + ": " + why); };
+    if (load_le<uint32_t>(h) != kFileMagic) bad("not a ZeptoDB column file (bad magic)");
+    if (load_le<uint32_t>(h + kHeaderFields) != checksum32(h, kHeaderFields)) bad("header checksum mismatch (file is corrupt)");
+    if (load_le<uint32_t>(h + 4) != kFileVersion)
+      bad("format version " + std::to_string(load_le<uint32_t>(h + 4)) + " is not supported");
+    if (load_le<int64_t>(h + 8) != key || load_le<uint32_t>(h + 16) != c || load_le<uint8_t>(h + 20) != validity ||
+        load_le<uint64_t>(h + 24) != col.gen ||
+        load_le<uint8_t>(h + 21) != static_cast<uint8_t>(validity ? ColumnType::BOOL : schema.column(c).type))
+      bad("header names another column, partition, type or generation than the manifest");
+    if (load_le<uint64_t>(h + 32) < rows || b->capacity() < bytes)
+      bad("holds fewer than the " + std::to_string(rows) + " rows the manifest says (file is torn)");
     if (col.crcs.size() != (bytes + kChunk - 1) / kChunk)
       throw_error(ErrorCode::kIOError, path + ": the manifest's checksums do not cover its rows (manifest is corrupt)");
     for (size_t k = 0; k < col.crcs.size(); ++k) {
@@ -186,7 +228,7 @@ void MappedFiles::restore(Table& table) {
   for (const auto& [key, p] : parts) {
     std::vector<BlockPtr> values(schema.size()), validity(schema.size());
     for (size_t c = 0; c < schema.size(); ++c) {
-      values[c] = open(key, c, false, p.values[c], p.rows * type_width(schema.column(c).type));
+      values[c] = open(key, c, false, p.values[c], p.rows);
       if (p.validity[c].gen) validity[c] = open(key, c, true, p.validity[c], p.rows);
     }
     table.restore_partition(key, std::move(values), std::move(validity), p.rows);

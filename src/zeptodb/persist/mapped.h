@@ -6,7 +6,10 @@
 // memory only the pages in use. A block that is replaced (grown past its
 // address space, rewritten for late rows or a TTL) is a new file, a new
 // generation: "<symbol id>.<column index>[v].<generation>" ("v": the
-// column's validity bytes).
+// column's validity bytes). A file starts with a 4 KiB header page (magic
+// "ZCMF", format version, partition key, column index and type, validity
+// flag, generation, the row count of the last checkpoint and a CRC-32 of
+// these fields); the column's values follow, as they are in memory.
 //
 // A checkpoint syncs the files and then commits, in the table's manifest
 // (MAPPED-<lsn>), each partition's row count and per column the generation
@@ -32,7 +35,7 @@ namespace zepto::persist {
 class MappedFiles : public BlockSource {
  public:
   // `table_dir`: the table's directory; its files go to table_dir/data.
-  explicit MappedFiles(std::string table_dir);
+  MappedFiles(std::string table_dir, const Schema& schema);
 
   // A new generation's file for a block of partition `key`.
   BlockPtr allocate(int64_t key, size_t column, bool validity, size_t bytes) override;
@@ -68,10 +71,12 @@ class MappedFiles : public BlockSource {
     std::vector<Column> values, validity;
   };
   std::string name(int64_t key, size_t column, bool validity, uint64_t gen) const;
-  Column column_state(const BlockPtr& b, size_t bytes, const Column* before) const;
+  Column column_state(const BlockPtr& b, size_t rows, size_t width, const Column* before) const;
+  void write_header(Block& b, int64_t key, size_t column, bool validity, uint64_t gen, uint64_t rows) const;
   void remove_unused();
 
   const std::string dir_;  // <table dir>/data
+  std::vector<ColumnType> types_;
   mutable std::mutex mu_;
   uint64_t next_gen_ = 1;
   std::map<std::string, std::weak_ptr<Block>> live_;  // files of blocks made here, by name

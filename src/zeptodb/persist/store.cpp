@@ -149,15 +149,15 @@ Store::Store(std::string dir, CompressionPolicy compression, bool sync, bool map
   make_dirs(dir_ + "/tables");
 }
 
-std::shared_ptr<MappedFiles> Store::mapped_files(uint64_t dir_id, const std::string& name) {
+std::shared_ptr<MappedFiles> Store::mapped_files(uint64_t dir_id, const std::string& name, const Schema& schema) {
   std::lock_guard lock(files_mu_);
   auto& f = files_[dir_id];
-  if (!f) f = std::make_shared<MappedFiles>(table_dir(dir_id, name));
+  if (!f) f = std::make_shared<MappedFiles>(table_dir(dir_id, name), schema);
   return f;
 }
 
 void Store::attach(Table& table, uint64_t dir_id) {
-  if (mapped_) table.set_block_source(mapped_files(dir_id, table.name()));
+  if (mapped_) table.set_block_source(mapped_files(dir_id, table.name(), table.schema()));
 }
 
 std::string Store::table_dir(uint64_t dir_id, const std::string& name) const {
@@ -214,7 +214,7 @@ LoadResult Store::load(Catalog& catalog, SymbolDictionary& symbols) {
         std::string mbody = unseal(kMappedMagic, kMappedVersion, mpath);
         Decoder m(mbody, mpath);
         if (m.u64() != res.lsn) m.fail("manifest of another checkpoint");
-        auto files = mapped_files(e.info.dir_id, e.info.name);
+        auto files = mapped_files(e.info.dir_id, e.info.name, e.schema);
         files->decode(m, e.schema.size());
         if (!m.done()) m.fail("unexpected bytes at the end");
         auto table = catalog.create(e.info.name, e.schema);
@@ -445,7 +445,7 @@ CheckpointResult Store::write(const Capture& capture) {
       if (mapped_) {  // the rows are in the table's mapped files: a manifest of them
         Encoder m;
         m.u64(capture.lsn);
-        mapped_files(tc.dir_id, tc.name)->encode(m, tc.loaded ? &tc.parts : nullptr, schema);
+        mapped_files(tc.dir_id, tc.name, schema)->encode(m, tc.loaded ? &tc.parts : nullptr, schema);
         manifests.emplace_back(tdir + "/MAPPED-" + std::to_string(capture.lsn), seal(kMappedMagic, kMappedVersion, m));
         for (const Table::CheckpointPart& part : tc.parts) {
           const size_t added = part.snap.rows - std::min(part.unchanged, part.snap.rows);

@@ -153,7 +153,7 @@ class Store {
   CompressionPolicy compression_;
   bool sync_;
   const bool mapped_;
-  std::shared_ptr<MappedFiles> mapped_files(uint64_t dir_id, const std::string& name);
+  std::shared_ptr<MappedFiles> mapped_files(uint64_t dir_id, const std::string& name, const Schema& schema);
   std::mutex files_mu_;  // attach() runs beside write()
   std::map<uint64_t, std::shared_ptr<MappedFiles>> files_;  // mapped: per table, by directory id
   std::map<uint64_t, TableState> tables_;  // by directory id, as of the last checkpoint

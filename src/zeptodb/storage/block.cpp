@@ -251,34 +251,39 @@ std::vector<std::shared_ptr<Block>> Block::allocate_many(const std::vector<size_
   return out;
 }
 
-std::shared_ptr<Block> Block::map_file(const std::string& path, size_t bytes, bool create) {
+std::shared_ptr<Block> Block::map_file(const std::string& path, size_t bytes, bool create, size_t header) {
 #if ZEPTO_HAVE_MREMAP
   Fd f(path, create ? O_RDWR | O_CREAT | O_TRUNC : O_RDWR);
   if (f.fd < 0) file_error(path, create ? "cannot create" : "cannot open", errno);
   size_t cap = 0;
   if (create) {
     cap = round_up(std::max<size_t>(bytes, 1), kPage);
-    reserve_file(f, path, cap);
+    reserve_file(f, path, header + cap);
   } else {
     struct stat st {};
     if (::fstat(f.fd, &st) != 0) file_error(path, "cannot read its size", errno);
-    cap = static_cast<size_t>(st.st_size);
+    if (static_cast<size_t>(st.st_size) < header)
+      throw_error(ErrorCode::kIOError, path + ": shorter than its " + std::to_string(header) + "-byte header (file is torn)");
+    cap = static_cast<size_t>(st.st_size) - header;
   }
   if (g_own_mappings.load(std::memory_order_relaxed) >= mapping_budget())
     throw_error(ErrorCode::kOutOfMemory, "out of memory mappings mapping " + path +
                                              " (one per column of each partition: raise vm.max_map_count)");
   // Address space for growing in place, as for memory blocks; the pages past
   // the end of the file are never touched.
-  size_t span = std::max(cap, kPage) * kReserveFactor;
+  size_t span = (header + std::max(cap, kPage)) * kReserveFactor;
   void* p = mmap(nullptr, span, PROT_READ | PROT_WRITE, MAP_SHARED, f.fd, 0);
-  if (p == MAP_FAILED) p = mmap(nullptr, span = std::max(cap, kPage), PROT_READ | PROT_WRITE, MAP_SHARED, f.fd, 0);
+  if (p == MAP_FAILED)
+    p = mmap(nullptr, span = header + std::max(cap, kPage), PROT_READ | PROT_WRITE, MAP_SHARED, f.fd, 0);
   if (p == MAP_FAILED) file_error(path, "cannot map", errno);
   g_own_mappings.fetch_add(1, std::memory_order_relaxed);
-  if (create) populate(static_cast<std::byte*>(p), cap);  // rows are about to be written
+  std::byte* data = static_cast<std::byte*>(p) + header;
+  if (create) populate(data, cap);  // rows are about to be written
   std::shared_ptr<Block> b;
   try {
-    b.reset(new Block(static_cast<std::byte*>(p), cap, nullptr));
+    b.reset(new Block(data, cap, nullptr));
     b->map_bytes_ = span;
+    b->header_ = header;
     b->file_ = std::make_unique<std::string>(path);
   } catch (...) {
     if (!b) {
@@ -309,14 +314,14 @@ bool Block::grow_in_place(size_t bytes) {
     {
       Fd f(*file_, O_RDWR);
       if (f.fd < 0) file_error(*file_, "cannot open", errno);
-      reserve_file(f, *file_, cap);
+      reserve_file(f, *file_, header_ + cap);
     }
-    if (cap > map_bytes_) {
-      size_t span = cap * kReserveFactor;
-      void* p = mremap(data_, map_bytes_, span, MREMAP_MAYMOVE);
-      if (p == MAP_FAILED) p = mremap(data_, map_bytes_, span = cap, MREMAP_MAYMOVE);
+    if (header_ + cap > map_bytes_) {
+      size_t span = (header_ + cap) * kReserveFactor;
+      void* p = mremap(data_ - header_, map_bytes_, span, MREMAP_MAYMOVE);
+      if (p == MAP_FAILED) p = mremap(data_ - header_, map_bytes_, span = header_ + cap, MREMAP_MAYMOVE);
       if (p == MAP_FAILED) return false;
-      data_ = static_cast<std::byte*>(p);
+      data_ = static_cast<std::byte*>(p) + header_;
       map_bytes_ = span;
     }
     populate(data_ + capacity_, cap - capacity_);
@@ -357,7 +362,7 @@ Block::~Block() {
       if (hi > lo) madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED);
     }
   } else if (map_bytes_ != 0) {
-    munmap(data_, map_bytes_);
+    munmap(data_ - header_, map_bytes_);
     g_own_mappings.fetch_sub(1, std::memory_order_relaxed);
   } else {
     std::free(data_);

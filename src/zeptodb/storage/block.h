@@ -76,8 +76,10 @@ class Block {
   // `bytes` ignored). Not charged to any tracker: its pages are the page
   // cache's. Throws Error(kIOError) naming the path and the reason (a full
   // disk, a missing file) and Error(kOutOfMemory) when the process is out of
-  // mappings (vm.max_map_count).
-  static std::shared_ptr<Block> map_file(const std::string& path, size_t bytes, bool create);
+  // mappings (vm.max_map_count). The file's first `header` bytes (a multiple
+  // of the page size) are mapped too but are not part of the block: data()
+  // starts after them, and header() points at them.
+  static std::shared_ptr<Block> map_file(const std::string& path, size_t bytes, bool create, size_t header = 0);
 
   ~Block();
   Block(const Block&) = delete;
@@ -98,6 +100,9 @@ class Block {
 
   // The file of a map_file() block; empty for memory.
   const std::string& file() const;
+  // A map_file() block's header bytes (before data()).
+  std::byte* header() { return data_ - header_; }
+  const std::byte* header() const { return data_ - header_; }
 
   // Bytes [0, frozen()) must not be changed in place: they are what a
   // committed checkpoint describes (a file block). A writer that must change
@@ -121,6 +126,7 @@ class Block {
   size_t map_bytes_ = 0;                   // length of the block's own mapping, 0 if none
   std::shared_ptr<SharedMapping> shared_;  // set when carved out of a shared mapping
   std::unique_ptr<std::string> file_;      // map_file(): the file's path
+  size_t header_ = 0;                      // map_file(): file bytes before data_ (mapped too)
   std::atomic<size_t> frozen_{0};
 };
 
