@@ -33,7 +33,7 @@ exec::ResultColumn column(const std::vector<std::string>& names, size_t rows, si
     }
   }
   std::vector<std::string_view> dict(names.begin(), names.end());
-  return exec::dictionary_column("s", std::move(codes), std::move(valid), std::move(dict));
+  return exec::dictionary_column("s", exec::make_buffer(std::move(codes)), rows, std::move(valid), std::move(dict));
 }
 
 // result_column(c, begin, end) row by row against the plain layout's text.

@@ -806,35 +806,39 @@ ResultColumn symbol_result_column(std::string name, const Vec& v, size_t n, cons
   SymbolTexts text(symbols);
   std::vector<std::string_view> dictionary;
   std::unordered_map<int64_t, int32_t> code_of;
-  int64_t last_id = 0;
-  int32_t last_code = -1;
-  // Rows of a partition share one id: a run costs one comparison a row.
   auto code = [&](int64_t id) {
-    if (last_code < 0 || id != last_id) {
-      auto [it, fresh] = code_of.try_emplace(id, static_cast<int32_t>(dictionary.size()));
-      if (fresh) dictionary.push_back(text(id));
-      last_id = id;
-      last_code = it->second;
-    }
-    return last_code;
+    auto [it, fresh] = code_of.try_emplace(id, static_cast<int32_t>(dictionary.size()));
+    if (fresh) dictionary.push_back(text(id));
+    return it->second;
   };
-  std::vector<int32_t> codes(n);
+  // Every code is written below: no zero-fill (and recycled pages, see value_memory()).
+  std::shared_ptr<void> owner = value_memory(std::max<size_t>(n, 1) * sizeof(int32_t));
+  int32_t* codes = static_cast<int32_t*>(owner.get());
   std::vector<uint8_t> valid;
-  if (v.type == LType::kNull) {
+  if (v.type == LType::kNull || (v.constant && !v.is_valid(0))) {
+    std::fill_n(codes, n, 0);
     valid.assign(n, 0);
   } else if (v.constant) {
-    if (v.is_valid(0)) std::fill(codes.begin(), codes.end(), code(v.i64(0)));
-    else valid.assign(n, 0);
-  } else if (v.all_valid()) {
-    const int64_t* ids = v.as<int64_t>();
-    for (size_t i = 0; i < n; ++i) codes[i] = code(ids[i]);
+    std::fill_n(codes, n, code(v.i64(0)));
   } else {
+    // Rows of a partition share one id: each run is looked up once and filled.
     const int64_t* ids = v.as<int64_t>();
-    for (size_t i = 0; i < n; ++i)
-      if (v.valid[i]) codes[i] = code(ids[i]);
-    if (std::find(v.valid, v.valid + n, uint8_t{0}) != v.valid + n) valid.assign(v.valid, v.valid + n);
+    const bool all_valid = v.all_valid();
+    for (size_t i = 0; i < n;) {
+      if (!all_valid && !v.valid[i]) {
+        codes[i++] = 0;
+        continue;
+      }
+      const int64_t id = ids[i];
+      size_t j = i + 1;
+      while (j < n && ids[j] == id && (all_valid || v.valid[j])) ++j;
+      std::fill_n(codes + i, j - i, code(id));
+      i = j;
+    }
+    if (!all_valid && std::find(v.valid, v.valid + n, uint8_t{0}) != v.valid + n) valid.assign(v.valid, v.valid + n);
   }
-  return dictionary_column(std::move(name), std::move(codes), std::move(valid), std::move(dictionary));
+  Buffer buf(owner, static_cast<const std::byte*>(owner.get()));
+  return dictionary_column(std::move(name), std::move(buf), n, std::move(valid), std::move(dictionary));
 }
 
 Vec cast_vec(const Vec& v, LType to, const SymbolDictionary* symbols) {

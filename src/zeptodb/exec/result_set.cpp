@@ -69,15 +69,15 @@ size_t ResultColumn::text_bytes(size_t begin, size_t end) const {
   return bytes;
 }
 
-ResultColumn dictionary_column(std::string name, std::vector<int32_t> codes, std::vector<uint8_t> valid,
+ResultColumn dictionary_column(std::string name, Buffer codes, size_t length, std::vector<uint8_t> valid,
                                std::vector<std::string_view> dictionary) {
   ColumnBuilder d("", DataType::kVarchar, dictionary.size());
   for (std::string_view s : dictionary) d.append_string(s);
   ResultColumn c;
   c.name = std::move(name);
   c.type = DataType::kVarchar;
-  c.length = codes.size();
-  c.values = make_buffer(std::move(codes));
+  c.length = length;
+  c.values = std::move(codes);
   if (!valid.empty()) c.validity = make_buffer(std::move(valid));
   c.dictionary = std::make_shared<const ResultColumn>(d.finish());
   return c;

@@ -110,10 +110,10 @@ class ColumnBuilder {
   bool any_null_ = false;
 };
 
-// A dictionary-encoded VARCHAR column of `codes.size()` rows (`valid`: one
-// byte per row, empty when there are no NULLs) over `dictionary` (distinct
-// values, no NULLs).
-ResultColumn dictionary_column(std::string name, std::vector<int32_t> codes, std::vector<uint8_t> valid,
+// A dictionary-encoded VARCHAR column of `length` rows whose int32 codes are
+// in `codes` (`valid`: one byte per row, empty when there are no NULLs) over
+// `dictionary` (distinct values, no NULLs).
+ResultColumn dictionary_column(std::string name, Buffer codes, size_t length, std::vector<uint8_t> valid,
                                std::vector<std::string_view> dictionary);
 // Rows [begin, end) of a VARCHAR column in the plain layout (offsets from
 // 0 and their characters): the column's own buffers when it is plain and
