@@ -12,8 +12,8 @@ namespace zepto::exec {
 namespace {
 
 constexpr size_t kPooledMin = size_t{128} << 10;  // smaller blocks come from malloc's free lists anyway
-constexpr size_t kPoolBytes = size_t{64} << 20;
-constexpr size_t kPoolBlocks = 8;
+constexpr size_t kPoolBytes = size_t{512} << 20;
+constexpr size_t kPoolBlocks = 16;
 
 // Freed large blocks waiting for reuse. Never destroyed: results may be
 // released during static destruction.

@@ -72,10 +72,12 @@ struct Vec {
 
 // Memory for `bytes` bytes of computed values, owned by the returned
 // pointer. Large blocks (from 128 KB) are recycled: when the last owner lets
-// go, the block waits in a small process-wide pool (a few blocks, 64 MB at
-// most) for the next request of about its size, so a query repeated on
-// results of similar size writes to pages already mapped instead of faulting
-// fresh ones in (a 100 k-row column: 200 page faults, each zeroing a page).
+// go, the block waits in a process-wide pool (16 blocks, 512 MB at most,
+// like the Arrow import's conversion buffers) for the next request of about
+// its size, so a query repeated on results of similar size writes to pages
+// already mapped instead of faulting fresh ones in (a 100 k-row column: 200
+// page faults, each zeroing a page; a 10 M-row result of three numeric
+// columns: 53 -> 27 ms).
 std::shared_ptr<void> value_memory(size_t bytes);
 // Frees the blocks waiting in that pool; returns their bytes.
 size_t trim_value_memory();
