@@ -52,6 +52,9 @@ def trades(rows: int, seed: int = 1):
 
 def ingest(p: zeptodb.Pipeline, data, chunk: int = 1_000_000) -> float:
     sym, px, vol, ts = data
+    # Nothing of an earlier round (its log, its checkpoint files) is still
+    # waiting to be written back: the disk is this ingest's alone.
+    os.sync()
     t = time.perf_counter()
     for i in range(0, len(sym), chunk):
         p.ingest_batch(sym[i:i + chunk], px[i:i + chunk], vol[i:i + chunk], timestamps=ts[i:i + chunk])
