@@ -370,6 +370,8 @@ def _polars_sources(df: Any, target: _Target, np: Any) -> Optional[Dict[str, Any
             return None
         dtype = s.dtype
         if isinstance(dtype, (pl.Enum, pl.Categorical)):
+            if isinstance(dtype, pl.Categorical) and not hasattr(dtype, "categories"):
+                return None  # Polars before the Categories API: its codes are local, take the Arrow stream
             names = dtype.categories.to_list() if isinstance(dtype, pl.Enum) else dtype.categories.to_series().to_list()
             # a code reserved by a concurrent query has no name yet; no row of s points to it
             out[src] = _Names(s.to_physical().to_numpy(), ["" if n is None else n for n in names])

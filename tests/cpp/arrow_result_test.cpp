@@ -4,6 +4,8 @@
 // empty and long names, on one thread and on two (large columns).
 #include <gtest/gtest.h>
 
+#include "result_util.h"
+
 #include <cstdint>
 #include <random>
 #include <string>
@@ -38,7 +40,7 @@ exec::ResultColumn column(const std::vector<std::string>& names, size_t rows, si
 
 // result_column(c, begin, end) row by row against the plain layout's text.
 void expect_text(const exec::ResultColumn& c, size_t begin, size_t end) {
-  exec::ResultColumn plain = exec::plain_strings(c, begin, end);
+  exec::ResultColumn plain = test_util::plain_strings(c, begin, end);
   ArrowColumn a = result_column(c, begin, end);
   ASSERT_EQ(a.kind, ArrowKind::kLargeUtf8);
   ASSERT_EQ(a.length, end - begin);

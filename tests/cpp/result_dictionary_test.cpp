@@ -3,6 +3,8 @@
 // the same text in the plain layout.
 #include <gtest/gtest.h>
 
+#include "result_util.h"
+
 #include <string>
 
 #include "zeptodb/database.h"
@@ -19,7 +21,7 @@ namespace {
 exec::ResultSet plain(const exec::ResultSet& rs) {
   exec::ResultSet out = rs;
   for (auto& c : out.columns)
-    if (c.is_dictionary()) c = exec::plain_strings(c, 0, c.length);
+    if (c.is_dictionary()) c = test_util::plain_strings(c, 0, c.length);
   return out;
 }
 
@@ -94,7 +96,7 @@ TEST(ResultDictionary, PlainStringsOfARange) {
   auto db = make_db();
   auto rs = db->execute("SELECT venue FROM t ORDER BY ts");
   const auto& c = rs.column("venue");
-  exec::ResultColumn part = exec::plain_strings(c, 3, 9);
+  exec::ResultColumn part = test_util::plain_strings(c, 3, 9);
   ASSERT_FALSE(part.is_dictionary());
   ASSERT_EQ(part.length, 6u);
   EXPECT_EQ(part.data<int64_t>()[0], 0);

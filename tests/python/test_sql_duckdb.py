@@ -186,6 +186,12 @@ AGGREGATES = [
     "SELECT flag, count(*), sum(qty) FROM quotes GROUP BY flag",
     "SELECT count(*) FROM trades WHERE symbol = 999",
     "SELECT sum(volume), avg(price), min(price) FROM trades WHERE symbol = 999",
+    # filtered aggregates of "column op constant" (the mask path), constant on either side
+    "SELECT count(*), sum(volume), min(price), max(price) FROM trades WHERE 500 < price",
+    "SELECT count(*), sum(volume) FROM trades WHERE price != 100 AND timestamp >= 5000000000",
+    "SELECT count(*), sum(volume), avg(price) FROM trades WHERE price <= 0",
+    "SELECT count(*), sum(qty), avg(bid), max(bid) FROM quotes WHERE bid > 100.0",
+    "SELECT count(*), sum(qty) FROM quotes WHERE 100.0 >= bid",
 ]
 
 FILTERS = [

@@ -815,7 +815,7 @@ ResultColumn symbol_result_column(std::string name, const Vec& v, size_t n, cons
   std::shared_ptr<void> owner = value_memory(std::max<size_t>(n, 1) * sizeof(int32_t));
   int32_t* codes = static_cast<int32_t*>(owner.get());
   std::vector<uint8_t> valid;
-  if (v.type == LType::kNull || (v.constant && !v.is_valid(0))) {
+  if (v.constant && !v.is_valid(0)) {  // (the caller passes SYMBOL vectors only)
     std::fill_n(codes, n, 0);
     valid.assign(n, 0);
   } else if (v.constant) {

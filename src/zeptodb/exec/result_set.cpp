@@ -83,16 +83,6 @@ ResultColumn dictionary_column(std::string name, Buffer codes, size_t length, st
   return c;
 }
 
-ResultColumn plain_strings(const ResultColumn& c, size_t begin, size_t end) {
-  if (!c.dictionary && begin == 0 && end == c.length) return c;
-  ColumnBuilder b(c.name, DataType::kVarchar, end - begin);
-  for (size_t r = begin; r < end; ++r) {
-    if (c.is_null(r)) b.append_null();
-    else b.append_string(c.string_at(r));
-  }
-  return b.finish();
-}
-
 std::string ResultColumn::format(size_t row) const {
   if (is_null(row)) return "NULL";
   switch (type) {

@@ -115,10 +115,6 @@ class ColumnBuilder {
 // `dictionary` (distinct values, no NULLs).
 ResultColumn dictionary_column(std::string name, Buffer codes, size_t length, std::vector<uint8_t> valid,
                                std::vector<std::string_view> dictionary);
-// Rows [begin, end) of a VARCHAR column in the plain layout (offsets from
-// 0 and their characters): the column's own buffers when it is plain and
-// whole, a copy otherwise.
-ResultColumn plain_strings(const ResultColumn& c, size_t begin, size_t end);
 
 struct ResultSet {
   std::vector<ResultColumn> columns;

@@ -79,8 +79,8 @@ void ThreadPool::parallel_for(size_t tasks, size_t threads,
     }
     t_in_parallel = outer;
   };
-  // The caller never waits for a helper that has not started: once it has
-  // claimed the last task it closes the call, and a helper that wakes up
+  // The caller never waits for a helper that has not started: once it runs
+  // out of tasks (its own work(0) returns) it closes the call, and a helper that wakes up
   // later (on a busy machine, possibly milliseconds later) returns at once
   // without touching `fn`. The caller waits only for helpers still running
   // a task.

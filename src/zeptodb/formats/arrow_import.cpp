@@ -8,12 +8,12 @@
 #include <mutex>
 #include <optional>
 #include <string_view>
-#include <system_error>
 #include <thread>
 #include <type_traits>
 #include <unordered_map>
 
 #include "zeptodb/common/error.h"
+#include "zeptodb/common/two_threads.h"
 #include "zeptodb/storage/block.h"
 #include "zeptodb/storage/scatter.h"
 
@@ -416,15 +416,8 @@ class ArrowReader {
     };
     // A thread of its own rather than a shared pool: an import never waits
     // for someone else's work to finish.
-    std::thread helper;
-    if (rows_ >= kParallelRows && tasks.size() > 1 && std::thread::hardware_concurrency() != 1) {
-      try {
-        helper = std::thread(work);
-      } catch (const std::system_error&) {  // no thread to be had: all on this one
-      }
-    }
-    work();
-    if (helper.joinable()) helper.join();
+    run_two(rows_ >= kParallelRows && tasks.size() > 1 && std::thread::hardware_concurrency() != 1,
+            [&](size_t) { work(); });
     for (const auto& e : errors)
       if (e) std::rethrow_exception(e);
     for (auto& k : keep)

@@ -4,10 +4,10 @@
 #include <cstdint>
 #include <cstring>
 #include <string_view>
-#include <system_error>
 #include <thread>
 
 #include "zeptodb/common/huge_pages.h"
+#include "zeptodb/common/two_threads.h"
 
 namespace zepto::formats {
 namespace {
@@ -52,19 +52,7 @@ ArrowColumn dictionary_text(const exec::ResultColumn& c, size_t begin, size_t en
   const size_t parts = n >= kParallelRows && std::thread::hardware_concurrency() != 1 ? 2 : 1;
   std::vector<size_t> from(parts + 1);
   for (size_t p = 0; p <= parts; ++p) from[p] = n * p / parts;
-  auto run = [&](auto&& work) {  // work(part) for every part; the second on a thread of its own
-    std::thread helper;
-    if (parts > 1) {
-      try {
-        helper = std::thread(work, size_t{1});
-      } catch (const std::system_error&) {
-      }
-    }
-    work(size_t{0});
-    if (helper.joinable()) helper.join();
-    else
-      for (size_t p = 1; p < parts; ++p) work(p);
-  };
+  auto run = [&](auto&& work) { run_two(parts == 2, work); };  // work(part) for every part
 
   std::vector<int64_t> sums(parts + 1, 0);  // characters before each part
   run([&](size_t p) {

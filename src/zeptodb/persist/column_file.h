@@ -76,7 +76,8 @@ enum class CompressionPolicy : uint8_t { kNone, kLz4, kZstd, kAuto };
 // Writes `rows` values of `type` from `data` (and, when `valid` is not null,
 // one validity byte per row: nonzero = valid) to `path`, replacing any old
 // file atomically. The validity stream is stored only when some row is NULL.
-// With `sync` the file and its directory are fsynced before returning.
+// With `sync` the file and its directory are fsynced before returning (with
+// `atomic` false only the file: the caller syncs the directory).
 // Throws Error(kIOError) naming the path when a file operation fails.
 // With `atomic` false the file is written in place (no temporary name and
 // rename, a partial file is removed on error): for new files that nothing

@@ -140,13 +140,18 @@ void MappedFiles::committed() {
   remove_unused();
 }
 
-void MappedFiles::remove_unused() {
-  std::set<std::string> keep;
+std::set<std::string> MappedFiles::committed_files() const {
+  std::set<std::string> out;
   for (const auto& [key, p] : committed_)
     for (size_t c = 0; c < p.values.size(); ++c) {
-      keep.insert(name(key, c, false, p.values[c].gen));
-      if (p.validity[c].gen) keep.insert(name(key, c, true, p.validity[c].gen));
+      out.insert(name(key, c, false, p.values[c].gen));
+      if (p.validity[c].gen) out.insert(name(key, c, true, p.validity[c].gen));
     }
+  return out;
+}
+
+void MappedFiles::remove_unused() {
+  const std::set<std::string> keep = committed_files();
   std::lock_guard lock(mu_);
   for (auto it = live_.begin(); it != live_.end();)
     it = it->second.expired() ? live_.erase(it) : std::next(it);
@@ -156,10 +161,9 @@ void MappedFiles::remove_unused() {
 }
 
 void MappedFiles::decode(Decoder& d, size_t columns) {
-  std::lock_guard lock(mu_);
-  next_gen_ = d.u64();
+  const uint64_t next_gen = d.u64();
   const uint64_t nparts = d.u64();
-  committed_.clear();
+  std::map<int64_t, Part> parts;
   for (uint64_t i = 0; i < nparts; ++i) {
     const int64_t key = d.i64();
     Part p;
@@ -173,18 +177,14 @@ void MappedFiles::decode(Decoder& d, size_t columns) {
         for (uint64_t k = 0; k < n; ++k) col.crcs.push_back(d.u32());
         cols->push_back(std::move(col));
       }
-    committed_.emplace(key, std::move(p));
+    parts.emplace(key, std::move(p));
   }
-  // Files of an unfinished checkpoint or of replaced generations.
-  std::set<std::string> keep;
-  for (const auto& [key, p] : committed_)
-    for (size_t c = 0; c < columns; ++c) {
-      keep.insert(name(key, c, false, p.values[c].gen));
-      if (p.validity[c].gen) keep.insert(name(key, c, true, p.validity[c].gen));
-    }
-  if (file_exists(dir_))
-    for (const std::string& n : list_dir(dir_))
-      if (!keep.count(n)) remove_file(dir_ + "/" + n);
+  {
+    std::lock_guard lock(mu_);
+    next_gen_ = next_gen;
+    committed_ = std::move(parts);
+  }
+  remove_unused();  // files of an unfinished checkpoint or of replaced generations
 }
 
 void MappedFiles::restore(Table& table) {
@@ -241,11 +241,6 @@ uint64_t MappedFiles::rows() const {
   return n;
 }
 
-uint64_t MappedFiles::files() const {
-  uint64_t n = 0;
-  for (const auto& [key, p] : committed_)
-    for (size_t c = 0; c < p.values.size(); ++c) n += 1 + (p.validity[c].gen != 0);
-  return n;
-}
+uint64_t MappedFiles::files() const { return committed_files().size(); }
 
 }  // namespace zepto::persist

@@ -24,6 +24,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -73,6 +74,7 @@ class MappedFiles : public BlockSource {
   std::string name(int64_t key, size_t column, bool validity, uint64_t gen) const;
   Column column_state(const BlockPtr& b, size_t rows, size_t width, const Column* before) const;
   void write_header(Block& b, int64_t key, size_t column, bool validity, uint64_t gen, uint64_t rows) const;
+  std::set<std::string> committed_files() const;  // names of the files committed_ uses
   void remove_unused();
 
   const std::string dir_;  // <table dir>/data

@@ -39,6 +39,11 @@ constexpr uint32_t kManifestVersion = 2;
 constexpr uint32_t kMappedMagic = 0x50414D5A;  // "ZMAP": a PURE_ON_DISK table's manifest
 constexpr uint32_t kMappedVersion = 1;
 
+// A table's manifest of checkpoint `lsn`: MAPPED-<lsn> (PURE_ON_DISK) or MANIFEST-<lsn>.
+std::string manifest_name(bool mapped, uint64_t lsn) {
+  return (mapped ? "MAPPED-" : "MANIFEST-") + std::to_string(lsn);
+}
+
 int64_t day_of(int64_t ts) { return ts >= 0 ? ts / kDayNs : -((-ts + kDayNs - 1) / kDayNs); }
 
 std::string day_name(int64_t day) {
@@ -203,14 +208,13 @@ LoadResult Store::load(Catalog& catalog, SymbolDictionary& symbols) {
 
     for (auto& e : entries) {
       const std::string tdir = table_dir(e.info.dir_id, e.info.name);
-      const std::string lsn = std::to_string(res.lsn);
-      const bool was_mapped = file_exists(tdir + "/MAPPED-" + lsn);
-      if (was_mapped != mapped_ && (was_mapped || file_exists(tdir + "/MANIFEST-" + lsn)))
+      const bool was_mapped = file_exists(tdir + "/" + manifest_name(true, res.lsn));
+      if (was_mapped != mapped_ && (was_mapped || file_exists(tdir + "/" + manifest_name(false, res.lsn))))
         throw_error(ErrorCode::kInvalidArgument,
                     "data_dir '" + dir_ + "' holds " + (was_mapped ? "PURE_ON_DISK" : "TIERED") +
                         " data (table '" + e.info.name + "'); open it in that storage mode");
       if (mapped_) {
-        const std::string mpath = tdir + "/MAPPED-" + lsn;
+        const std::string mpath = tdir + "/" + manifest_name(true, res.lsn);
         std::string mbody = unseal(kMappedMagic, kMappedVersion, mpath);
         Decoder m(mbody, mpath);
         if (m.u64() != res.lsn) m.fail("manifest of another checkpoint");
@@ -228,7 +232,7 @@ LoadResult Store::load(Catalog& catalog, SymbolDictionary& symbols) {
         res.tables.push_back(e.info);
         continue;
       }
-      const std::string mpath = tdir + "/MANIFEST-" + lsn;
+      const std::string mpath = tdir + "/" + manifest_name(false, res.lsn);
       std::string mbody = unseal(kManifestMagic, kManifestVersion, mpath);
       Decoder m(mbody, mpath);
       if (m.u64() != res.lsn) m.fail("manifest of another checkpoint");
@@ -294,7 +298,7 @@ LoadResult Store::load(Catalog& catalog, SymbolDictionary& symbols) {
     for (const auto& day : fs::directory_iterator(entry.path(), ec)) {
       const std::string dn = day.path().filename().string();
       if (!day.is_directory()) {
-        if (dn != (mapped_ ? "MAPPED-" : "MANIFEST-") + std::to_string(res.lsn)) remove_path(day.path(), &res.removed);
+        if (dn != manifest_name(mapped_, res.lsn)) remove_path(day.path(), &res.removed);
         continue;
       }
       if (mapped_ && dn == "data") continue;  // MappedFiles::decode() removed what it does not use
@@ -446,7 +450,7 @@ CheckpointResult Store::write(const Capture& capture) {
         Encoder m;
         m.u64(capture.lsn);
         mapped_files(tc.dir_id, tc.name, schema)->encode(m, tc.loaded ? &tc.parts : nullptr, schema);
-        manifests.emplace_back(tdir + "/MAPPED-" + std::to_string(capture.lsn), seal(kMappedMagic, kMappedVersion, m));
+        manifests.emplace_back(tdir + "/" + manifest_name(true, capture.lsn), seal(kMappedMagic, kMappedVersion, m));
         for (const Table::CheckpointPart& part : tc.parts) {
           const size_t added = part.snap.rows - std::min(part.unchanged, part.snap.rows);
           res.rows_written += added;
@@ -596,7 +600,8 @@ CheckpointResult Store::write(const Capture& capture) {
           m.u64(p.rows);
         }
       }
-      manifests.emplace_back(tdir + "/MANIFEST-" + std::to_string(capture.lsn), seal(kManifestMagic, kManifestVersion, m));
+      manifests.emplace_back(tdir + "/" + manifest_name(false, capture.lsn),
+                             seal(kManifestMagic, kManifestVersion, m));
       // What the old checkpoint of this table used and this one does not.
       for (const auto& [id, seg] : old.segments)
         if (!ns.segments.count(id)) obsolete.push_back(segment_dir(tdir, seg.day, id));
@@ -644,7 +649,7 @@ CheckpointResult Store::write(const Capture& capture) {
     }
     for (const auto& f : fs::directory_iterator(entry.path(), ec))
       if (!f.is_directory() &&
-          f.path().filename().string() != (mapped_ ? "MAPPED-" : "MANIFEST-") + std::to_string(capture.lsn))
+          f.path().filename().string() != manifest_name(mapped_, capture.lsn))
         remove_path(f.path(), nullptr);
   }
   for (const auto& p : obsolete) {

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "zeptodb/common/error.h"
+#include "zeptodb/common/two_threads.h"
 #include "zeptodb/storage/scatter.h"
 #include "zeptodb/storage/symbol_dict.h"
 
@@ -232,8 +233,8 @@ void Table::reserve(const std::vector<uint8_t>& add_validity, size_t batch_rows,
     if (source_) {
       for (const Move& m : moves)
         for (size_t c = 0; c < ncol; ++c) {
-          blocks.push_back(source_->allocate(m.p->key(), c, false, m.cap * type_width(schema_.column(c).type)));
-          if (m.p->valid_[c]) blocks.push_back(source_->allocate(m.p->key(), c, true, m.cap));
+          blocks.push_back(new_block(m.p, c, false, m.cap * type_width(schema_.column(c).type)));
+          if (m.p->valid_[c]) blocks.push_back(new_block(m.p, c, true, m.cap));
         }
     } else {
       blocks = Block::allocate_many(std::vector<size_t>(sizes.begin(), sizes.begin() + shared), tracker_);
@@ -319,7 +320,7 @@ void Table::scatter_rows(const void* const* columns, const uint8_t* const* valid
   std::stable_partition(wide.begin(), wide.end(),
                         [&](const Job& j) { return !j.validity && static_cast<int>(j.col) == ts_idx; });
   ts_ordered_ = !wide.empty() && static_cast<int>(wide[0].col) == ts_idx;
-  run_ranges(nranges, [&](size_t h) {
+  run_two(nranges == 2, [&](size_t h) {
     Range& r = ranges_[h];
     const size_t nl = r.keys.size(), n = r.end - r.begin;
     for (size_t g = 0; g < 3; ++g) {
@@ -433,7 +434,7 @@ void Table::finish_slots(const std::vector<uint8_t>& add_validity, size_t nrange
       }
     }
   }
-  run_ranges(threads, [&](size_t h) {
+  run_two(threads == 2, [&](size_t h) {
     for (size_t s = ns * h / threads; s < ns * (h + 1) / threads; ++s) {
       Slot& sl = slots_[s];
       Partition* p = sl.p;
@@ -594,33 +595,6 @@ void Table::classify_mapped(Range& r, const int64_t* sym, uint32_t* slot_of) {
     if (const int64_t d = dense_slot(key); d >= 0) r.dense[d] = 0;
 }
 
-// Runs fn(0) .. fn(n - 1), n <= 2: fn(1) on a second thread.
-template <typename Fn>
-void Table::run_ranges(size_t n, Fn&& fn) {
-  if (n == 1) return fn(0);
-  std::exception_ptr error;
-  std::thread helper;
-  try {
-    helper = std::thread([&] {
-      try {
-        fn(1);
-      } catch (...) {
-        error = std::current_exception();
-      }
-    });
-  } catch (const std::system_error&) {  // no thread to be had: do it here
-    fn(1);
-  }
-  try {
-    fn(0);
-  } catch (...) {
-    if (helper.joinable()) helper.join();
-    throw;
-  }
-  if (helper.joinable()) helper.join();
-  if (error) std::rethrow_exception(error);
-}
-
 size_t Table::append(const void* const* columns, const uint8_t* const* validity, size_t n,
                      SymbolDictionary* ids, const std::function<void()>& before_publish) {
   if (n == 0) return 0;
@@ -651,7 +625,7 @@ size_t Table::append(const void* const* columns, const uint8_t* const* validity,
       ranges_[h].begin = n * h / nranges;
       ranges_[h].end = n * (h + 1) / nranges;
     }
-    run_ranges(nranges, [&](size_t h) {
+    run_two(nranges == 2, [&](size_t h) {
       classify(ranges_[h], sym, slot_of + ranges_[h].begin * sizeof(uint32_t));
     });
     int64_t lo = INT64_MAX, hi = INT64_MIN;

@@ -139,8 +139,6 @@ class Table {
   static void classify(Range& r, const int64_t* sym, std::byte* slot_of);
   static bool classify_direct(Range& r, const int64_t* sym, uint16_t* slot_of);
   static void classify_mapped(Range& r, const int64_t* sym, uint32_t* slot_of);
-  template <typename Fn>
-  static void run_ranges(size_t n, Fn&& fn);
   void reserve(const std::vector<uint8_t>& add_validity, size_t batch_rows, bool hinted);
   bool grow_in_place(Partition* p, size_t needed_rows);
   void scatter_rows(const void* const* columns, const uint8_t* const* validity,
