@@ -1,12 +1,15 @@
 // The persist layer's file utilities and column files: round trips, atomic
 // replacement, and detection of every torn or corrupted byte.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <unistd.h>
 #include <zlib.h>
 
 #include <cstring>
+#include <functional>
 #include <random>
 #include <string>
 #include <vector>
@@ -222,6 +225,132 @@ TEST(PersistFilesIo, FailedWriteLeavesNoPartialData) {
   f.write("c", 1);  // the file still works after a failure
   f.close();
   EXPECT_EQ(read_file(p), first + "c");
+}
+
+// ---------------- direct appends ----------------
+
+// `n` bytes that depend on `seed` and their position.
+std::string pattern(size_t n, unsigned seed) {
+  std::string s(n, '\0');
+  std::mt19937_64 rng(seed);
+  for (size_t i = 0; i < n; i += 8) {
+    const uint64_t v = rng();
+    std::memcpy(s.data() + i, &v, std::min<size_t>(8, n - i));
+  }
+  return s;
+}
+
+// The header a test appends: 16 bytes, the CRC finish_header() is given in the first four.
+struct DirectCase {
+  std::string header = std::string(16, '?');
+  uint32_t crc = 0;
+  bool called = false;
+  std::function<void(uint32_t)> finish() {
+    return [this](uint32_t c) {
+      called = true;
+      crc = c;
+      std::memcpy(header.data(), &c, 4);
+    };
+  }
+};
+
+TEST(PersistFilesDirect, AppendsTheSameBytesAsBufferedWritesAtAnyOffsetAndSize) {
+  TempDir dir;
+  DirectAppender direct;
+  const size_t kMiB = size_t{1} << 20;
+  // Starts inside, at and just past a block; sizes below a block, a block exactly (with the
+  // header), many staging chunks (the ring of slots is reused), and the head blocks only.
+  const size_t starts[] = {0, 1, 4095, 4096, 5000, 8191};
+  const size_t sizes[] = {1, 4096 - 16, 100000, 2 * kMiB - 16, 11 * kMiB + 3};
+  unsigned seed = 1;
+  for (size_t start : starts) {
+    for (size_t size : sizes) {
+      SCOPED_TRACE("start " + std::to_string(start) + ", size " + std::to_string(size));
+      const std::string before = pattern(start, seed++);
+      const std::string a = pattern(size / 3, seed++), b = pattern(size - size / 3, seed++);
+      File f = File::create(dir / "direct");
+      if (!before.empty()) f.write(before.data(), before.size());
+      DirectCase c;
+      if (!direct.append(f, {c.header, a, "", b}, c.finish()))
+        GTEST_SKIP() << "the file system of the test directory refuses direct I/O (O_DIRECT)";
+      ASSERT_TRUE(c.called);
+      EXPECT_EQ(c.crc, checksum32(b.data(), b.size(), checksum32(a.data(), a.size())));
+      EXPECT_EQ(f.size(), start + 16 + size);
+      f.write("!", 1);  // a buffered append after a direct one continues at the right place
+      f.close();
+      std::string crc4(4, '\0');
+      std::memcpy(crc4.data(), &c.crc, 4);
+      EXPECT_TRUE(read_file(dir / "direct") == before + crc4 + std::string(12, '?') + a + b + "!")
+          << "the file's bytes differ from what was appended";
+    }
+  }
+}
+
+TEST(PersistFilesDirect, AppendsBypassThePageCache) {
+  TempDir dir;
+  DirectAppender direct;
+  File f = File::create(dir / "direct");
+  const std::string big = pattern(size_t{8} << 20, 7);
+  DirectCase c;
+  if (!direct.append(f, {c.header, big}, c.finish()))
+    GTEST_SKIP() << "the file system of the test directory refuses direct I/O (O_DIRECT)";
+  // A buffered twin, for contrast: its pages stay in the page cache.
+  File g = File::create(dir / "buffered");
+  g.write_parts({c.header, big});
+  auto resident_pages = [](const File& file) {
+    const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+    const int fd = ::open(file.path().c_str(), O_RDONLY);
+    void* map = ::mmap(nullptr, file.size(), PROT_READ, MAP_SHARED, fd, 0);
+    ::close(fd);
+    EXPECT_NE(map, MAP_FAILED);
+    std::vector<unsigned char> in((file.size() + page - 1) / page);
+    EXPECT_EQ(::mincore(map, file.size(), in.data()), 0);
+    ::munmap(map, file.size());
+    size_t n = 0;
+    for (unsigned char v : in) n += v & 1;
+    return std::pair{n, in.size()};
+  };
+  auto [direct_in, pages] = resident_pages(f);
+  auto [buffered_in, pages2] = resident_pages(g);
+  EXPECT_LE(direct_in, 4u) << "of " << pages << " pages";  // at most the head and tail blocks
+  EXPECT_GT(buffered_in, pages2 / 2);
+}
+
+TEST(PersistFilesDirect, FailedAppendLeavesNoPartialDataAndTheFileWorksOn) {
+  TempDir dir;
+  DirectAppender direct;
+  File f = File::create(dir / "direct");
+  const std::string first(5000, 'a'), big = pattern(size_t{3} << 20, 9);
+  f.write(first.data(), first.size());
+  {
+    FileSizeLimit limit(size_t{1} << 20);  // the append gets partly written, then fails
+    DirectCase c;
+    auto [code, msg] = error_of([&] {
+      if (!direct.append(f, {c.header, big}, c.finish())) throw Error(ErrorCode::kIOError, "refused");
+    });
+    if (msg == "refused") GTEST_SKIP() << "the file system of the test directory refuses direct I/O (O_DIRECT)";
+    EXPECT_EQ(code, ErrorCode::kIOError);
+    EXPECT_NE(msg.find(dir / "direct"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("File too large"), std::string::npos) << msg;
+    EXPECT_FALSE(c.called);  // the header is written last: a failed record never gets one
+  }
+  EXPECT_EQ(f.size(), first.size());
+  EXPECT_EQ(read_file(dir / "direct"), first);
+  DirectCase c;
+  ASSERT_TRUE(direct.append(f, {c.header, big}, c.finish()));
+  f.close();
+  EXPECT_TRUE(read_file(dir / "direct") == first + c.header + big);
+}
+
+TEST(PersistFilesDirect, AHeaderOverABlockIsRejected) {
+  TempDir dir;
+  DirectAppender direct;
+  File f = File::create(dir / "direct");
+  const std::string header(4097, 'h');
+  auto [code, msg] = error_of([&] { direct.append(f, {header, "x"}, [](uint32_t) {}); });
+  EXPECT_EQ(code, ErrorCode::kInvalidArgument);
+  EXPECT_NE(msg.find("4 KiB"), std::string::npos) << msg;
+  EXPECT_EQ(f.size(), 0u);
 }
 
 // ---------------- column files ----------------

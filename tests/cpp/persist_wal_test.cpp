@@ -116,6 +116,46 @@ TEST(PersistWal, RoundTripAcrossSegmentsAndReplayAfter) {
   expect_records(reopen(dir.path()), written, 0);
 }
 
+TEST(PersistWal, BigRecordsWrittenDirectlyReplayAmongSmallOnes) {
+  TempDir dir;
+  std::map<uint64_t, std::string> written;
+  uint64_t last_big_start = 0, last_big_end = 0;
+  {
+    WalOptions o = options(dir.path(), FsyncPolicy::kAlways, 8 << 20);
+    o.direct_bytes = 64 << 10;  // records of 64 KiB and more go to the device directly
+    Wal wal(o);
+    replay_all(wal, 0);
+    for (uint64_t i = 1; i <= 40; ++i) {
+      const size_t size = i % 4 == 0 ? (3 << 20) + i * 1001 : i % 4 == 1 ? 70000 + i : 10 * i;
+      std::string p = payload(i, size);
+      const std::string seg = dir / segment_files(dir.path()).back();
+      const uint64_t before = read_file(seg).size();
+      EXPECT_EQ(wal.append({std::string_view(p).substr(0, 7), std::string_view(p).substr(7)}), i);
+      wal.commit(i);
+      if (i % 4 == 0 && i < 40) {  // a big record undone at once leaves the log as it was
+        wal.undo(i);
+        EXPECT_EQ(read_file(seg).size(), before);
+        EXPECT_EQ(wal.append({p}), i);
+      }
+      written[i] = std::move(p);
+    }
+    EXPECT_GT(wal.stats().segments, 4u);
+    const std::string seg = dir / segment_files(dir.path()).back();
+    last_big_end = read_file(seg).size();
+    last_big_start = last_big_end - 16 - written[40].size();
+  }
+  Wal::ReplayResult r;
+  expect_records(reopen(dir.path(), 0, &r), written, 0);
+  EXPECT_EQ(r.torn_bytes, 0u);
+  // A crash in the middle of the last (big) record: it is cut as torn, the others stay.
+  const std::string seg = dir / segment_files(dir.path()).back();
+  File::open_append(seg).truncate(last_big_start + 16 + 12345);
+  written.erase(40);
+  expect_records(reopen(dir.path(), 0, &r), written, 0);
+  EXPECT_EQ(r.torn_bytes, 16u + 12345u);
+  EXPECT_EQ(read_file(seg).size(), last_big_start);
+}
+
 // Writes records 1..n with 40-byte payloads into a fresh log in `dir`; returns the segment file.
 std::string write_small_log(const std::string& dir, uint64_t n) {
   Wal wal(options(dir));

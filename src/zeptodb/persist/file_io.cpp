@@ -13,7 +13,13 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <condition_variable>
+#include <cstdlib>
 #include <cstring>
+#include <mutex>
+#include <system_error>
+#include <thread>
+#include <tuple>
 #include <utility>
 
 #include "zeptodb/common/error.h"
@@ -341,6 +347,224 @@ void File::close() {
   if (fd_ < 0) return;
   int fd = std::exchange(fd_, -1);
   if (::close(fd) != 0 && errno != EINTR) io_error(path_, "cannot close", errno);
+}
+
+// ---- DirectAppender ----
+
+namespace {
+
+// Direct I/O moves whole blocks: offsets, lengths and buffer addresses are
+// multiples of this (common devices' logical block is 512 or 4096 bytes).
+constexpr size_t kBlock = 4096;
+constexpr size_t kChunk = size_t{2} << 20;  // one staged write
+constexpr size_t kSlots = 4;                // staged chunks in flight
+constexpr size_t kHead = 2 * kBlock;        // the first blocks, written last (they hold the header)
+constexpr size_t kCrcStep = size_t{256} << 10;  // copied, then checksummed while in cache
+
+}  // namespace
+
+void DirectAppender::FreeAligned::operator()(char* p) const { std::free(p); }
+
+DirectAppender::~DirectAppender() { release(); }
+
+void DirectAppender::release() {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+  path_.clear();
+}
+
+bool DirectAppender::open_for(const File& file) {
+#if defined(O_DIRECT)
+  if (fd_ >= 0 && path_ == file.path()) return true;
+  release();
+  int fd;
+  do {
+    fd = ::open(file.path().c_str(), O_WRONLY | O_DIRECT | O_CLOEXEC);
+  } while (fd < 0 && errno == EINTR);
+  if (fd < 0) {
+    if (errno == EINVAL) return false;
+    io_error(file.path(), "cannot open for direct I/O", errno);
+  }
+  fd_ = fd;
+  path_ = file.path();
+  if (!mem_) {
+    mem_.reset(static_cast<char*>(std::aligned_alloc(kBlock, kSlots * kChunk + kHead)));
+    if (!mem_) throw_error(ErrorCode::kIOError, file.path() + ": cannot allocate direct I/O buffers");
+  }
+  return true;
+#else
+  (void)file;
+  return false;
+#endif
+}
+
+bool DirectAppender::append(File& file, const std::vector<std::string_view>& parts,
+                            const std::function<void(uint32_t crc)>& finish_header) {
+  if (refused_) return false;
+  if (file.fd_ < 0) throw_error(ErrorCode::kIOError, file.path() + ": cannot write: the file is closed");
+  if (parts.empty() || parts[0].size() > kBlock)
+    throw_error(ErrorCode::kInvalidArgument, "DirectAppender: the first part must be a header of at most 4 KiB");
+  if (!open_for(file)) {
+    refused_ = true;
+    return false;
+  }
+  const uint64_t start = file.size_;
+  const uint64_t pos0 = start & ~uint64_t{kBlock - 1};
+  const size_t lead = static_cast<size_t>(start - pos0);  // the file's bytes in the partly filled last block
+  size_t total = 0;
+  for (std::string_view p : parts) total += p.size();
+  char* const head = mem_.get() + kSlots * kChunk;
+
+  // The chunks staged and not yet written, as a ring of slots; the writer takes them in order.
+  struct Job {
+    const char* data;
+    size_t n;
+    uint64_t offset;
+  };
+  std::mutex mu;
+  std::condition_variable cv;
+  Job jobs[kSlots];
+  size_t queued = 0, taken = 0;  // jobs handed over / taken by the writer
+  bool staged_all = false;
+  int error = 0;
+  uint64_t error_offset = 0;
+
+  auto write_job = [&](const Job& j) {
+    size_t done = 0;
+    while (done < j.n) {
+      ssize_t w = ::pwrite(fd_, j.data + done, j.n - done, static_cast<off_t>(j.offset + done));
+      if (w < 0 && errno == EINTR) continue;
+      if (w <= 0) return std::pair{w < 0 ? errno : ENOSPC, j.offset + done};
+      done += static_cast<size_t>(w);
+    }
+    return std::pair{0, uint64_t{0}};
+  };
+  auto writer = [&] {
+    std::unique_lock lk(mu);
+    for (;;) {
+      cv.wait(lk, [&] { return taken < queued || staged_all || error; });
+      if (error || taken == queued) return;
+      const Job j = jobs[taken % kSlots];
+      lk.unlock();
+      auto [err, off] = write_job(j);
+      lk.lock();
+      ++taken;
+      if (err && !error) {
+        error = err;
+        error_offset = off;
+      }
+      cv.notify_all();
+    }
+  };
+  std::thread thread;
+  try {
+    thread = std::thread(writer);
+  } catch (const std::system_error&) {  // no second thread: each chunk is written as it is staged
+  }
+  auto stop_writer = [&] {
+    if (!thread.joinable()) return;
+    {
+      std::lock_guard lk(mu);
+      staged_all = true;
+    }
+    cv.notify_all();
+    thread.join();
+  };
+  // Hands a staged chunk over (to the writer, or writes it here without one).
+  auto submit = [&](const char* data, size_t n, uint64_t offset) {
+    if (!thread.joinable()) {
+      if (!error) std::tie(error, error_offset) = write_job({data, n, offset});
+      return;
+    }
+    std::lock_guard lk(mu);
+    jobs[queued % kSlots] = {data, n, offset};
+    ++queued;
+    cv.notify_all();
+  };
+  // Waits until the slot of the next chunk is written out; false once a write has failed.
+  auto next_slot_free = [&] {
+    if (!thread.joinable()) return error == 0;
+    std::unique_lock lk(mu);
+    cv.wait(lk, [&] { return queued - taken < kSlots || error; });
+    return error == 0;
+  };
+  // Chunk c is staged in slot c % kSlots.
+  auto slot = [&](size_t i) { return mem_.get() + (i % kSlots) * kChunk; };
+
+  uint32_t crc = 0;
+  try {
+    size_t chunk = 0;  // chunks staged so far
+    char* cur = slot(0);
+    size_t fill = lead;
+    if (lead) file.pread(pos0, cur, lead);
+    fill += parts[0].size();  // the header's room: its bytes go into `head` at the end
+    // Hands chunk `chunk` (`n` bytes at cur) over, keeping the first one's head blocks for the end, and
+    // moves on to the next slot once it is free.
+    auto hand_over = [&](size_t n) {
+      const uint64_t offset = pos0 + chunk * kChunk;
+      if (chunk == 0) {
+        std::memcpy(head, cur, std::min(n, kHead));
+        submit(cur + std::min(n, kHead), n - std::min(n, kHead), offset + std::min(n, kHead));
+      } else {
+        submit(cur, n, offset);
+      }
+      cur = slot(++chunk);
+      fill = 0;
+      return next_slot_free();
+    };
+    bool ok = true;
+    for (size_t i = 1; i < parts.size() && ok; ++i) {
+      std::string_view p = parts[i];
+      while (!p.empty() && ok) {
+        const size_t take = std::min({p.size(), kChunk - fill, kCrcStep});
+        std::memcpy(cur + fill, p.data(), take);
+        crc = checksum32(cur + fill, take, crc);
+        fill += take;
+        p.remove_prefix(take);
+        if (fill == kChunk) ok = hand_over(fill);
+      }
+    }
+    if (ok && fill) {
+      const size_t padded = (fill + kBlock - 1) & ~(kBlock - 1);
+      std::memset(cur + fill, 0, padded - fill);
+      ok = hand_over(padded);
+    }
+    stop_writer();
+  } catch (...) {
+    stop_writer();
+    [[maybe_unused]] int rc = ::ftruncate(file.fd_, static_cast<off_t>(start));
+    throw;
+  }
+  // The header, then the head blocks that hold it.
+  if (!error) {
+    finish_header(crc);
+    std::memcpy(head + lead, parts[0].data(), parts[0].size());
+    const uint64_t stream = lead + total;
+    const size_t head_n = static_cast<size_t>(std::min<uint64_t>(kHead, (stream + kBlock - 1) & ~uint64_t{kBlock - 1}));
+    auto [err, off] = write_job({head, head_n, pos0});
+    error = err;
+    error_offset = off;
+  }
+  if (error) {
+    [[maybe_unused]] int rc = ::ftruncate(file.fd_, static_cast<off_t>(start));
+    if (error == EINVAL && !proven_) {  // the device or file system wants another alignment, or no direct I/O
+      refused_ = true;
+      release();
+      return false;
+    }
+    io_error(file.path(), "cannot write " + std::to_string(total) + " bytes at offset " + std::to_string(error_offset),
+             error);
+  }
+  // The last block was padded with zeros: the file ends where the parts do.
+  const uint64_t end = start + total;
+  if ((end & (kBlock - 1)) != 0 && ::ftruncate(file.fd_, static_cast<off_t>(end)) != 0) {
+    const int err = errno;
+    [[maybe_unused]] int rc = ::ftruncate(file.fd_, static_cast<off_t>(start));
+    io_error(file.path(), "cannot truncate to " + std::to_string(end) + " bytes", err);
+  }
+  file.size_ = end;
+  proven_ = true;
+  return true;
 }
 
 // ---- AtomicFileWriter ----

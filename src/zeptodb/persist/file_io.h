@@ -9,6 +9,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -105,9 +107,51 @@ class File {
   // Appends the iovecs in [iov, iov+count) totalling `total` bytes.
   void append_iov(::iovec* iov, int count, size_t total);
 
+  friend class DirectAppender;
+
   int fd_ = -1;
   std::string path_;
   uint64_t size_ = 0;
+};
+
+// Appends big writes to Files with direct I/O (O_DIRECT): the bytes go from
+// staging buffers of this object straight to the device, instead of being
+// copied into page-cache memory that the system must first find (and, in a
+// virtual machine, often have the host back) and later write out. The calling
+// thread copies the parts into the staging buffers, taking their CRC-32 in
+// the same pass, while a second thread writes the staged chunks, so copying,
+// checksumming and the device's work overlap. The partly filled block at the
+// end of the file is read back and rewritten, and the zeros that pad the last
+// block are cut off again: the file ends exactly where the parts do. One
+// caller at a time; the buffers (8 MiB) are kept between calls.
+class DirectAppender {
+ public:
+  DirectAppender() = default;
+  ~DirectAppender();
+  DirectAppender(const DirectAppender&) = delete;
+  DirectAppender& operator=(const DirectAppender&) = delete;
+
+  // Appends parts[0], parts[1], ... to `file`, all or nothing like File::write_parts(). parts[0] (a header of at
+  // most 4 KiB) is written last: once the other parts are staged, finish_header(crc) is called with
+  // checksum32() of their concatenation and may fill in parts[0]'s bytes. Returns false, with the file as it
+  // was, if the file system refuses direct I/O; every later call then returns false at once.
+  bool append(File& file, const std::vector<std::string_view>& parts,
+              const std::function<void(uint32_t crc)>& finish_header);
+  // Closes the direct descriptor of the last file written (it is reopened when needed).
+  void release();
+
+ private:
+  struct FreeAligned {
+    void operator()(char* p) const;
+  };
+  // Opens fd_ for `file` unless it is open already; false if direct I/O is refused.
+  bool open_for(const File& file);
+
+  std::unique_ptr<char[], FreeAligned> mem_;  // the staging chunks, then the head blocks
+  int fd_ = -1;                               // an O_DIRECT descriptor of path_
+  std::string path_;
+  bool refused_ = false;  // direct I/O was refused: append() returns false
+  bool proven_ = false;   // a direct append has succeeded (EINVAL later is an error, not a refusal)
 };
 
 // Writes a new version of `path` that appears whole or not at all: the bytes

@@ -195,6 +195,7 @@ void Wal::roll_over() {
     unsynced_.erase(unsynced_.begin());
   }
   auto next = create_segment(last + 1);
+  direct_.release();
   if (!synced) unsynced_.push_back(current_);
   segments_.push_back({last + 1, next->path()});
   current_ = std::move(next);
@@ -304,11 +305,7 @@ Wal::ReplayResult Wal::replay(uint64_t after,
 
 uint64_t Wal::append(const std::vector<std::string_view>& parts) {
   size_t length = 0;
-  uint32_t crc = 0;
-  for (std::string_view p : parts) {
-    length += p.size();
-    crc = checksum32(p.data(), p.size(), crc);
-  }
+  for (std::string_view p : parts) length += p.size();
   if (length > UINT32_MAX)
     throw_error(ErrorCode::kInvalidArgument, "WAL record of " + std::to_string(length) +
                                                  " bytes is too large (at most " + std::to_string(UINT32_MAX) + ")");
@@ -324,12 +321,21 @@ uint64_t Wal::append(const std::vector<std::string_view>& parts) {
   const uint64_t record_bytes = kRecordHeader + length;
   if (current_->size() > kSegmentHeader && current_->size() + record_bytes > options_.segment_bytes) roll_over();
   const uint64_t lsn = last_lsn_.load(std::memory_order_relaxed) + 1;
-  uint32_t sum = record_checksum(crc, lsn, len32);
-  std::memcpy(header, &len32, 4);
-  std::memcpy(header + 4, &sum, 4);
-  std::memcpy(header + 8, &lsn, 8);
+  auto fill_header = [&](uint32_t payload_crc) {
+    const uint32_t sum = record_checksum(payload_crc, lsn, len32);
+    std::memcpy(header, &len32, 4);
+    std::memcpy(header + 4, &sum, 4);
+    std::memcpy(header + 8, &lsn, 8);
+  };
   const uint64_t offset = current_->size();
-  current_->write_parts(iov);  // all or nothing
+  // All or nothing, either way. A big record goes to the device directly (its checksum taken as it is staged).
+  if (options_.direct_bytes == 0 || record_bytes < options_.direct_bytes ||
+      !direct_.append(*current_, iov, fill_header)) {
+    uint32_t crc = 0;
+    for (std::string_view p : parts) crc = checksum32(p.data(), p.size(), crc);
+    fill_header(crc);
+    current_->write_parts(iov);
+  }
   last_record_offset_ = offset;
   ++records_;
   bytes_ += record_bytes;

@@ -58,6 +58,9 @@ struct WalOptions {
   FsyncPolicy fsync = FsyncPolicy::kBatch;
   uint32_t batch_interval_ms = 10;  // the group-commit period of kBatch
   size_t segment_bytes = 64 << 20;  // a record that would take a segment past this size starts a new one
+  // Records of at least this many bytes are written with direct I/O (DirectAppender) where the file system
+  // allows it, smaller ones through the page cache; 0: never direct.
+  size_t direct_bytes = size_t{4} << 20;
 };
 
 struct WalStats {
@@ -133,6 +136,7 @@ class Wal {
   mutable std::mutex mu_;             // the segments and the appending state below
   std::vector<Segment> segments_;     // every segment file, oldest first; the last is current_
   std::shared_ptr<File> current_;     // shared with a syncer that may still be syncing it
+  DirectAppender direct_;             // writes the big records to current_
   // kNone: closed segments not synced yet (at most kMaxUnsyncedSegments; the oldest is synced to make room).
   static constexpr size_t kMaxUnsyncedSegments = 8;
   std::vector<std::shared_ptr<File>> unsynced_;
