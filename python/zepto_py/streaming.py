@@ -238,9 +238,7 @@ class StreamingSession:
         per_call = max(1, _GROUP_ROWS // size) * size
 
         def flush(a: int, b: int) -> None:
-            if b - a <= size:
-                if b > a:
-                    store_batch(a, b)
+            if b <= a:
                 return
             try:
                 stored = ingest(a, b - a)

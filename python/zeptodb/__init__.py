@@ -13,9 +13,9 @@ from __future__ import annotations
 from typing import Any, Mapping, Optional, Sequence, Union
 
 from . import _core
-from ._core import NotAvailableError, PipelineConfig, Stats, StorageMode
+from ._core import NotAvailableError, PipelineConfig, Stats, StorageMode, trim_memory
 
-__all__ = ["Pipeline", "PipelineConfig", "StorageMode", "Stats", "NotAvailableError", "__version__"]
+__all__ = ["Pipeline", "PipelineConfig", "StorageMode", "Stats", "NotAvailableError", "trim_memory", "__version__"]
 __version__ = "0.1.0"
 
 _INT64_MAX = 2**63 - 1

@@ -18,6 +18,7 @@
 #include "numpy_bridge.h"
 #include "sql_bindings.h"
 #include "zeptodb/common/error.h"
+#include "zeptodb/common/recycled_memory.h"
 #include "zeptodb/database.h"
 
 namespace nb = nanobind;
@@ -124,6 +125,9 @@ NB_MODULE(_core, m) {
       "A feature that exists in the API but is not available in this build yet.",
       PyExc_RuntimeError, nullptr);
   m.attr("NotAvailableError") = nb::borrow(g_not_available);
+
+  m.def("trim_memory", &trim_recycled_memory, nb::call_guard<nb::gil_scoped_release>(),
+        "Free the recycled buffers of past results and imports (kept for the next ones); returns their bytes.");
 
   nb::register_exception_translator([](const std::exception_ptr& p, void*) {
     try {

@@ -1,4 +1,4 @@
-// Recycled value memory (exec/vector.h: value_memory): a large block freed
+// Recycled memory (common/recycled_memory.h): a large block freed
 // by its last owner serves the next request of about its size.
 #include <gtest/gtest.h>
 
@@ -9,29 +9,31 @@
 namespace zepto::exec {
 namespace {
 
-TEST(ValueMemory, FreedLargeBlockServesTheNextRequestOfItsSize) {
-  trim_value_memory();
+TEST(RecycledMemory, FreedLargeBlockServesTheNextRequestOfItsSize) {
+  trim_recycled_memory();
   constexpr size_t kBytes = (size_t{3} << 20) + 40;
-  std::shared_ptr<void> a = value_memory(kBytes);
+  std::shared_ptr<void> a = recycled_memory(kBytes);
   void* first = a.get();
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(first) % 64, 0u);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(recycled_memory(100).get()) % 64, 0u);
   std::memset(first, 7, kBytes);
-  std::shared_ptr<void> held = value_memory(kBytes);  // while `a` lives: another block
+  std::shared_ptr<void> held = recycled_memory(kBytes);  // while `a` lives: another block
   EXPECT_NE(held.get(), first);
   a.reset();
-  std::shared_ptr<void> b = value_memory(kBytes - 1000);
+  std::shared_ptr<void> b = recycled_memory(kBytes - 1000);
   EXPECT_EQ(b.get(), first);
   b.reset();
   // Less than half of the block: not given that block.
-  std::shared_ptr<void> small = value_memory(kBytes / 3);
+  std::shared_ptr<void> small = recycled_memory(kBytes / 3);
   EXPECT_NE(small.get(), first);
   small.reset();
   held.reset();
-  EXPECT_GE(trim_value_memory(), 2 * kBytes - 1000);  // the blocks that waited are freed
-  EXPECT_EQ(trim_value_memory(), 0u);
+  EXPECT_GE(trim_recycled_memory(), 2 * kBytes - 1000);  // the blocks that waited are freed
+  EXPECT_EQ(trim_recycled_memory(), 0u);
 }
 
-TEST(ValueMemory, VecsOfRecycledMemoryStartZeroed) {
-  trim_value_memory();
+TEST(RecycledMemory, VecsOfRecycledMemoryStartZeroed) {
+  trim_recycled_memory();
   constexpr size_t kRows = 100'000;
   Vec v;
   int64_t* x = alloc_values<int64_t>(v, LType::kBigint, kRows);
@@ -42,7 +44,7 @@ TEST(ValueMemory, VecsOfRecycledMemoryStartZeroed) {
   int64_t* y = alloc_values<int64_t>(w, LType::kBigint, kRows);
   EXPECT_EQ(static_cast<const void*>(y), mem);  // the same pages, written again
   for (size_t i = 0; i < kRows; ++i) ASSERT_EQ(y[i], 0) << i;
-  trim_value_memory();
+  trim_recycled_memory();
 }
 
 }  // namespace

@@ -143,15 +143,10 @@ Vec arith(ExprOp op, const Vec& a, const Vec& b, LType rt, size_t n) {
 
 template <typename T>
 Vec compare_typed(ExprOp op, const Vec& a, const Vec& b, size_t n) {
-  auto run = [&](auto f) { return binary<T, T, uint8_t>(a, b, LType::kBoolean, n, f); };
-  switch (op) {
-    case ExprOp::kEq: return run([](const T& x, const T& y) -> uint8_t { return x == y; });
-    case ExprOp::kNe: return run([](const T& x, const T& y) -> uint8_t { return x != y; });
-    case ExprOp::kLt: return run([](const T& x, const T& y) -> uint8_t { return x < y; });
-    case ExprOp::kLe: return run([](const T& x, const T& y) -> uint8_t { return x <= y; });
-    case ExprOp::kGt: return run([](const T& x, const T& y) -> uint8_t { return x > y; });
-    default: return run([](const T& x, const T& y) -> uint8_t { return x >= y; });
-  }
+  return with_comparison(op, [&](auto cmp) {
+    return binary<T, T, uint8_t>(a, b, LType::kBoolean, n,
+                                 [cmp](const T& x, const T& y) -> uint8_t { return cmp(x, y); });
+  });
 }
 
 Vec compare(ExprOp op, const Vec& a, const Vec& b, size_t n) {
@@ -811,8 +806,8 @@ ResultColumn symbol_result_column(std::string name, const Vec& v, size_t n, cons
     if (fresh) dictionary.push_back(text(id));
     return it->second;
   };
-  // Every code is written below: no zero-fill (and recycled pages, see value_memory()).
-  std::shared_ptr<void> owner = value_memory(std::max<size_t>(n, 1) * sizeof(int32_t));
+  // Every code is written below: no zero-fill (and recycled pages, see recycled_memory()).
+  std::shared_ptr<void> owner = recycled_memory(std::max<size_t>(n, 1) * sizeof(int32_t));
   int32_t* codes = static_cast<int32_t*>(owner.get());
   std::vector<uint8_t> valid;
   if (v.constant && !v.is_valid(0)) {  // (the caller passes SYMBOL vectors only)

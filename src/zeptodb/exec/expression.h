@@ -13,6 +13,7 @@
 // DuckDB's choices.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -44,6 +45,33 @@ enum class ExprOp : uint8_t {
   kFunction,  // scalar function `fn`
   kNeverUnlessNull,  // false where children[0] is valid, else NULL (symbol = unknown name)
 };
+
+// The comparison that gives the same result with its operands swapped
+// (a < b is b > a); other operators are their own mirror.
+constexpr ExprOp mirror(ExprOp op) {
+  switch (op) {
+    case ExprOp::kLt: return ExprOp::kGt;
+    case ExprOp::kLe: return ExprOp::kGe;
+    case ExprOp::kGt: return ExprOp::kLt;
+    case ExprOp::kGe: return ExprOp::kLe;
+    default: return op;
+  }
+}
+
+// fn(cmp) with cmp the function object of comparison `op` (kEq .. kGe):
+// std::equal_to<>, std::not_equal_to<>, std::less<>, ... One switch for
+// every loop that compares.
+template <typename Fn>
+decltype(auto) with_comparison(ExprOp op, Fn&& fn) {
+  switch (op) {
+    case ExprOp::kEq: return fn(std::equal_to<>{});
+    case ExprOp::kNe: return fn(std::not_equal_to<>{});
+    case ExprOp::kLt: return fn(std::less<>{});
+    case ExprOp::kLe: return fn(std::less_equal<>{});
+    case ExprOp::kGt: return fn(std::greater<>{});
+    default: return fn(std::greater_equal<>{});
+  }
+}
 
 enum class ScalarFn : uint8_t {
   kAbs, kRound, kFloor, kCeil, kSqrt, kLn, kLog10, kLog2, kExp, kPow, kLeast, kGreatest, kSign,

@@ -923,14 +923,9 @@ bool keys_constant(const OrderedAggPlan& plan, const MorselView& v) {
 // the CPU picks one at load time.
 template <typename T>
 void compare_into(ExprOp op, const T* x, T c, size_t n, uint8_t* k) {
-  switch (op) {
-    case ExprOp::kEq: for (size_t i = 0; i < n; ++i) k[i] = x[i] == c; break;
-    case ExprOp::kNe: for (size_t i = 0; i < n; ++i) k[i] = x[i] != c; break;
-    case ExprOp::kLt: for (size_t i = 0; i < n; ++i) k[i] = x[i] < c; break;
-    case ExprOp::kLe: for (size_t i = 0; i < n; ++i) k[i] = x[i] <= c; break;
-    case ExprOp::kGt: for (size_t i = 0; i < n; ++i) k[i] = x[i] > c; break;
-    default: for (size_t i = 0; i < n; ++i) k[i] = x[i] >= c; break;
-  }
+  with_comparison(op, [&](auto cmp) {
+    for (size_t i = 0; i < n; ++i) k[i] = cmp(x[i], c);
+  });
 }
 
 ZEPTO_TARGET_CLONES
@@ -948,9 +943,8 @@ bool compare_mask(const BoundExpr& f, const std::vector<Vec>& cols, size_t n, ui
   const BoundExpr* cst = f.children[1].get();
   ExprOp op = f.op;
   if (col->op == ExprOp::kConst && cst->op == ExprOp::kColumn) {
-    std::swap(col, cst);  // c op x  is  x op' c
-    op = op == ExprOp::kLt ? ExprOp::kGt : op == ExprOp::kGt ? ExprOp::kLt : op == ExprOp::kLe ? ExprOp::kGe
-         : op == ExprOp::kGe ? ExprOp::kLe : op;
+    std::swap(col, cst);  // c op x  is  x mirror(op) c
+    op = mirror(op);
   }
   if (col->op != ExprOp::kColumn || cst->op != ExprOp::kConst || !cst->value.is_valid(0)) return false;
   const Vec& x = cols[col->column];

@@ -11,6 +11,11 @@ ThreadPool& ThreadPool::shared() {
   return pool;
 }
 
+ThreadPool& ThreadPool::io() {
+  static ThreadPool pool;
+  return pool;
+}
+
 ThreadPool::~ThreadPool() {
   {
     std::lock_guard lock(mu_);

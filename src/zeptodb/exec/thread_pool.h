@@ -1,4 +1,6 @@
-// A process-wide pool of worker threads for parallel query execution.
+// Process-wide pools of worker threads: shared() for parallel query
+// execution, io() for reading and writing column files (checkpoints, table
+// loads), so that file work never queues behind queries or the reverse.
 //
 // parallel_for(tasks, threads, fn) runs fn(task, worker) for every task in
 // [0, tasks) on at most `threads` threads (the caller is one of them) and
@@ -25,6 +27,7 @@ namespace zepto::exec {
 class ThreadPool {
  public:
   static ThreadPool& shared();
+  static ThreadPool& io();
   ~ThreadPool();
 
   void parallel_for(size_t tasks, size_t threads, const std::function<void(size_t task, size_t worker)>& fn);

@@ -27,7 +27,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "zeptodb/common/huge_pages.h"
+#include "zeptodb/common/recycled_memory.h"
 #include "zeptodb/common/types.h"
 #include "zeptodb/exec/result_set.h"
 
@@ -70,28 +70,15 @@ struct Vec {
   double num(size_t i) const;
 };
 
-// Memory for `bytes` bytes of computed values, owned by the returned
-// pointer. Large blocks (from 128 KB) are recycled: when the last owner lets
-// go, the block waits in a process-wide pool (16 blocks, 512 MB at most,
-// like the Arrow import's conversion buffers) for the next request of about
-// its size, so a query repeated on results of similar size writes to pages
-// already mapped instead of faulting fresh ones in (a 100 k-row column: 200
-// page faults, each zeroing a page; a 10 M-row result of three numeric
-// columns: 53 -> 27 ms).
-std::shared_ptr<void> value_memory(size_t bytes);
-// Frees the blocks waiting in that pool; returns their bytes.
-size_t trim_value_memory();
-
 // Allocates a Vec of `n` values of type `t` and returns it with a writable
 // pointer to its values (zeros for numbers, empty strings; numbers are left
 // unwritten when `zero` is false, for a caller that writes every one).
-// Large numeric buffers ask for huge pages before their first write (see
-// huge_pages.h): a 10 M-row column otherwise takes 20 k page faults.
+// Numeric values live in recycled_memory() (common/recycled_memory.h).
 template <typename T>
 T* alloc_values(Vec& v, LType t, size_t n, bool zero = true) {
   T* data;
   if constexpr (std::is_trivially_copyable_v<T>) {
-    std::shared_ptr<void> owner = value_memory(n * sizeof(T));  // not yet written
+    std::shared_ptr<void> owner = recycled_memory(n * sizeof(T));  // not yet written
     data = static_cast<T*>(owner.get());
     if (zero) std::fill_n(data, n, T{});
     v.keep = std::move(owner);

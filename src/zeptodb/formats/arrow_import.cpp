@@ -5,7 +5,6 @@
 #include <cmath>
 #include <cstring>
 #include <exception>
-#include <mutex>
 #include <optional>
 #include <string_view>
 #include <thread>
@@ -13,8 +12,8 @@
 #include <unordered_map>
 
 #include "zeptodb/common/error.h"
+#include "zeptodb/common/recycled_memory.h"
 #include "zeptodb/common/two_threads.h"
-#include "zeptodb/storage/block.h"
 #include "zeptodb/storage/scatter.h"
 
 namespace zepto::formats {
@@ -189,50 +188,14 @@ std::string row_msg(const std::string& column, size_t row) {
   return "column '" + column + "' row " + std::to_string(row);
 }
 
-// Decode buffers of big imports are kept for the next import: fresh memory
-// costs a page fault and the kernel zeroing the page, which for a 10 M-row
-// import takes longer than the decode itself. At most kScratchKeep bytes of
-// free buffers are kept (the most recently freed); buffers under
-// kScratchMin come straight from the allocator.
-constexpr size_t kScratchMin = size_t{1} << 16;
-constexpr size_t kScratchKeep = size_t{512} << 20;
-
-std::mutex g_scratch_mu;
-std::vector<BlockPtr> g_scratch;  // free buffers, oldest first
-size_t g_scratch_bytes = 0;
-
-void give_back(BlockPtr b) {
-  std::lock_guard lock(g_scratch_mu);
-  g_scratch_bytes += b->capacity();
-  g_scratch.push_back(std::move(b));
-  while (g_scratch_bytes > kScratchKeep) {
-    g_scratch_bytes -= g_scratch.front()->capacity();
-    g_scratch.erase(g_scratch.begin());
-  }
-}
-
 // `bytes` of memory for a decoded column (contents unspecified, 64-byte
-// aligned) at *data; the returned owner keeps it, and gives it back for
-// the next import when released.
+// aligned) at *data, owned by the returned pointer. Recycled memory: a big
+// import's buffers serve the next one (fresh pages would cost a fault and a
+// zeroed page each, more than the decode itself for a 10 M-row import).
 std::shared_ptr<void> scratch(size_t bytes, uint8_t** data) {
-  BlockPtr b;
-  if (bytes >= kScratchMin) {
-    std::lock_guard lock(g_scratch_mu);
-    auto best = g_scratch.end();  // the smallest that fits
-    for (auto it = g_scratch.begin(); it != g_scratch.end(); ++it)
-      if ((*it)->capacity() >= bytes && (best == g_scratch.end() || (*it)->capacity() < (*best)->capacity()))
-        best = it;
-    if (best != g_scratch.end()) {
-      b = std::move(*best);
-      g_scratch.erase(best);
-      g_scratch_bytes -= b->capacity();
-    }
-  }
-  if (!b) b = Block::allocate(std::max<size_t>(bytes, 8), nullptr);
-  *data = reinterpret_cast<uint8_t*>(b->data());
-  if (bytes < kScratchMin) return b;
-  Block* raw = b.get();
-  return std::shared_ptr<void>(raw, [b = std::move(b)](void*) mutable { give_back(std::move(b)); });
+  std::shared_ptr<void> m = recycled_memory(std::max<size_t>(bytes, 8));
+  *data = static_cast<uint8_t*>(m.get());
+  return m;
 }
 
 // d[i] = f(i) for i < n. Whole cache lines are written with non-temporal

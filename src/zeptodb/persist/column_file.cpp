@@ -373,6 +373,17 @@ struct Decoder {
   }
 };
 
+// Reads the header of block `i` of a stream at `offset` into `bh`, checking
+// that it lies within the file and that its own checksum matches.
+void read_block_header(const File& f, const std::string& path, Stream stream, size_t i, uint64_t offset,
+                       uint64_t file_bytes, char* bh) {
+  if (offset + kBlockHeaderBytes > file_bytes)
+    corrupt(path, block_name(stream, i) + " header lies past the end of the file");
+  f.pread(offset, bh, kBlockHeaderBytes);
+  if (checksum32(bh, 28) != load_le<uint32_t>(bh + 28))
+    corrupt(path, "checksum mismatch in the header of " + block_name(stream, i));
+}
+
 // Reads block `i` of a stream, whose header is at `offset` (advanced past
 // the block), into `dst`, verifying it before using it; `rows` is how many
 // rows the stream has from this block on. Returns the block's row count.
@@ -381,9 +392,7 @@ size_t read_block(const File& f, const std::string& path, Stream stream, size_t 
                   Decoder& dec) {
   char bh[kBlockHeaderBytes];
   const std::string name = block_name(stream, i);
-  if (offset + kBlockHeaderBytes > file_bytes) corrupt(path, name + " header lies past the end of the file");
-  f.pread(offset, bh, sizeof bh);
-  if (checksum32(bh, 28) != load_le<uint32_t>(bh + 28)) corrupt(path, "checksum mismatch in the header of " + name);
+  read_block_header(f, path, stream, i, offset, file_bytes, bh);
   const size_t n = load_le<uint32_t>(bh + 0), raw = load_le<uint32_t>(bh + 4), stored = load_le<uint32_t>(bh + 8);
   const uint8_t codec = load_le<uint8_t>(bh + 12), filter = load_le<uint8_t>(bh + 14);
   const size_t expect_rows = std::min(rows_per_block, rows);
@@ -573,11 +582,7 @@ ColumnFileReader::ColumnFileReader(const std::string& path, std::optional<Column
     uint64_t at = kHeaderBytes;
     char bh[kBlockHeaderBytes];
     for (size_t i = 0; i < info.value_blocks; ++i) {
-      if (at + kBlockHeaderBytes > info.file_bytes)
-        corrupt(path, block_name(kValues, i) + " header lies past the end of the file");
-      r.f.pread(at, bh, sizeof bh);
-      if (checksum32(bh, 28) != load_le<uint32_t>(bh + 28))
-        corrupt(path, "checksum mismatch in the header of " + block_name(kValues, i));
+      read_block_header(r.f, path, kValues, i, at, info.file_bytes, bh);
       at += kBlockHeaderBytes + load_le<uint32_t>(bh + 8);
     }
     r.values.end = at;

@@ -8,14 +8,12 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
-#include <atomic>
-#include <exception>
 #include <mutex>
 #include <optional>
 #include <set>
-#include <thread>
 
 #include "zeptodb/common/error.h"
+#include "zeptodb/exec/thread_pool.h"
 #include "zeptodb/persist/file_io.h"
 #include "zeptodb/persist/records.h"
 
@@ -114,31 +112,14 @@ std::set<std::string> parent_dirs(const std::set<std::string>& dirs) {
   return out;
 }
 
-// Runs fn(0) .. fn(n - 1) on up to kIoThreads threads (compressing and
-// checking files is CPU work as much as I/O). The first exception is
-// rethrown once every thread has stopped; the remaining items are skipped.
+// Runs fn(0) .. fn(n - 1) on up to kIoThreads threads of the file-work pool
+// (compressing and checking files is CPU work as much as I/O). The first
+// exception is rethrown once every thread has stopped; the remaining items
+// are skipped.
 template <typename Fn>
 void parallel_for(size_t n, Fn&& fn) {
-  const size_t threads = std::min<size_t>({kIoThreads, n, std::max(1u, std::thread::hardware_concurrency())});
-  std::atomic<size_t> next{0};
-  std::mutex error_mu;
-  std::exception_ptr error;
-  auto work = [&] {
-    for (size_t i; (i = next.fetch_add(1)) < n;) {
-      try {
-        fn(i);
-      } catch (...) {
-        std::lock_guard lock(error_mu);
-        if (!error) error = std::current_exception();
-        next.store(n);
-      }
-    }
-  };
-  std::vector<std::thread> pool;
-  for (size_t t = 1; t < threads; ++t) pool.emplace_back(work);
-  work();
-  for (auto& t : pool) t.join();
-  if (error) std::rethrow_exception(error);
+  exec::ThreadPool::io().parallel_for(n, std::min(kIoThreads, exec::ThreadPool::hardware_threads()),
+                                      [&](size_t i, size_t) { fn(i); });
 }
 
 void remove_path(const fs::path& p, uint64_t* removed) {

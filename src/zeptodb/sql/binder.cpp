@@ -265,16 +265,6 @@ ExprOp compare_op(BinaryOp op) {
   }
 }
 
-ExprOp mirror(ExprOp op) {
-  switch (op) {
-    case ExprOp::kLt: return ExprOp::kGt;
-    case ExprOp::kLe: return ExprOp::kGe;
-    case ExprOp::kGt: return ExprOp::kLt;
-    case ExprOp::kGe: return ExprOp::kLe;
-    default: return op;
-  }
-}
-
 // A symbol id for a string or integer constant compared with a symbolic
 // expression; nullopt if the name is unknown.
 std::optional<int64_t> symbol_id(State& st, const Vec& v) {
