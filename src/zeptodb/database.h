@@ -22,6 +22,7 @@
 #include "zeptodb/formats/arrow_table.h"
 #include "zeptodb/ingest/tick_queue.h"
 #include "zeptodb/persist/column_file.h"
+#include "zeptodb/persist/records.h"
 #include "zeptodb/persist/store.h"
 #include "zeptodb/persist/wal.h"
 #include "zeptodb/storage/catalog.h"
@@ -176,6 +177,13 @@ class Database {
   // newest timestamp); whole days older than that are dropped now and at
   // every checkpoint. 0 removes the TTL.
   void set_ttl(std::string_view table, int64_t ttl_ns);
+  // Keeps the table's rows within `max_bytes` (rows times the bytes of a
+  // row, as in memory): whole days, oldest first, are dropped now and at
+  // every checkpoint until the rest fits; the newest day always stays. 0
+  // removes the limit.
+  void set_max_bytes(std::string_view table, uint64_t max_bytes);
+  // The TTL and size limit of `table` (zeros: none).
+  persist::Retention retention(std::string_view table) const;
   // Stores every accepted tick, then (TIERED) writes a checkpoint: the data
   // goes to partition files and the log is truncated. Applies TTLs. In
   // PURE_IN_MEMORY only the ticks and TTLs.
@@ -214,7 +222,12 @@ class Database {
   // at all) and returns the LSN to commit (0 otherwise).
   uint64_t store_batch(Table& table, const void* const* columns, const uint8_t* const* validity, size_t n);
   void log_symbols_locked();  // requires commit_mu_
-  void apply_ttl_locked();    // requires commit_mu_
+  void apply_retention_locked();  // requires commit_mu_
+  // Sets one limit of `table` (kSetTtl: the TTL in ns; kSetMaxBytes: the size limit; 0: none), logged in
+  // durable modes, then applies it with a checkpoint; `what` names the limit in errors.
+  void set_retention(std::string_view table, persist::RecordKind kind, uint64_t value, const char* what);
+  // The in-memory part of set_retention(), also replaying a log record. Requires commit_mu_.
+  void set_limit_locked(const std::string& table, persist::RecordKind kind, uint64_t value);
   void open_durable();
   void replay(uint64_t lsn, std::string_view payload);
   void checkpoint_loop();
@@ -249,11 +262,11 @@ class Database {
   std::unique_ptr<persist::Store> store_;
   std::unique_ptr<persist::Wal> wal_;
   int lock_fd_ = -1;               // flock() on <data_dir>/LOCK: one process per directory
-  std::mutex commit_mu_;           // orders log records with the changes they describe
+  mutable std::mutex commit_mu_;   // orders log records with the changes they describe
   std::mutex checkpoint_mu_;       // one checkpoint at a time
   size_t logged_symbols_ = 0;      // dictionary entries already in the log (under commit_mu_)
   std::map<std::string, uint64_t> dir_ids_;  // lower-case table name -> directory id (under commit_mu_)
-  std::map<std::string, int64_t> ttls_;      // lower-case table name -> TTL in ns (under commit_mu_)
+  std::map<std::string, persist::Retention> retention_;  // lower-case table name -> limits (under commit_mu_)
   bool replaying_ = false;
   std::atomic<bool> closed_{false};
   RecoveryInfo recovery_;

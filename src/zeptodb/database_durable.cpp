@@ -4,10 +4,12 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
-#include <cstring>
 #include <cstdio>
+#include <cstring>
+#include <map>
 #include <exception>
 #include <thread>
 
@@ -22,6 +24,9 @@ namespace zepto {
 namespace {
 
 constexpr int64_t kDayNs = 86'400'000'000'000;
+
+// The day (days since the epoch, rounded down) of timestamp `ts`.
+int64_t day_of(int64_t ts) { return ts >= 0 ? ts / kDayNs : -((-(ts + 1)) / kDayNs) - 1; }
 
 std::string with_commas(uint64_t v) {
   std::string s = std::to_string(v);
@@ -149,7 +154,7 @@ bool Database::drop_table(std::string_view name) {
   if (closed()) closed_error();
   if (!wal_) {
     std::lock_guard lock(commit_mu_);
-    ttls_.erase(to_lower(name));
+    retention_.erase(to_lower(name));
     return catalog_.drop(name);
   }
   std::lock_guard lock(commit_mu_);
@@ -161,53 +166,97 @@ bool Database::drop_table(std::string_view name) {
   const uint64_t lsn = wal_->append(e.parts());
   catalog_.drop(name);
   dir_ids_.erase(to_lower(name));
-  ttls_.erase(to_lower(name));
+  retention_.erase(to_lower(name));
   wal_->commit(lsn);
   return true;
 }
 
+persist::Retention Database::retention(std::string_view name) const {
+  std::lock_guard lock(commit_mu_);
+  auto it = retention_.find(to_lower(name));
+  return it == retention_.end() ? persist::Retention{} : it->second;
+}
+
 void Database::set_ttl(std::string_view name, int64_t ttl_ns) {
-  if (closed()) closed_error();
   if (ttl_ns < 0) throw_error(ErrorCode::kInvalidArgument, "TTL must not be negative");
+  set_retention(name, persist::RecordKind::kSetTtl, static_cast<uint64_t>(ttl_ns), "a TTL");
+}
+
+void Database::set_max_bytes(std::string_view name, uint64_t max_bytes) {
+  set_retention(name, persist::RecordKind::kSetMaxBytes, max_bytes, "a size limit (which drops the oldest days)");
+}
+
+void Database::set_retention(std::string_view name, persist::RecordKind kind, uint64_t value, const char* what) {
+  if (closed()) closed_error();
   auto table = catalog_.require(name);
-  table->row_count();  // a recovered table reads its files now, so the TTL applies at once
-  if (ttl_ns > 0 && table->schema().timestamp_index() < 0)
-    throw_error(ErrorCode::kInvalidArgument,
-                "table '" + table->name() + "' has no timestamp column, so a TTL cannot apply to it");
+  if (value > 0 && table->schema().timestamp_index() < 0)
+    throw_error(ErrorCode::kInvalidArgument, "table '" + table->name() + "' has no timestamp column, so " +
+                                                 std::string(what) + " cannot apply to it");
+  table->row_count();  // a recovered table reads its files now, so the limits apply at once
   {
     std::lock_guard lock(commit_mu_);
     if (closed()) closed_error();
     if (wal_) {
       persist::Encoder e;
-      e.u8(static_cast<uint8_t>(persist::RecordKind::kSetTtl));
+      e.u8(static_cast<uint8_t>(kind));
       e.str(table->name());
-      e.i64(ttl_ns);
+      e.u64(value);
       wal_->commit(wal_->append(e.parts()));
     }
-    if (ttl_ns == 0)
-      ttls_.erase(to_lower(table->name()));
-    else
-      ttls_[to_lower(table->name())] = ttl_ns;
+    set_limit_locked(table->name(), kind, value);
   }
   // Applied at once; in durable modes the checkpoint makes the removal
   // permanent (the log holds the rows but not their removal).
   checkpoint();
 }
 
-void Database::apply_ttl_locked() {
-  for (const auto& [key, ttl] : ttls_) {
+void Database::set_limit_locked(const std::string& table, persist::RecordKind kind, uint64_t value) {
+  const std::string key = to_lower(table);
+  persist::Retention& r = retention_[key];
+  if (kind == persist::RecordKind::kSetTtl)
+    r.ttl_ns = static_cast<int64_t>(value);
+  else
+    r.max_bytes = value;
+  if (r.none()) retention_.erase(key);
+}
+
+void Database::apply_retention_locked() {
+  for (const auto& [key, r] : retention_) {
     auto table = catalog_.find(key);
     if (!table || !table->loaded()) continue;  // applied once it is used
     const int ts_col = table->schema().timestamp_index();
+    // Rows per day, from each partition's sorted timestamps.
+    std::map<int64_t, uint64_t> day_rows;
     int64_t newest = INT64_MIN;
     for (const Partition* p : table->partitions()) {
       auto snap = p->snapshot();
-      if (snap.rows > 0) newest = std::max(newest, snap.data<int64_t>(static_cast<size_t>(ts_col))[snap.rows - 1]);
+      if (snap.rows == 0) continue;
+      const int64_t* ts = snap.data<int64_t>(static_cast<size_t>(ts_col));
+      newest = std::max(newest, ts[snap.rows - 1]);
+      if (r.max_bytes == 0) continue;
+      for (size_t i = 0; i < snap.rows;) {
+        const int64_t day = day_of(ts[i]);
+        const size_t j = static_cast<size_t>(
+            std::lower_bound(ts + i, ts + snap.rows, day < INT64_MAX / kDayNs ? (day + 1) * kDayNs : INT64_MAX) - ts);
+        day_rows[day] += j - i;  // j > i: ts[i] is before the next day
+        i = j;
+      }
     }
-    if (newest == INT64_MIN || newest < INT64_MIN + ttl) continue;
-    const int64_t cutoff = newest - ttl;
-    const int64_t day = cutoff >= 0 ? cutoff / kDayNs : -((-cutoff + kDayNs - 1) / kDayNs);
-    table->drop_before(day * kDayNs);
+    if (newest == INT64_MIN) continue;
+    int64_t keep_from = INT64_MIN;  // the first day kept
+    if (r.ttl_ns > 0 && newest >= INT64_MIN + r.ttl_ns) keep_from = day_of(newest - r.ttl_ns);
+    if (r.max_bytes > 0) {
+      const uint64_t width = table->schema().row_width();
+      uint64_t bytes = 0;
+      for (auto it = day_rows.rbegin(); it != day_rows.rend(); ++it) {  // newest day first: always kept
+        bytes += it->second * width;
+        if (bytes > r.max_bytes && it != day_rows.rbegin()) {
+          keep_from = std::max(keep_from, it->first + 1);  // the days after this one
+          break;
+        }
+      }
+    }
+    if (keep_from != INT64_MIN) table->drop_before(keep_from * kDayNs);
   }
 }
 
@@ -218,7 +267,7 @@ persist::CheckpointResult Database::checkpoint() {
   persist::Capture cap;
   {
     std::lock_guard lock(commit_mu_);
-    apply_ttl_locked();
+    apply_retention_locked();
     if (!store_) return {};
     cap.lsn = wal_->last_lsn();
     for (const auto& name : catalog_.names()) {
@@ -228,8 +277,8 @@ persist::CheckpointResult Database::checkpoint() {
       tc.name = table->name();
       tc.dir_id = dir_ids_.at(key);
       tc.schema = table->schema();
-      auto ttl = ttls_.find(key);
-      tc.ttl_ns = ttl == ttls_.end() ? 0 : ttl->second;
+      auto limits = retention_.find(key);
+      if (limits != retention_.end()) tc.retention = limits->second;
       tc.loaded = table->loaded();
       if (tc.loaded) tc.parts = table->checkpoint_parts();
       cap.tables.push_back(std::move(tc));
@@ -298,7 +347,7 @@ void Database::open_durable() {
     }
     for (const auto& t : loaded.tables) {
       dir_ids_[to_lower(t.name)] = t.dir_id;
-      if (t.ttl_ns > 0) ttls_[to_lower(t.name)] = t.ttl_ns;
+      if (!t.retention.none()) retention_[to_lower(t.name)] = t.retention;
     }
     persist::WalOptions wo;
     wo.dir = config_.data_dir + "/wal";
@@ -365,16 +414,13 @@ void Database::replay(uint64_t lsn, std::string_view payload) {
       std::string name = d.str();
       catalog_.drop(name);
       dir_ids_.erase(to_lower(name));
-      ttls_.erase(to_lower(name));
+      retention_.erase(to_lower(name));
       break;
     }
-    case persist::RecordKind::kSetTtl: {
+    case persist::RecordKind::kSetTtl:
+    case persist::RecordKind::kSetMaxBytes: {
       std::string name = d.str();
-      int64_t ttl = d.i64();
-      if (ttl == 0)
-        ttls_.erase(to_lower(name));
-      else
-        ttls_[to_lower(name)] = ttl;
+      set_limit_locked(name, kind, d.u64());
       break;
     }
     case persist::RecordKind::kSymbols: {

@@ -5,9 +5,11 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
-#include <thread>
 #include <fstream>
+#include <functional>
+#include <thread>
 #include <map>
 #include <random>
 
@@ -157,6 +159,26 @@ TEST(Durability, TtlDropsWholeOldDaysAndStaysDropped) {
   EXPECT_THROW(db.execute("ALTER TABLE nots SET TTL 1 DAYS"), Error) << "no timestamp column";
 }
 
+TEST(Durability, SizeLimitDropsTheOldestWholeDaysAndStaysDropped) {
+  TempDir dir, image;
+  Database db(tiered(dir.path()));
+  ingest(db, 0, 5000, kDay / 1000, 1);  // days 0..4, 1,000 rows (32,000 bytes) each
+  db.execute("ALTER TABLE trades SET RETENTION 70000 BYTES");
+  EXPECT_EQ(db.retention("TRADES").max_bytes, 70000u);
+  EXPECT_EQ(db.retention("trades").ttl_ns, 0);
+  // Two days fit (64,000 bytes), a third would not: days 3 and 4 stay.
+  EXPECT_EQ(db.catalog().require("trades")->row_count(), 2000u);
+  auto min_ts = db.execute("SELECT min(timestamp) FROM trades").to_string();
+  EXPECT_NE(min_ts.find(std::to_string(3 * kDay)), std::string::npos) << min_ts;
+  Database copy(tiered(crash_image(dir, image)));
+  EXPECT_EQ(dump(copy, "trades"), dump(db, "trades"));
+  EXPECT_EQ(copy.retention("trades").max_bytes, 70000u);
+  db.execute("CREATE TABLE nots (k BIGINT, x DOUBLE)");
+  EXPECT_THROW(db.execute("ALTER TABLE nots SET RETENTION 1 MB"), Error) << "no timestamp column";
+  db.execute("ALTER TABLE trades REMOVE RETENTION");
+  EXPECT_EQ(db.retention("trades").max_bytes, 0u);
+}
+
 TEST(Durability, RejectedBatchIsNotLogged) {
   TempDir dir, image;
   Database db(tiered(dir.path()));
@@ -286,6 +308,55 @@ TEST(Durability, CorruptCatalogIsReported) {
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), ErrorCode::kIOError);
     EXPECT_NE(std::string(e.what()).find("CATALOG"), std::string::npos) << e.what();
+  }
+}
+
+// The CATALOG of `dir` rewritten as `version`, its body edited by `edit` (the checksum made to match).
+void rewrite_catalog(const TempDir& dir, uint32_t version, const std::function<void(std::string&)>& edit) {
+  std::string s = persist::read_file(dir / "CATALOG");
+  std::string body = s.substr(8, s.size() - 12);
+  edit(body);
+  std::string out = s.substr(0, 4);
+  out.append(reinterpret_cast<const char*>(&version), 4);
+  out += body;
+  const uint32_t crc = persist::checksum32(out.data(), out.size());
+  out.append(reinterpret_cast<const char*>(&crc), 4);
+  persist::write_file_atomic(dir / "CATALOG", out);
+}
+
+TEST(Durability, ACatalogOfTheFormerVersionIsReadANewerOneRefused) {
+  TempDir dir;
+  std::string before;
+  {
+    Database db(tiered(dir.path()));
+    ingest(db, 0, 1000, 1000, 1);
+    db.execute("ALTER TABLE trades SET TTL 30 DAYS");
+    before = dump(db, "trades");
+  }
+  // Version 1 had no size limit: the one table's entry (lsn, count, name "trades", directory id,
+  // TTL, then the limit at body offset 46) loses those 8 bytes.
+  rewrite_catalog(dir, 1, [](std::string& body) {
+    ASSERT_EQ(body.substr(24, 6), "trades");
+    uint64_t limit = 1;
+    std::memcpy(&limit, body.data() + 46, 8);
+    ASSERT_EQ(limit, 0u);
+    body.erase(46, 8);
+  });
+  {
+    Database db(tiered(dir.path()));
+    EXPECT_EQ(dump(db, "trades"), before);
+    EXPECT_EQ(db.retention("trades").ttl_ns, 30 * kDay);
+    EXPECT_EQ(db.retention("trades").max_bytes, 0u);
+  }  // closing writes version 2 again
+  rewrite_catalog(dir, 3, [](std::string&) {});
+  try {
+    Database db(tiered(dir.path()));
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kIOError);
+    EXPECT_NE(std::string(e.what()).find("format version 3 is not supported (this build reads version 1 to 2"),
+              std::string::npos)
+        << e.what();
   }
 }
 

@@ -633,8 +633,25 @@ TEST(SqlStatement, CreateDropShowDescribe) {
   const auto removed = body<AlterTableStmt>("alter table t remove ttl;");
   EXPECT_EQ(removed.table.name, "t");
   EXPECT_EQ(removed.ttl_ns, 0);
+  EXPECT_FALSE(removed.retention);
   EXPECT_THROW(parse("ALTER TABLE t REMOVE"), ParseError);
   EXPECT_THROW(parse("ALTER TABLE t DROP TTL"), ParseError);
+  // The size limit: binary units, any case.
+  const auto limit = body<AlterTableStmt>("ALTER TABLE trades SET RETENTION 500 MB");
+  EXPECT_TRUE(limit.retention);
+  EXPECT_EQ(limit.max_bytes, uint64_t{500} << 20);
+  EXPECT_EQ(std::get<AlterTableStmt>(parse_ok("alter table t set retention 2 gib").body).max_bytes, uint64_t{2} << 30);
+  EXPECT_EQ(std::get<AlterTableStmt>(parse_ok("ALTER TABLE t SET RETENTION 4096 BYTES").body).max_bytes, 4096u);
+  EXPECT_EQ(std::get<AlterTableStmt>(parse_ok("ALTER TABLE t SET RETENTION 3 TB").body).max_bytes, uint64_t{3} << 40);
+  const auto unlimited = body<AlterTableStmt>("ALTER TABLE t REMOVE RETENTION");
+  EXPECT_TRUE(unlimited.retention);
+  EXPECT_EQ(unlimited.max_bytes, 0u);
+  EXPECT_THROW(parse("ALTER TABLE t SET RETENTION 0 MB"), ParseError);
+  EXPECT_THROW(parse("ALTER TABLE t SET RETENTION 500"), ParseError);
+  EXPECT_THROW(parse("ALTER TABLE t SET RETENTION 5 PB"), ParseError);
+  EXPECT_THROW(parse("ALTER TABLE t SET RETENTION 30 DAYS"), ParseError);
+  EXPECT_THROW(parse("ALTER TABLE t SET RETENTION 99999999999 TB"), ParseError);
+  EXPECT_THROW(parse("ALTER TABLE t SET SIZE 5 MB"), ParseError);
 }
 
 TEST(SqlStatement, InsertValuesAndSelect) {

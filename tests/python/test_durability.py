@@ -227,6 +227,85 @@ def test_ttl_via_sql(tmp_path: Path, mode: str) -> None:
         assert p.count(symbol=1) == 6
 
 
+def ten_days(p: zeptodb.Pipeline, sym: int, per_day: int) -> None:
+    """`per_day` trades of symbol `sym` on each of days 0..9 (32 bytes a row: four 8-byte columns)."""
+    ts = np.repeat(np.arange(10) * DAY_NS, per_day) + np.tile(np.arange(per_day), 10)
+    n = len(ts)
+    p.ingest_batch(np.full(n, sym), np.arange(n), np.ones(n, dtype=np.int64), timestamps=ts)
+
+
+def days_of(p: zeptodb.Pipeline, sym: int) -> list:
+    return sorted(set((p.get_column(sym, "timestamp") // DAY_NS).tolist()))
+
+
+def test_size_retention_in_memory_drops_the_oldest_whole_days() -> None:
+    with zeptodb.Pipeline() as p:
+        ten_days(p, 1, 100)  # 10 days x 100 rows x 32 bytes: 3,200 bytes a day over symbols 1 and 2
+        ten_days(p, 2, 100)
+        r = p.execute("ALTER TABLE trades SET RETENTION 20000 BYTES")
+        assert r.ok(), r.error
+        # 6,400 bytes a day: three days fit in 20,000, a fourth would not
+        assert days_of(p, 1) == days_of(p, 2) == [7, 8, 9]
+        assert p.execute("SELECT count(*) FROM trades").rows == [[600]]
+        p.ingest_batch([1] * 100, list(range(100)), [1] * 100, timestamps=[12 * DAY_NS + i for i in range(100)])
+        p.flush()  # applied again at every checkpoint (here: flush)
+        assert days_of(p, 1) == [8, 9, 12]
+        assert days_of(p, 2) == [8, 9]
+        # the newest day always stays, whatever its size
+        assert p.execute("ALTER TABLE trades SET RETENTION 1 BYTES").ok()
+        assert days_of(p, 1) == [12] and days_of(p, 2) == []
+        assert p.execute("ALTER TABLE trades REMOVE RETENTION").ok()
+        ten_days(p, 3, 1)
+        p.flush()
+        assert days_of(p, 3) == list(range(10))
+
+
+def test_size_retention_errors() -> None:
+    with zeptodb.Pipeline() as p:
+        assert p.execute("CREATE TABLE notes (id BIGINT, body VARCHAR)").ok()
+        r = p.execute("ALTER TABLE notes SET RETENTION 1 MB")
+        assert not r.ok() and "no timestamp column" in r.error
+        r = p.execute("ALTER TABLE nosuch SET RETENTION 1 MB")
+        assert not r.ok() and "nosuch" in r.error
+        r = p.execute("ALTER TABLE trades SET RETENTION 5 PB")
+        assert not r.ok() and "BYTES, KB, MB, GB or TB" in r.error
+
+
+@pytest.mark.parametrize("mode", ["TIERED", "PURE_ON_DISK"])
+def test_size_retention_survives_a_restart_beside_the_ttl(tmp_path: Path, mode: str) -> None:
+    def day(p: zeptodb.Pipeline, d: int, rows: int) -> None:
+        p.ingest_batch([1] * rows, list(range(rows)), [1] * rows, timestamps=[d * DAY_NS + i for i in range(rows)])
+
+    with zeptodb.Pipeline(tiered(tmp_path, mode=mode)) as p:
+        ten_days(p, 1, 100)  # 3,200 bytes a day
+        assert p.execute("ALTER TABLE trades SET RETENTION 13 KB").ok()  # 13,312 bytes: four days
+        assert days_of(p, 1) == [6, 7, 8, 9]
+        assert p.execute("ALTER TABLE trades SET TTL 2 DAYS").ok()  # both apply: the tighter wins
+        assert days_of(p, 1) == [7, 8, 9]
+        assert p.execute("ALTER TABLE trades REMOVE TTL").ok()
+    with zeptodb.Pipeline(tiered(tmp_path, mode=mode)) as p:  # the limit comes back from the catalog
+        assert days_of(p, 1) == [7, 8, 9]
+        day(p, 20, 200)  # 6,400 bytes each
+        day(p, 21, 200)
+        p.flush()
+        assert days_of(p, 1) == [20, 21]  # with day 9 it would be 16,000 bytes
+        assert p.execute("ALTER TABLE trades SET RETENTION 7 KB").ok()  # 7,168 bytes
+        assert days_of(p, 1) == [21]
+    with zeptodb.Pipeline(tiered(tmp_path, mode=mode)) as p:
+        assert days_of(p, 1) == [21]
+        day(p, 22, 10)  # 320 bytes: with day 21, 6,720 fit
+        p.flush()
+        assert days_of(p, 1) == [21, 22]
+        day(p, 23, 100)  # 3,200 more: 3,520 with day 22, day 21 no longer fits
+        p.flush()
+        assert days_of(p, 1) == [22, 23]
+        assert p.execute("ALTER TABLE trades REMOVE RETENTION").ok()
+    with zeptodb.Pipeline(tiered(tmp_path, mode=mode)) as p:  # no limit any more, after a restart too
+        day(p, 1, 1000)
+        p.flush()
+        assert days_of(p, 1) == [1, 22, 23]
+
+
 @pytest.mark.parametrize("mode", ["TIERED", "PURE_ON_DISK"])
 def test_server_restart_serves_the_same_data(tmp_path: Path, mode: str) -> None:
     def query(url: str, sql: str, data: bytes = b"") -> str:  # POST: GET is read-only

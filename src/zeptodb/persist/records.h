@@ -10,6 +10,7 @@
 //   kCreateTable  table name, schema (see put_schema)
 //   kDropTable    table name
 //   kSetTtl       table name, i64 ttl in ns (0 = none)
+//   kSetMaxBytes  table name, u64 size limit in bytes (0 = none)
 //   kSymbols      u64 count, then per name: i64 id, name
 #pragma once
 
@@ -24,7 +25,14 @@
 
 namespace zepto::persist {
 
-enum class RecordKind : uint8_t { kBatch = 1, kCreateTable = 2, kDropTable = 3, kSetTtl = 4, kSymbols = 5 };
+enum class RecordKind : uint8_t {
+  kBatch = 1,
+  kCreateTable = 2,
+  kDropTable = 3,
+  kSetTtl = 4,
+  kSymbols = 5,
+  kSetMaxBytes = 6,
+};
 
 // Builds an encoded payload. Small fields are copied into the writer; byte
 // ranges added with put_ref() are referenced in place, so a batch's column

@@ -30,7 +30,7 @@ constexpr size_t kIoThreads = 4;        // threads reading or writing column fil
 constexpr size_t kLoadWindow = 16;      // segment slices read together while loading
 constexpr uint32_t kCatalogMagic = 0x5441435A;   // "ZCAT"
 constexpr uint32_t kManifestMagic = 0x4E414D5A;  // "ZMAN"
-constexpr uint32_t kCatalogVersion = 1;
+constexpr uint32_t kCatalogVersion = 2;  // 2: a size limit per table (1 is read too)
 // Version 1 had a segment per (symbol, day) unit; version 2 has a segment per
 // day holding the pieces of many units.
 constexpr uint32_t kManifestVersion = 2;
@@ -75,7 +75,10 @@ std::string seal(uint32_t magic, uint32_t version, const Encoder& e) {
   return s;
 }
 
-std::string unseal(uint32_t magic, uint32_t version, const std::string& path) {
+// The payload of a file seal() wrote, checked; its version must be `version`
+// or, when `oldest` is given, from `oldest` up (the version found goes to *found).
+std::string unseal(uint32_t magic, uint32_t version, const std::string& path, uint32_t oldest = 0,
+                   uint32_t* found = nullptr) {
   std::string s = read_file(path);
   auto bad = [&](const std::string& why) {
     throw_error(ErrorCode::kIOError, path + ": " + why + " (file is corrupt)");
@@ -87,10 +90,13 @@ std::string unseal(uint32_t magic, uint32_t version, const std::string& path) {
   std::memcpy(&crc, s.data() + s.size() - 4, 4);
   if (m != magic) bad("wrong magic number");
   if (checksum32(s.data(), s.size() - 4) != crc) bad("checksum mismatch");
-  if (v != version)
-    throw_error(ErrorCode::kIOError, path + ": format version " + std::to_string(v) +
-                                         " is not supported (this build reads version " + std::to_string(version) +
-                                         "; open the directory with the release that wrote it)");
+  if (found) *found = v;
+  if (oldest == 0) oldest = version;
+  if (v > version || v < oldest)
+    throw_error(ErrorCode::kIOError,
+                path + ": format version " + std::to_string(v) + " is not supported (this build reads version " +
+                    (oldest < version ? std::to_string(oldest) + " to " : std::string()) + std::to_string(version) +
+                    "; open the directory with the release that wrote it)");
   return s.substr(8, s.size() - 12);
 }
 
@@ -159,7 +165,8 @@ LoadResult Store::load(Catalog& catalog, SymbolDictionary& symbols) {
   std::map<uint64_t, std::string> live;
   const std::string cat_path = dir_ + "/CATALOG";
   if (file_exists(cat_path)) {
-    std::string body = unseal(kCatalogMagic, kCatalogVersion, cat_path);
+    uint32_t version = 0;
+    std::string body = unseal(kCatalogMagic, kCatalogVersion, cat_path, 1, &version);
     Decoder d(body, cat_path);
     res.found = true;
     res.lsn = d.u64();
@@ -173,7 +180,8 @@ LoadResult Store::load(Catalog& catalog, SymbolDictionary& symbols) {
       Entry e;
       e.info.name = d.str();
       e.info.dir_id = d.u64();
-      e.info.ttl_ns = d.i64();
+      e.info.retention.ttl_ns = d.i64();
+      if (version >= 2) e.info.retention.max_bytes = d.u64();
       e.schema = d.schema();
       entries.push_back(std::move(e));
     }
@@ -603,7 +611,8 @@ CheckpointResult Store::write(const Capture& capture) {
     for (const TableCapture& tc : capture.tables) {
       cat.str(tc.name);
       cat.u64(tc.dir_id);
-      cat.i64(tc.ttl_ns);
+      cat.i64(tc.retention.ttl_ns);
+      cat.u64(tc.retention.max_bytes);
       cat.schema(tc.schema);
     }
     cat.u64(capture.symbols.size());

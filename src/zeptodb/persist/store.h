@@ -47,12 +47,21 @@
 
 namespace zepto::persist {
 
+// What of a table's data is kept: whole days within `ttl_ns` of its newest
+// timestamp, and at most `max_bytes` of rows (the oldest days go first).
+// 0: no limit.
+struct Retention {
+  int64_t ttl_ns = 0;
+  uint64_t max_bytes = 0;
+  bool none() const { return ttl_ns == 0 && max_bytes == 0; }
+};
+
 // A table as a checkpoint sees it, captured while no write is in flight.
 struct TableCapture {
   std::string name;
   uint64_t dir_id = 0;  // names the table's directory; unique per CREATE
   Schema schema;
-  int64_t ttl_ns = 0;
+  Retention retention;
   // False for a recovered table not used yet (Table::loaded()): its files
   // stay as they are and `parts` is empty.
   bool loaded = true;
@@ -69,7 +78,7 @@ struct Capture {
 struct TableInfo {
   std::string name;
   uint64_t dir_id = 0;
-  int64_t ttl_ns = 0;
+  Retention retention;
 };
 
 struct LoadResult {

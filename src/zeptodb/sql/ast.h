@@ -318,9 +318,12 @@ struct CheckpointStmt {};
 
 // ALTER TABLE t SET TTL n DAYS (any interval unit accepted; stored in ns),
 // or ALTER TABLE t REMOVE TTL (ttl_ns = 0).
+// ALTER TABLE t SET TTL n unit | REMOVE TTL | SET RETENTION n unit | REMOVE RETENTION
 struct AlterTableStmt {
   QualifiedName table;
-  int64_t ttl_ns = 0;  // 0: no TTL
+  bool retention = false;  // false: the TTL is set; true: the size limit
+  int64_t ttl_ns = 0;      // 0: no TTL
+  uint64_t max_bytes = 0;  // 0: no size limit
 };
 
 // SETTINGS name = value, ...  (ClickHouse query-level settings)

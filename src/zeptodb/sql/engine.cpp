@@ -220,7 +220,10 @@ ResultSet execute(Database& db, std::string_view sql, const ExecOptions& options
           r.affected_rows = db.checkpoint().rows_written;
           return r;
         } else {
-          db.set_ttl(body.table.name, body.ttl_ns);
+          if (body.retention)
+            db.set_max_bytes(body.table.name, body.max_bytes);
+          else
+            db.set_ttl(body.table.name, body.ttl_ns);
           return ResultSet{};
         }
       },

@@ -13,6 +13,17 @@
 namespace zepto::sql {
 namespace {
 
+// Bytes per unit of a size (binary units, as memory sizes usually are):
+// BYTES, KB, MB, GB, TB (also KIB .. TIB), any case; 0 if `u` is none of them.
+uint64_t size_unit_bytes(std::string_view u) {
+  static constexpr std::pair<std::string_view, int> kUnits[] = {
+      {"BYTES", 0}, {"B", 0}, {"KB", 10}, {"KIB", 10}, {"MB", 20}, {"MIB", 20},
+      {"GB", 30},   {"GIB", 30}, {"TB", 40}, {"TIB", 40}};
+  for (const auto& [name, shift] : kUnits)
+    if (iequals(u, name)) return uint64_t{1} << shift;
+  return 0;
+}
+
 // Nesting limit for the parser's own recursion (parentheses, subqueries,
 // unary chains). The height of the trees it builds is limited separately
 // (kMaxExprHeight, ast.h), since a chain such as a OR b OR ... nests
@@ -559,14 +570,37 @@ AlterTableStmt Parser::parse_alter() {
   consume_kw(Keyword::kTable);
   AlterTableStmt a;
   a.table = qualified_name("a table name");
-  if (at(TokenKind::kIdent) && iequals(text(peek()), "REMOVE")) {  // ALTER TABLE t REMOVE TTL
+  // TTL is a keyword; RETENTION, REMOVE and the size units are plain words.
+  auto what = [&] {
+    if (accept_kw(Keyword::kTtl)) return;
+    if (at(TokenKind::kIdent) && iequals(text(peek()), "RETENTION")) {
+      advance();
+      a.retention = true;
+      return;
+    }
+    fail_expected("TTL or RETENTION");
+  };
+  if (at(TokenKind::kIdent) && iequals(text(peek()), "REMOVE")) {  // ALTER TABLE t REMOVE TTL | RETENTION
     advance();
-    consume_kw(Keyword::kTtl);
-    return a;  // ttl_ns = 0: none
+    what();
+    return a;  // 0: none
   }
-  if (!at_kw(Keyword::kSet)) fail_expected("SET TTL or REMOVE TTL");
+  if (!at_kw(Keyword::kSet)) fail_expected("SET TTL, SET RETENTION, REMOVE TTL or REMOVE RETENTION");
   consume_kw(Keyword::kSet);
-  consume_kw(Keyword::kTtl);
+  what();
+  if (a.retention) {
+    const Token n = peek();
+    if (n.kind != TokenKind::kInteger) fail_expected("a size, e.g. RETENTION 500 MB");
+    const int64_t count = parse_count("RETENTION");
+    const Token u = peek();
+    const uint64_t unit = u.kind == TokenKind::kIdent ? size_unit_bytes(text(u)) : 0;
+    if (unit == 0) fail_expected("a size unit: BYTES, KB, MB, GB or TB");
+    advance();
+    if (count <= 0) fail(n, "RETENTION must be positive");
+    if (static_cast<uint64_t>(count) > UINT64_MAX / unit) fail(n, "RETENTION out of range");
+    a.max_bytes = static_cast<uint64_t>(count) * unit;
+    return a;
+  }
   if (at_kw(Keyword::kInterval)) {
     ExprPtr e = parse_interval_literal();
     a.ttl_ns = e->value.int_value;
