@@ -928,10 +928,12 @@ void compare_into(ExprOp op, const T* x, T c, size_t n, uint8_t* k) {
   });
 }
 
-ZEPTO_TARGET_CLONES
+// flatten: the loops must be compiled into each clone (a callee left out of
+// line gets the baseline instruction set, and 64-bit compares go scalar).
+ZEPTO_TARGET_CLONES [[gnu::flatten]]
 void compare_i64(ExprOp op, const int64_t* x, int64_t c, size_t n, uint8_t* k) { compare_into(op, x, c, n, k); }
 
-ZEPTO_TARGET_CLONES
+ZEPTO_TARGET_CLONES [[gnu::flatten]]
 void compare_f64(ExprOp op, const double* x, double c, size_t n, uint8_t* k) { compare_into(op, x, c, n, k); }
 
 // keep[i] = the filter's value for `column op constant` over a BIGINT-like
