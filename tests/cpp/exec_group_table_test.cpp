@@ -48,7 +48,9 @@ TEST(GroupTable, OneIntegerKeyMatchesAMapOfTheValues) {
       continue;
     }
     auto [it, added] = seen.try_emplace(values[i], g);
-    if (added) ASSERT_EQ(g, t.size() - 1) << "row " << i;  // new groups get the next id
+    if (added) {
+      ASSERT_EQ(g, t.size() - 1) << "row " << i;  // new groups get the next id
+    }
     ASSERT_EQ(g, it->second) << "row " << i;
   }
   EXPECT_EQ(t.size(), seen.size() + 1);

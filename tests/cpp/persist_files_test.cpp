@@ -70,7 +70,9 @@ void expect_same(const ColumnFileData& d, ColumnType type, const std::vector<uin
   ASSERT_NE(d.values, nullptr);
   ASSERT_GE(d.values->capacity(), rows * type_width(type));
   EXPECT_EQ(reinterpret_cast<uintptr_t>(d.values->data()) % 64, 0u);
-  if (rows > 0) EXPECT_EQ(std::memcmp(d.values->data(), bytes.data(), bytes.size()), 0);
+  if (rows > 0) {
+    EXPECT_EQ(std::memcmp(d.values->data(), bytes.data(), bytes.size()), 0);
+  }
   if (valid == nullptr) {
     EXPECT_EQ(d.validity, nullptr);
   } else {

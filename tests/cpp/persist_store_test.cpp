@@ -246,7 +246,9 @@ TEST_F(PersistStore, EqualCheckpointsRewriteEachRowAboutLog2Times) {
   for (int i = 1; i <= 64; ++i) {
     add({1, 2}, 0, 10, i * 100);
     written += checkpoint().rows_written;
-    if (i == 63) EXPECT_EQ(day0_segments(), 6u);
+    if (i == 63) {
+      EXPECT_EQ(day0_segments(), 6u);
+    }
   }
   EXPECT_EQ(day0_segments(), 1u);
   EXPECT_EQ(written, 4u * 64 * 20);

@@ -67,7 +67,9 @@ TEST(ResultDictionary, SymbolColumnsAreCodesAndDistinctNames) {
   for (size_t r = 0; r < rs.rows; ++r) {
     EXPECT_EQ(sym.string_at(r), "S" + std::to_string(r % 3)) << r;
     EXPECT_EQ(venue.is_null(r), r % 4 == 0) << r;
-    if (r % 4) EXPECT_EQ(venue.string_at(r), "V" + std::to_string(r % 5)) << r;
+    if (r % 4) {
+      EXPECT_EQ(venue.string_at(r), "V" + std::to_string(r % 5)) << r;
+    }
   }
   EXPECT_EQ(sym.text_bytes(0, 30), 60u);
   EXPECT_EQ(venue.text_bytes(0, 4), 6u);  // rows 1..3; row 0 is NULL
@@ -102,7 +104,9 @@ TEST(ResultDictionary, PlainStringsOfARange) {
   EXPECT_EQ(part.data<int64_t>()[0], 0);
   for (size_t r = 0; r < part.length; ++r) {
     EXPECT_EQ(part.is_null(r), c.is_null(r + 3)) << r;
-    if (!part.is_null(r)) EXPECT_EQ(part.string_at(r), c.string_at(r + 3)) << r;
+    if (!part.is_null(r)) {
+      EXPECT_EQ(part.string_at(r), c.string_at(r + 3)) << r;
+    }
   }
   // The Arrow view of a range carries that range's text.
   ArrowColumn a = result_column(c, 3, 9);

@@ -171,7 +171,9 @@ TEST(StorageBulk, ValidityInBigBatches) {
       ASSERT_LT(at, snap.rows);
       ASSERT_EQ(snap.data<int64_t>(1)[at], ts[i]);
       ASSERT_EQ(snap.valid(2)[at], ok[i]);
-      if (ok[i]) ASSERT_EQ(snap.data<double>(2)[at], bid[i]);
+      if (ok[i]) {
+        ASSERT_EQ(snap.data<double>(2)[at], bid[i]);
+      }
       ASSERT_EQ(snap.data<int32_t>(3)[at], cnt[i]);
       ++at;
     }
@@ -236,7 +238,9 @@ TEST(StorageBulk, BigBatchesWithReaders) {
         if (snap == nullptr) continue;
         PartitionSnapshot s = snap->snapshot();
         const int64_t* ts = s.data<int64_t>(1);
-        if (s.rows > 0) ASSERT_TRUE(std::is_sorted(ts, ts + s.rows));
+        if (s.rows > 0) {
+          ASSERT_TRUE(std::is_sorted(ts, ts + s.rows));
+        }
       }
     }
   });

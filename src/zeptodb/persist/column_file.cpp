@@ -526,6 +526,16 @@ struct StreamCursor {
   size_t buf_rows = 0, buf_pos = 0;
 };
 
+static StreamCursor stream_cursor(Stream stream, size_t width, size_t rows_per_block, uint64_t offset, uint64_t end) {
+  StreamCursor c;
+  c.stream = stream;
+  c.width = width;
+  c.rows_per_block = rows_per_block;
+  c.offset = offset;
+  c.end = end;
+  return c;
+}
+
 struct ColumnFileReader::Impl {
   std::string path;
   File f;
@@ -576,7 +586,7 @@ ColumnFileReader::ColumnFileReader(const std::string& path, std::optional<Column
     throw_error(ErrorCode::kIOError, path + ": column type is " + std::string(type_name(info.type)) + ", expected " +
                                          std::string(type_name(*expected)));
   r.left = info.rows;
-  r.values = {kValues, type_width(info.type), r.h.rows_per_block, kHeaderBytes, info.file_bytes};
+  r.values = stream_cursor(kValues, type_width(info.type), r.h.rows_per_block, kHeaderBytes, info.file_bytes);
   if (info.has_validity) {
     // The validity stream starts after the last value block: walk the headers.
     uint64_t at = kHeaderBytes;
@@ -586,7 +596,7 @@ ColumnFileReader::ColumnFileReader(const std::string& path, std::optional<Column
       at += kBlockHeaderBytes + load_le<uint32_t>(bh + 8);
     }
     r.values.end = at;
-    r.validity = {kValidity, 1, r.h.validity_rows_per_block, at, info.file_bytes};
+    r.validity = stream_cursor(kValidity, 1, r.h.validity_rows_per_block, at, info.file_bytes);
   }
   if (info.rows == 0 && info.file_bytes != kHeaderBytes)
     corrupt(path, std::to_string(info.file_bytes - kHeaderBytes) + " unexpected bytes after the last block");

@@ -24,11 +24,6 @@ uint64_t gen_of(const std::string& path) {
   return dot == std::string::npos ? 0 : std::strtoull(path.c_str() + dot + 1, nullptr, 10);
 }
 
-std::string base_name(const std::string& path) {
-  const size_t slash = path.rfind('/');
-  return slash == std::string::npos ? path : path.substr(slash + 1);
-}
-
 }  // namespace
 
 MappedFiles::MappedFiles(std::string table_dir, const Schema& schema) : dir_(std::move(table_dir) + "/data") {
