@@ -87,14 +87,13 @@ Database::~Database() { close(); }
 void Database::close() {
   if (closed_.load(std::memory_order_acquire)) return;
   stop();
-  if (checkpoint_thread_.joinable()) {
-    {
-      std::lock_guard lock(checkpoint_wait_mu_);
-      checkpoint_stop_ = true;
-    }
-    checkpoint_cv_.notify_all();
-    checkpoint_thread_.join();
+  {
+    // Set even without a thread, so that none starts from now on (see start_checkpoint_thread()).
+    std::lock_guard lock(checkpoint_wait_mu_);
+    checkpoint_stop_ = true;
   }
+  checkpoint_cv_.notify_all();
+  if (checkpoint_thread_.joinable()) checkpoint_thread_.join();
   if (store_) {
     // A clean shutdown leaves everything in partition files: the next start
     // has no log to replay. A failure here loses nothing (the log stays).

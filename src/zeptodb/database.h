@@ -51,7 +51,8 @@ struct DatabaseConfig {
   uint32_t fsync_interval_ms = 10;
   // TIERED, PURE_ON_DISK: a background checkpoint writes partition files every
   // checkpoint_interval_ms (0: only on CHECKPOINT / flush()) or when the log
-  // has grown by checkpoint_wal_bytes.
+  // has grown by checkpoint_wal_bytes. PURE_IN_MEMORY: once a table has a TTL
+  // or size limit, the same thread applies them that often.
   uint32_t checkpoint_interval_ms = 10'000;
   size_t checkpoint_wal_bytes = size_t{256} << 20;
   persist::CompressionPolicy compression = persist::CompressionPolicy::kAuto;
@@ -231,6 +232,9 @@ class Database {
   void open_durable();
   void replay(uint64_t lsn, std::string_view payload);
   void checkpoint_loop();
+  // Starts checkpoint_loop() unless it runs, the pipeline is closing or checkpoint_interval_ms is 0: at open in
+  // the durable modes, at the first TTL or size limit in PURE_IN_MEMORY (where it only applies those).
+  void start_checkpoint_thread();
 
   DatabaseConfig config_;
   std::shared_ptr<MemoryTracker> tracker_;

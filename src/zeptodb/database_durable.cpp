@@ -205,6 +205,8 @@ void Database::set_retention(std::string_view name, persist::RecordKind kind, ui
     }
     set_limit_locked(table->name(), kind, value);
   }
+  // In memory nothing else checkpoints: a thread applies the limits from now on.
+  if (value > 0) start_checkpoint_thread();
   // Applied at once; in durable modes the checkpoint makes the removal
   // permanent (the log holds the rows but not their removal).
   checkpoint();
@@ -301,8 +303,8 @@ void Database::checkpoint_loop() {
     checkpoint_cv_.wait_for(lock, poll);
     if (checkpoint_stop_) break;
     const bool due = std::chrono::steady_clock::now() >= next ||
-                     wal_->stats().bytes - wal_at_checkpoint_.load(std::memory_order_relaxed) >=
-                         config_.checkpoint_wal_bytes;
+                     (wal_ && wal_->stats().bytes - wal_at_checkpoint_.load(std::memory_order_relaxed) >=
+                                  config_.checkpoint_wal_bytes);
     if (!due) continue;
     lock.unlock();
     try {
@@ -368,7 +370,14 @@ void Database::open_durable() {
     throw;
   }
   recovery_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  if (config_.checkpoint_interval_ms > 0) checkpoint_thread_ = std::thread([this] { checkpoint_loop(); });
+  start_checkpoint_thread();
+}
+
+void Database::start_checkpoint_thread() {
+  if (config_.checkpoint_interval_ms == 0) return;
+  std::lock_guard lock(checkpoint_wait_mu_);
+  if (checkpoint_stop_ || checkpoint_thread_.joinable()) return;  // closing, or running already
+  checkpoint_thread_ = std::thread([this] { checkpoint_loop(); });
 }
 
 void Database::replay(uint64_t lsn, std::string_view payload) {

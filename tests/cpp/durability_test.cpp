@@ -179,6 +179,22 @@ TEST(Durability, SizeLimitDropsTheOldestWholeDaysAndStaysDropped) {
   EXPECT_EQ(db.retention("trades").max_bytes, 0u);
 }
 
+TEST(Durability, InMemoryLimitsApplyInTheBackgroundOnceSet) {
+  DatabaseConfig c;
+  c.checkpoint_interval_ms = 5;
+  Database db(c);
+  ingest(db, 0, 5000, kDay / 1000, 1);  // days 0..4
+  db.execute("ALTER TABLE trades SET RETENTION 70000 BYTES");  // two days of 32,000 bytes
+  EXPECT_EQ(db.catalog().require("trades")->row_count(), 2000u);
+  ingest(db, 10 * kDay, 1000, 1, 2);  // day 10: days 3 and 4 no longer both fit
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (db.catalog().require("trades")->row_count() != 2000u && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  EXPECT_EQ(db.catalog().require("trades")->row_count(), 2000u) << "days 4 and 10 stay, without a flush";
+  db.close();  // stops the thread
+  EXPECT_TRUE(db.closed());
+}
+
 TEST(Durability, RejectedBatchIsNotLogged) {
   TempDir dir, image;
   Database db(tiered(dir.path()));

@@ -260,6 +260,28 @@ def test_size_retention_in_memory_drops_the_oldest_whole_days() -> None:
         assert days_of(p, 3) == list(range(10))
 
 
+def test_in_memory_limits_apply_in_the_background() -> None:
+    # PURE_IN_MEMORY has no checkpoints of its own: once a table has a TTL or
+    # size limit, a thread applies them every checkpoint_interval_ms.
+    with zeptodb.Pipeline(zeptodb.PipelineConfig(checkpoint_interval_ms=20)) as p:
+        ten_days(p, 1, 100)
+        assert p.execute("ALTER TABLE trades SET TTL 3 DAYS").ok()
+        assert days_of(p, 1) == [6, 7, 8, 9]
+        p.ingest_batch([1] * 5, list(range(5)), [1] * 5, timestamps=[15 * DAY_NS + i for i in range(5)])
+        deadline = time.monotonic() + 10
+        while days_of(p, 1) != [15] and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert days_of(p, 1) == [15], "the TTL was not applied without a flush"
+    with zeptodb.Pipeline(zeptodb.PipelineConfig(checkpoint_interval_ms=0)) as p:  # 0: only flush and ALTER
+        ten_days(p, 1, 100)
+        assert p.execute("ALTER TABLE trades SET TTL 3 DAYS").ok()
+        p.ingest_batch([1] * 5, list(range(5)), [1] * 5, timestamps=[15 * DAY_NS + i for i in range(5)])
+        time.sleep(0.1)
+        assert days_of(p, 1) == [6, 7, 8, 9, 15]
+        p.flush()
+        assert days_of(p, 1) == [15]
+
+
 def test_size_retention_errors() -> None:
     with zeptodb.Pipeline() as p:
         assert p.execute("CREATE TABLE notes (id BIGINT, body VARCHAR)").ok()
