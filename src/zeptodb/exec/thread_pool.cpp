@@ -110,7 +110,12 @@ void ThreadPool::parallel_for(size_t tasks, size_t threads,
   std::unique_lock lock(st->mu);
   st->closed = true;
   st->done_cv.wait(lock, [&] { return st->running == 0; });
-  if (st->error) std::rethrow_exception(st->error);
+  // Taken out of the shared state, which a helper may release last: the
+  // exception is then released by this thread only (its reference count
+  // lives in the uninstrumented C++ runtime, which TSan cannot follow).
+  std::exception_ptr error = std::move(st->error);
+  lock.unlock();
+  if (error) std::rethrow_exception(error);
 }
 
 }  // namespace zepto::exec

@@ -14,6 +14,7 @@
 // thread count asked for.
 #pragma once
 
+#include <algorithm>
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
@@ -46,5 +47,14 @@ class ThreadPool {
   std::vector<std::thread> workers_;
   bool stop_ = false;
 };
+
+// Runs fn(i) for every i in [0, n) on ThreadPool::io(), on up to four
+// threads (reading, checking, compressing or writing column files is I/O
+// and CPU work both); exceptions as in parallel_for().
+template <typename Fn>
+void parallel_file_work(size_t n, Fn&& fn) {
+  ThreadPool::io().parallel_for(n, std::min<size_t>(4, ThreadPool::hardware_threads()),
+                                [&](size_t i, size_t) { fn(i); });
+}
 
 }  // namespace zepto::exec

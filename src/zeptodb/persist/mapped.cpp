@@ -1,9 +1,12 @@
 #include "zeptodb/persist/mapped.h"
 
+#include <sys/mman.h>
+
 #include <algorithm>
 #include <set>
 
 #include "zeptodb/common/error.h"
+#include "zeptodb/exec/thread_pool.h"
 #include "zeptodb/persist/file_io.h"
 
 namespace zepto::persist {
@@ -204,6 +207,10 @@ void MappedFiles::restore(Table& table) {
       bad("holds fewer than the " + std::to_string(rows) + " rows the manifest says (file is torn)");
     if (col.crcs.size() != (bytes + kChunk - 1) / kChunk)
       throw_error(ErrorCode::kIOError, path + ": the manifest's checksums do not cover its rows (manifest is corrupt)");
+#ifdef MADV_WILLNEED
+    // A cold file is read once, front to back: ask for all of it at once (a hint).
+    if (bytes > 0) ::madvise(b->data(), bytes, MADV_WILLNEED);
+#endif
     for (size_t k = 0; k < col.crcs.size(); ++k) {
       const size_t off = k * kChunk;
       if (checksum32(b->data() + off, std::min(kChunk, bytes - off)) != col.crcs[k])
@@ -220,14 +227,34 @@ void MappedFiles::restore(Table& table) {
     std::lock_guard lock(mu_);
     parts = committed_;
   }
+  // Every file is read once for its checksums: the files are opened and
+  // checked on the file-work threads (the reads of a cold table overlap),
+  // then the partitions are restored in order.
+  struct Slot {
+    int64_t key;
+    const Part* part;
+    std::vector<BlockPtr> values, validity;
+  };
+  std::vector<Slot> slots;
+  struct Job {
+    size_t slot, column;
+    bool validity;
+  };
+  std::vector<Job> jobs;
   for (const auto& [key, p] : parts) {
-    std::vector<BlockPtr> values(schema.size()), validity(schema.size());
+    slots.push_back({key, &p, std::vector<BlockPtr>(schema.size()), std::vector<BlockPtr>(schema.size())});
     for (size_t c = 0; c < schema.size(); ++c) {
-      values[c] = open(key, c, false, p.values[c], p.rows);
-      if (p.validity[c].gen) validity[c] = open(key, c, true, p.validity[c], p.rows);
+      jobs.push_back({slots.size() - 1, c, false});
+      if (p.validity[c].gen) jobs.push_back({slots.size() - 1, c, true});
     }
-    table.restore_partition(key, std::move(values), std::move(validity), p.rows);
   }
+  exec::parallel_file_work(jobs.size(), [&](size_t i) {
+    const Job& j = jobs[i];
+    Slot& s = slots[j.slot];
+    const Column& col = j.validity ? s.part->validity[j.column] : s.part->values[j.column];
+    (j.validity ? s.validity : s.values)[j.column] = open(s.key, j.column, j.validity, col, s.part->rows);
+  });
+  for (Slot& s : slots) table.restore_partition(s.key, std::move(s.values), std::move(s.validity), s.part->rows);
 }
 
 uint64_t MappedFiles::rows() const {

@@ -26,7 +26,6 @@ namespace {
 constexpr int64_t kDayNs = 86'400'000'000'000;
 constexpr int64_t kNoDay = INT64_MIN;  // the unit of a table without a timestamp column
 constexpr size_t kMaxDaySegments = 16;  // a day never has more segments (see store.h)
-constexpr size_t kIoThreads = 4;        // threads reading or writing column files
 constexpr size_t kLoadWindow = 16;      // segment slices read together while loading
 constexpr uint32_t kCatalogMagic = 0x5441435A;   // "ZCAT"
 constexpr uint32_t kManifestMagic = 0x4E414D5A;  // "ZMAN"
@@ -116,16 +115,6 @@ std::set<std::string> parent_dirs(const std::set<std::string>& dirs) {
   std::set<std::string> out;
   for (const auto& d : dirs) out.insert(parent_dir(d));
   return out;
-}
-
-// Runs fn(0) .. fn(n - 1) on up to kIoThreads threads of the file-work pool
-// (compressing and checking files is CPU work as much as I/O). The first
-// exception is rethrown once every thread has stopped; the remaining items
-// are skipped.
-template <typename Fn>
-void parallel_for(size_t n, Fn&& fn) {
-  exec::ThreadPool::io().parallel_for(n, std::min(kIoThreads, exec::ThreadPool::hardware_threads()),
-                                      [&](size_t i, size_t) { fn(i); });
 }
 
 void remove_path(const fs::path& p, uint64_t* removed) {
@@ -362,7 +351,7 @@ void Store::load_rows(Table& table, const std::string& tdir, const TableState& s
     // A segment's first slice opens its files (and checks them against the manifest).
     for (size_t k = first; k < first + count; ++k)
       if (slices[k].start == 0) readers[slices[k].job].resize(ncol);
-    parallel_for(count * ncol, [&](size_t i) {
+    exec::parallel_file_work(count * ncol, [&](size_t i) {
       const Slice& sl = slices[first + i / ncol];
       const Job& job = segs[sl.job];
       const size_t c = i % ncol;
@@ -409,7 +398,7 @@ void Store::load_rows(Table& table, const std::string& tdir, const TableState& s
 }
 
 void Store::write_files(const std::vector<FileJob>& files) const {
-  parallel_for(files.size(), [&](size_t i) {
+  exec::parallel_file_work(files.size(), [&](size_t i) {
     const FileJob& f = files[i];
     // New files, referenced only once the checkpoint commits: no rename needed.
     // With sync_, each file starts its writeback as it is written and is
