@@ -310,6 +310,15 @@ uint64_t Wal::append(const std::vector<std::string_view>& parts) {
     throw_error(ErrorCode::kInvalidArgument, "WAL record of " + std::to_string(length) +
                                                  " bytes is too large (at most " + std::to_string(UINT32_MAX) + ")");
   const uint32_t len32 = static_cast<uint32_t>(length);
+  // A big record may go to the device directly, its checksum taken as it is staged; a small one's is taken
+  // here, before the lock.
+  const uint64_t record_bytes = kRecordHeader + length;
+  const bool big = options_.direct_bytes != 0 && record_bytes >= options_.direct_bytes;
+  uint32_t crc = 0;
+  auto payload_crc = [&] {
+    for (std::string_view p : parts) crc = checksum32(p.data(), p.size(), crc);
+  };
+  if (!big) payload_crc();
   char header[kRecordHeader];
   std::vector<std::string_view> iov;
   iov.reserve(parts.size() + 1);
@@ -318,7 +327,6 @@ uint64_t Wal::append(const std::vector<std::string_view>& parts) {
 
   std::lock_guard<std::mutex> lk(mu_);
   require_replayed("append()");
-  const uint64_t record_bytes = kRecordHeader + length;
   if (current_->size() > kSegmentHeader && current_->size() + record_bytes > options_.segment_bytes) roll_over();
   const uint64_t lsn = last_lsn_.load(std::memory_order_relaxed) + 1;
   auto fill_header = [&](uint32_t payload_crc) {
@@ -328,11 +336,9 @@ uint64_t Wal::append(const std::vector<std::string_view>& parts) {
     std::memcpy(header + 8, &lsn, 8);
   };
   const uint64_t offset = current_->size();
-  // All or nothing, either way. A big record goes to the device directly (its checksum taken as it is staged).
-  if (options_.direct_bytes == 0 || record_bytes < options_.direct_bytes ||
-      !direct_.append(*current_, iov, fill_header)) {
-    uint32_t crc = 0;
-    for (std::string_view p : parts) crc = checksum32(p.data(), p.size(), crc);
+  // All or nothing, either way.
+  if (!big || !direct_.append(*current_, iov, fill_header)) {
+    if (big) payload_crc();  // direct I/O was refused
     fill_header(crc);
     current_->write_parts(iov);
   }
