@@ -186,8 +186,8 @@ class Database {
   // The TTL and size limit of `table` (zeros: none).
   persist::Retention retention(std::string_view table) const;
   // Stores every accepted tick, then (TIERED) writes a checkpoint: the data
-  // goes to partition files and the log is truncated. Applies TTLs. In
-  // PURE_IN_MEMORY only the ticks and TTLs.
+  // goes to partition files and the log is truncated. Applies TTLs and size
+  // limits. In PURE_IN_MEMORY only the ticks and those limits.
   persist::CheckpointResult checkpoint();
   bool durable() const { return store_ != nullptr; }
   // Stops the background threads, stores the accepted ticks, writes a last

@@ -9,8 +9,8 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <map>
 #include <exception>
+#include <map>
 #include <thread>
 
 #include "zeptodb/common/error.h"

@@ -1,8 +1,11 @@
 // Helpers for the tests of the durable storage modes (TIERED, PURE_ON_DISK).
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <cstdint>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <random>
 #include <string>
@@ -10,6 +13,7 @@
 #include <vector>
 
 #include "temp_dir.h"
+#include "zeptodb/common/error.h"
 #include "zeptodb/database.h"
 
 namespace zepto::test_util {
@@ -72,6 +76,33 @@ inline std::map<int64_t, std::pair<size_t, uint64_t>> fingerprint(Database& db, 
 
 inline std::string dump(Database& db, const std::string& table) {
   return db.execute("SELECT * FROM " + table + " ORDER BY 1, 2").to_string(1'000'000);
+}
+
+// Flips some bits of the byte at `offset` of the file `path` (a corruption a checksum must catch).
+inline void flip_byte(const std::filesystem::path& path, uint64_t offset) {
+  std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+  f.seekg(static_cast<std::streamoff>(offset));
+  char c = 0;
+  f.read(&c, 1);
+  f.seekp(static_cast<std::streamoff>(offset));
+  c = static_cast<char>(c ^ 0x5a);
+  f.write(&c, 1);
+}
+
+// Expects a query of `table` to fail with an I/O error naming `file` (and `what`), twice: a table that
+// could not be loaded stays unreadable, it never answers from part of its data.
+inline void expect_unreadable(Database& db, const std::string& table, const std::string& file,
+                              const std::string& what = "") {
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    try {
+      db.count(table, 1, INT64_MIN, INT64_MAX);
+      ADD_FAILURE() << "expected an error";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kIOError);
+      EXPECT_NE(std::string(e.what()).find(file), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
+    }
+  }
 }
 
 }  // namespace zepto::test_util
